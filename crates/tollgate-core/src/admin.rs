@@ -1,0 +1,346 @@
+//! Operations on companies and credentials, with their policies: scopes come from the catalog and lie
+//! within the company's ceiling, a company holds at most `max_credentials` credentials, a secret is
+//! shown once.
+
+use std::sync::Arc;
+
+use tollgate_proto::ScopeSet;
+
+use crate::catalog::{ScopeCatalog, UnknownScopes};
+use crate::clock::Clock;
+use crate::ids::SecretId;
+use crate::ids::{ClientId, CompanyId, GroupId};
+use crate::model::{Company, Credential, DEFAULT_MAX_CREDENTIALS, Group, StoredSecret};
+use crate::random::RandomError;
+use crate::secret::{ClientSecret, SecretHasher};
+use crate::store::{Store, StoreError};
+
+/// Longest company name or credential label.
+pub const MAX_NAME_LEN: usize = 200;
+/// Highest credential limit an operator may set.
+pub const MAX_CREDENTIALS_LIMIT: u32 = 10_000;
+/// Longest grace period of a rotation (30 days).
+pub const MAX_GRACE_SECS: i64 = 30 * 24 * 3600;
+
+/// Why an operation was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The company does not exist.
+    #[error("company not found")]
+    CompanyNotFound,
+    /// The credential does not exist.
+    #[error("credential not found")]
+    CredentialNotFound,
+    /// An input is invalid; the message says which and why.
+    #[error("{0}")]
+    Invalid(String),
+    /// Scopes not in the catalog.
+    #[error(transparent)]
+    UnknownScopes(#[from] UnknownScopes),
+    /// Scopes outside the company's ceiling.
+    #[error("scope(s) outside the company's allowed scopes: {0}")]
+    OutsideCeiling(ScopeSet),
+    /// The company is full.
+    #[error(
+        "the company already has its maximum of {max} credentials; delete one or ask the operator to raise the limit"
+    )]
+    CredentialLimit {
+        /// The limit.
+        max: u32,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// The RNG failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::CredentialLimit { max } => Self::CredentialLimit { max },
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// A new credential with its secret in clear (shown once).
+#[derive(Debug)]
+pub struct CreatedCredential {
+    /// The credential.
+    pub credential: Credential,
+    /// Its secret.
+    pub secret: ClientSecret,
+}
+
+/// Changes to a company; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct CompanyChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New scope ceiling (narrowing it narrows every credential's effective scopes at once).
+    pub scopes: Option<ScopeSet>,
+    /// New credential limit.
+    pub max_credentials: Option<u32>,
+}
+
+/// Changes to a credential; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct CredentialChanges {
+    /// New label.
+    pub label: Option<String>,
+    /// New scopes.
+    pub scopes: Option<ScopeSet>,
+}
+
+/// The operations, over a store.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    store: Arc<dyn Store>,
+    catalog: Arc<ScopeCatalog>,
+    hasher: SecretHasher,
+    clock: Arc<dyn Clock>,
+}
+
+fn check_name(what: &str, s: &str) -> Result<String, AdminError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(AdminError::Invalid(format!("{what} must not be empty")));
+    }
+    if t.chars().count() > MAX_NAME_LEN {
+        return Err(AdminError::Invalid(format!(
+            "{what} must be at most {MAX_NAME_LEN} characters"
+        )));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(AdminError::Invalid(format!(
+            "{what} must not contain control characters"
+        )));
+    }
+    Ok(t.to_owned())
+}
+
+fn check_max(max: u32) -> Result<u32, AdminError> {
+    if (1..=MAX_CREDENTIALS_LIMIT).contains(&max) {
+        Ok(max)
+    } else {
+        Err(AdminError::Invalid(format!(
+            "max_credentials must be between 1 and {MAX_CREDENTIALS_LIMIT}"
+        )))
+    }
+}
+
+impl Admin {
+    /// Operations over `store`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        catalog: Arc<ScopeCatalog>,
+        hasher: SecretHasher,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            catalog,
+            hasher,
+            clock,
+        }
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &ScopeCatalog {
+        &self.catalog
+    }
+
+    /// Creates a company (with its root group). Default ceiling: every unreserved scope of the
+    /// catalog; default limit: 10 credentials.
+    pub async fn create_company(
+        &self,
+        name: &str,
+        scopes: Option<ScopeSet>,
+        max_credentials: Option<u32>,
+    ) -> Result<Company, AdminError> {
+        let name = check_name("name", name)?;
+        let scopes = scopes.unwrap_or_else(|| self.catalog.all_unreserved());
+        self.catalog.check(&scopes)?;
+        let max_credentials = check_max(max_credentials.unwrap_or(DEFAULT_MAX_CREDENTIALS))?;
+        let now = self.clock.now();
+        let company = Company {
+            id: CompanyId::generate(now)?,
+            name: name.clone(),
+            scopes,
+            max_credentials,
+            created_at: now,
+            updated_at: now,
+        };
+        let root = Group {
+            id: GroupId::generate(now)?,
+            company_id: company.id,
+            name,
+            public: false,
+            custom: None,
+            parent_id: None,
+            extra: serde_json::Map::new(),
+        };
+        self.store.create_company(&company, &root).await?;
+        Ok(company)
+    }
+
+    /// One company.
+    pub async fn company(&self, id: &CompanyId) -> Result<Company, AdminError> {
+        self.store
+            .get_company(id)
+            .await?
+            .ok_or(AdminError::CompanyNotFound)
+    }
+
+    /// All companies.
+    pub async fn companies(&self) -> Result<Vec<Company>, AdminError> {
+        Ok(self.store.list_companies().await?)
+    }
+
+    /// Updates a company.
+    pub async fn update_company(
+        &self,
+        id: &CompanyId,
+        changes: CompanyChanges,
+    ) -> Result<Company, AdminError> {
+        let mut c = self.company(id).await?;
+        if let Some(name) = changes.name {
+            c.name = check_name("name", &name)?;
+        }
+        if let Some(scopes) = changes.scopes {
+            self.catalog.check(&scopes)?;
+            c.scopes = scopes;
+        }
+        if let Some(max) = changes.max_credentials {
+            c.max_credentials = check_max(max)?;
+        }
+        c.updated_at = self.clock.now();
+        self.store.update_company(&c).await?;
+        Ok(c)
+    }
+
+    fn check_scopes(&self, company: &Company, scopes: &ScopeSet) -> Result<(), AdminError> {
+        self.catalog.check(scopes)?;
+        let outside = scopes.difference(&company.scopes);
+        if outside.is_empty() {
+            Ok(())
+        } else {
+            Err(AdminError::OutsideCeiling(outside))
+        }
+    }
+
+    /// Creates a credential; its secret is returned once.
+    pub async fn create_credential(
+        &self,
+        company_id: &CompanyId,
+        label: &str,
+        scopes: ScopeSet,
+    ) -> Result<CreatedCredential, AdminError> {
+        let label = check_name("label", label)?;
+        let company = self.company(company_id).await?;
+        self.check_scopes(&company, &scopes)?;
+        let now = self.clock.now();
+        let secret = ClientSecret::generate()?;
+        let credential = Credential {
+            client_id: ClientId::generate()?,
+            company_id: company.id,
+            label,
+            scopes,
+            secrets: vec![StoredSecret {
+                id: SecretId::generate()?,
+                hash: self.hasher.hash(secret.expose()),
+                created_at: now,
+                expires_at: None,
+            }],
+            created_at: now,
+            updated_at: now,
+            last_used_at: None,
+        };
+        self.store.create_credential(&credential).await?;
+        Ok(CreatedCredential { credential, secret })
+    }
+
+    /// One credential.
+    pub async fn credential(&self, id: &ClientId) -> Result<Credential, AdminError> {
+        self.store
+            .get_credential(id)
+            .await?
+            .ok_or(AdminError::CredentialNotFound)
+    }
+
+    /// A company's credentials.
+    pub async fn credentials(&self, company: &CompanyId) -> Result<Vec<Credential>, AdminError> {
+        self.company(company).await?;
+        Ok(self.store.list_credentials(company).await?)
+    }
+
+    /// Changes label and/or scopes.
+    pub async fn update_credential(
+        &self,
+        id: &ClientId,
+        changes: CredentialChanges,
+    ) -> Result<Credential, AdminError> {
+        let mut cred = self.credential(id).await?;
+        if let Some(label) = changes.label {
+            cred.label = check_name("label", &label)?;
+        }
+        if let Some(scopes) = changes.scopes {
+            let company = self.company(&cred.company_id).await?;
+            self.check_scopes(&company, &scopes)?;
+            cred.scopes = scopes;
+        }
+        cred.updated_at = self.clock.now();
+        self.store
+            .update_credential(id, &cred.label, &cred.scopes, cred.updated_at)
+            .await
+            .map_err(not_found_credential)?;
+        Ok(cred)
+    }
+
+    /// Issues a new secret. The old one (and the tokens it obtained) keeps working for
+    /// `grace_secs` seconds (0: stops at once).
+    pub async fn rotate_secret(
+        &self,
+        id: &ClientId,
+        grace_secs: i64,
+    ) -> Result<CreatedCredential, AdminError> {
+        if !(0..=MAX_GRACE_SECS).contains(&grace_secs) {
+            return Err(AdminError::Invalid(format!(
+                "grace must be between 0 and {MAX_GRACE_SECS} seconds"
+            )));
+        }
+        self.credential(id).await?;
+        let now = self.clock.now();
+        let secret = ClientSecret::generate()?;
+        let new = StoredSecret {
+            id: SecretId::generate()?,
+            hash: self.hasher.hash(secret.expose()),
+            created_at: now,
+            expires_at: None,
+        };
+        self.store
+            .rotate_secret(id, &new, now + grace_secs, now)
+            .await
+            .map_err(not_found_credential)?;
+        let credential = self.credential(id).await?;
+        Ok(CreatedCredential { credential, secret })
+    }
+
+    /// Deletes a credential; its tokens are refused at once.
+    pub async fn delete_credential(&self, id: &ClientId) -> Result<(), AdminError> {
+        self.store
+            .delete_credential(id)
+            .await
+            .map_err(not_found_credential)
+    }
+}
+
+fn not_found_credential(e: StoreError) -> AdminError {
+    match e {
+        StoreError::NotFound => AdminError::CredentialNotFound,
+        other => other.into(),
+    }
+}

@@ -1,0 +1,197 @@
+//! The in-memory view of companies and credentials that the hot path reads.
+//!
+//! It is filled from the store at start-up and kept coherent by the store's change feed: every write
+//! (by this node, another node or the CLI) appends `(kind, key)` to the feed; [`Directory::sync`]
+//! replays new entries by re-reading those rows. If the feed was pruned past our position, everything
+//! is reloaded.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use dashmap::DashMap;
+use tollgate_proto::ScopeSet;
+
+use crate::ids::{ClientId, CompanyId};
+use crate::model::{ChangeKind, Company, Credential, StoredSecret};
+use crate::store::{Store, StoreError};
+
+/// What the hot path needs of a company.
+#[derive(Debug)]
+pub struct CompanyEntry {
+    /// Id.
+    pub id: CompanyId,
+    /// Scope ceiling.
+    pub scopes: ScopeSet,
+}
+
+/// What the hot path needs of a credential.
+#[derive(Debug)]
+pub struct CredentialEntry {
+    /// Client ID.
+    pub client_id: ClientId,
+    /// Owning company.
+    pub company_id: CompanyId,
+    /// Scopes granted (before the ceiling).
+    pub scopes: ScopeSet,
+    /// Live secrets.
+    pub secrets: Vec<StoredSecret>,
+}
+
+/// What one [`Directory::sync`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOutcome {
+    /// Change entries applied.
+    pub applied: usize,
+    /// Whether signing keys changed (the key ring must be reloaded).
+    pub keys_changed: bool,
+    /// Whether everything was reloaded.
+    pub full_reload: bool,
+}
+
+/// Companies and credentials in memory.
+#[derive(Debug, Default)]
+pub struct Directory {
+    companies: DashMap<CompanyId, Arc<CompanyEntry>>,
+    credentials: DashMap<ClientId, Arc<CredentialEntry>>,
+    seq: AtomicI64,
+}
+
+const BATCH: u32 = 5_000;
+
+impl Directory {
+    /// An empty directory; call [`Directory::sync`] (or [`Directory::reload`]) to fill it.
+    pub fn new() -> Self {
+        Self {
+            seq: AtomicI64::new(-1),
+            ..Self::default()
+        }
+    }
+
+    /// A credential by client ID.
+    pub fn credential(&self, client_id: &str) -> Option<Arc<CredentialEntry>> {
+        self.credentials
+            .get(client_id)
+            .map(|e| Arc::clone(e.value()))
+    }
+
+    /// A company by id.
+    pub fn company(&self, id: &CompanyId) -> Option<Arc<CompanyEntry>> {
+        self.companies.get(id).map(|e| Arc::clone(e.value()))
+    }
+
+    /// Number of credentials held.
+    pub fn credential_count(&self) -> usize {
+        self.credentials.len()
+    }
+
+    /// Reloads everything from the store.
+    pub async fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
+        // Read the position first: changes made while we load are replayed by the next sync.
+        let seq = store.last_change_seq().await?;
+        let companies = store.list_companies().await?;
+        let credentials = store.list_all_credentials().await?;
+        let company_ids: HashSet<CompanyId> = companies.iter().map(|c| c.id).collect();
+        let client_ids: HashSet<ClientId> =
+            credentials.iter().map(|c| c.client_id.clone()).collect();
+        for c in companies {
+            self.put_company(c);
+        }
+        for c in credentials {
+            self.put_credential(c);
+        }
+        self.companies.retain(|k, _| company_ids.contains(k));
+        self.credentials.retain(|k, _| client_ids.contains(k));
+        self.seq.store(seq, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Applies the store's changes since the last sync (a full reload the first time, or when the
+    /// feed no longer reaches back to our position).
+    pub async fn sync(&self, store: &dyn Store) -> Result<SyncOutcome, StoreError> {
+        let mut out = SyncOutcome::default();
+        let mut seq = self.seq.load(Ordering::SeqCst);
+        if seq < 0 {
+            self.reload(store).await?;
+            out.full_reload = true;
+            out.keys_changed = true;
+            return Ok(out);
+        }
+        loop {
+            let Some(changes) = store.changes_since(seq, BATCH).await? else {
+                self.reload(store).await?;
+                out.full_reload = true;
+                out.keys_changed = true;
+                return Ok(out);
+            };
+            let n = changes.len();
+            let mut seen = HashSet::new();
+            for ch in changes.iter().rev() {
+                if !seen.insert((ch.kind, ch.key.as_str())) {
+                    continue;
+                }
+                match ch.kind {
+                    ChangeKind::Company => self.refresh_company(store, &ch.key).await?,
+                    ChangeKind::Credential => self.refresh_credential(store, &ch.key).await?,
+                    ChangeKind::SigningKey => out.keys_changed = true,
+                }
+            }
+            out.applied += n;
+            if let Some(last) = changes.last() {
+                seq = last.seq;
+                self.seq.store(seq, Ordering::SeqCst);
+            }
+            if n < BATCH as usize {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn refresh_company(&self, store: &dyn Store, key: &str) -> Result<(), StoreError> {
+        let Ok(id) = CompanyId::parse(key) else {
+            return Ok(());
+        };
+        match store.get_company(&id).await? {
+            Some(c) => self.put_company(c),
+            None => {
+                self.companies.remove(&id);
+            }
+        }
+        Ok(())
+    }
+
+    async fn refresh_credential(&self, store: &dyn Store, key: &str) -> Result<(), StoreError> {
+        let Ok(id) = ClientId::parse(key) else {
+            return Ok(());
+        };
+        match store.get_credential(&id).await? {
+            Some(c) => self.put_credential(c),
+            None => {
+                self.credentials.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    fn put_company(&self, c: Company) {
+        self.companies.insert(
+            c.id,
+            Arc::new(CompanyEntry {
+                id: c.id,
+                scopes: c.scopes,
+            }),
+        );
+    }
+
+    fn put_credential(&self, c: Credential) {
+        self.credentials.insert(
+            c.client_id.clone(),
+            Arc::new(CredentialEntry {
+                client_id: c.client_id,
+                company_id: c.company_id,
+                scopes: c.scopes,
+                secrets: c.secrets,
+            }),
+        );
+    }
+}

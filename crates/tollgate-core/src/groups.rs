@@ -1,0 +1,267 @@
+//! The example API's rules: every company has a root group (never deleted, never public, no parent);
+//! parents lie in the same company; a group cannot move under itself or a descendant; public groups
+//! carry none of the private-only fields. Another company's group reads as missing.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::clock::Clock;
+use crate::ids::{CompanyId, GroupId};
+use crate::model::Group;
+use crate::random::RandomError;
+use crate::store::{Store, StoreError};
+
+/// Groups per page.
+pub const PAGE_SIZE: u32 = 500;
+
+/// Fields a public group may not carry, with the reference's error code for each.
+const PRIVATE_ONLY: &[(&str, &str)] = &[
+    ("url", "noCustomUrlOnPublicGroup"),
+    ("imprint", "noImprintOnPublicGroup"),
+    ("moderationCharter", "noModerationCharterOnPublicGroup"),
+    ("privacyPolicy", "noPrivacyPolicyOnPublicGroup"),
+    ("subdomain", "noSubdomainOnPublicGroup"),
+    ("termsOfUse", "noTermsOfUseOnPublicGroup"),
+];
+
+/// Why a group operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// No such group in the caller's company.
+    #[error("no group with this ID")]
+    GroupNotFound,
+    /// The parent is not a group of the caller's company.
+    #[error("no parent group with this ID")]
+    ParentGroupNotFound,
+    /// The root group cannot be deleted or moved.
+    #[error("the root group cannot be deleted or given a parent")]
+    GroupIsRoot,
+    /// The new parent is the group itself or one of its descendants.
+    #[error("the parent group cannot be the group itself or one of its descendants")]
+    ParentGroupNotDescendantOrSelf,
+    /// The root group cannot be public.
+    #[error("the root group cannot be public")]
+    RootGroupNotPublic,
+    /// A private-only field was set on a public group.
+    #[error("the field `{field}` cannot be set on a public group")]
+    NotOnPublicGroup {
+        /// The field.
+        field: &'static str,
+        /// The reference's code.
+        code: &'static str,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The RNG failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+impl GroupError {
+    /// The reference's camelCase code (`None` for internal failures).
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::GroupNotFound => "groupNotFound",
+            Self::ParentGroupNotFound => "parentGroupNotFound",
+            Self::GroupIsRoot => "groupIsRoot",
+            Self::ParentGroupNotDescendantOrSelf => "parentGroupNotDescendantOrSelf",
+            Self::RootGroupNotPublic => "rootGroupNotPublic",
+            Self::NotOnPublicGroup { code, .. } => code,
+            Self::Store(_) | Self::Random(_) => return None,
+        })
+    }
+}
+
+/// A group to create (already validated against the schema at the edge).
+#[derive(Debug, Clone)]
+pub struct NewGroup {
+    /// Name.
+    pub name: String,
+    /// Public.
+    pub public: bool,
+    /// Free text.
+    pub custom: Option<String>,
+    /// Parent.
+    pub parent_id: GroupId,
+    /// Other optional fields.
+    pub extra: Map<String, Value>,
+}
+
+/// Changes to a group. `custom: Some(None)` and `extra` values of `null` clear a field.
+#[derive(Debug, Clone, Default)]
+pub struct GroupPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New visibility.
+    pub public: Option<bool>,
+    /// New custom text, or clear it.
+    pub custom: Option<Option<String>>,
+    /// New parent.
+    pub parent_id: Option<GroupId>,
+    /// Other fields to set (`null` clears).
+    pub extra: Map<String, Value>,
+}
+
+/// A page of groups.
+#[derive(Debug)]
+pub struct GroupPage {
+    /// The groups.
+    pub groups: Vec<Group>,
+    /// The id to continue after, if there is a next page.
+    pub next_after: Option<GroupId>,
+}
+
+/// The groups service.
+#[derive(Debug, Clone)]
+pub struct Groups {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+fn check_public(g: &Group) -> Result<(), GroupError> {
+    if g.public {
+        if g.parent_id.is_none() {
+            return Err(GroupError::RootGroupNotPublic);
+        }
+        for (field, code) in PRIVATE_ONLY {
+            if g.extra.get(*field).is_some_and(|v| !v.is_null()) {
+                return Err(GroupError::NotOnPublicGroup { field, code });
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Groups {
+    /// The service over `store`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// A page of the company's groups, after `after`.
+    pub async fn list(
+        &self,
+        company: &CompanyId,
+        after: Option<&GroupId>,
+    ) -> Result<GroupPage, GroupError> {
+        let mut groups = self
+            .store
+            .list_groups(company, after, PAGE_SIZE + 1)
+            .await?;
+        let next_after = if groups.len() > PAGE_SIZE as usize {
+            groups.truncate(PAGE_SIZE as usize);
+            groups.last().map(|g| g.id)
+        } else {
+            None
+        };
+        Ok(GroupPage { groups, next_after })
+    }
+
+    /// One group.
+    pub async fn get(&self, company: &CompanyId, id: &GroupId) -> Result<Group, GroupError> {
+        self.store
+            .get_group(company, id)
+            .await?
+            .ok_or(GroupError::GroupNotFound)
+    }
+
+    /// Creates a group under a parent of the same company.
+    pub async fn create(&self, company: &CompanyId, new: NewGroup) -> Result<Group, GroupError> {
+        self.store
+            .get_group(company, &new.parent_id)
+            .await?
+            .ok_or(GroupError::ParentGroupNotFound)?;
+        let mut extra = new.extra;
+        extra.retain(|_, v| !v.is_null());
+        let g = Group {
+            id: GroupId::generate(self.clock.now())?,
+            company_id: *company,
+            name: new.name,
+            public: new.public,
+            custom: new.custom,
+            parent_id: Some(new.parent_id),
+            extra,
+        };
+        check_public(&g)?;
+        self.store.insert_group(&g).await?;
+        Ok(g)
+    }
+
+    /// Applies a patch.
+    pub async fn update(
+        &self,
+        company: &CompanyId,
+        id: &GroupId,
+        patch: GroupPatch,
+    ) -> Result<Group, GroupError> {
+        let mut g = self.get(company, id).await?;
+        if let Some(parent) = patch.parent_id {
+            if g.parent_id.is_none() {
+                return Err(GroupError::GroupIsRoot);
+            }
+            self.check_new_parent(company, id, &parent).await?;
+            g.parent_id = Some(parent);
+        }
+        if let Some(name) = patch.name {
+            g.name = name;
+        }
+        if let Some(public) = patch.public {
+            g.public = public;
+        }
+        if let Some(custom) = patch.custom {
+            g.custom = custom;
+        }
+        for (k, v) in patch.extra {
+            if v.is_null() {
+                g.extra.remove(&k);
+            } else {
+                g.extra.insert(k, v);
+            }
+        }
+        check_public(&g)?;
+        self.store.update_group(&g).await?;
+        Ok(g)
+    }
+
+    async fn check_new_parent(
+        &self,
+        company: &CompanyId,
+        id: &GroupId,
+        parent: &GroupId,
+    ) -> Result<(), GroupError> {
+        // Walk up from the new parent: meeting `id` means it is the group itself or a descendant.
+        let mut cursor = Some(*parent);
+        let mut first = true;
+        let mut steps = 0;
+        while let Some(cur) = cursor {
+            if cur == *id {
+                return Err(GroupError::ParentGroupNotDescendantOrSelf);
+            }
+            let g = self.store.get_group(company, &cur).await?;
+            match g {
+                Some(g) => cursor = g.parent_id,
+                None if first => return Err(GroupError::ParentGroupNotFound),
+                None => break,
+            }
+            first = false;
+            steps += 1;
+            if steps > 10_000 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a group and its descendants; the root group cannot be deleted.
+    pub async fn delete(&self, company: &CompanyId, id: &GroupId) -> Result<(), GroupError> {
+        let g = self.get(company, id).await?;
+        if g.parent_id.is_none() {
+            return Err(GroupError::GroupIsRoot);
+        }
+        self.store.delete_group(company, id).await?;
+        Ok(())
+    }
+}

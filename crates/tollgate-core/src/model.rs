@@ -1,0 +1,139 @@
+//! What tollgate stores.
+
+use serde::Serialize;
+use tollgate_proto::ScopeSet;
+use zeroize::Zeroizing;
+
+use crate::clock::UnixTime;
+use crate::ids::{ClientId, CompanyId, GroupId, SecretId};
+use crate::secret::SecretHash;
+
+/// Default number of credentials a company may hold (the reference's limit).
+pub const DEFAULT_MAX_CREDENTIALS: u32 = 10;
+
+/// A company (tenant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Company {
+    /// Id.
+    pub id: CompanyId,
+    /// Display name.
+    pub name: String,
+    /// The scope ceiling: no credential of the company holds a scope outside it.
+    pub scopes: ScopeSet,
+    /// How many credentials the company may hold.
+    pub max_credentials: u32,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Last change.
+    pub updated_at: UnixTime,
+}
+
+/// One secret of a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSecret {
+    /// Which secret (tokens carry it).
+    pub id: SecretId,
+    /// HMAC of the secret.
+    pub hash: SecretHash,
+    /// When it was created.
+    pub created_at: UnixTime,
+    /// When it stops working (set on rotation with a grace period); `None`: until rotated.
+    pub expires_at: Option<UnixTime>,
+}
+
+impl StoredSecret {
+    /// Whether the secret still works at `now`.
+    pub fn is_live(&self, now: UnixTime) -> bool {
+        self.expires_at.is_none_or(|t| now < t)
+    }
+}
+
+/// An API credential: client ID, label, scopes and its secret(s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// Client ID.
+    pub client_id: ClientId,
+    /// Owning company.
+    pub company_id: CompanyId,
+    /// Label, e.g. "HR Integration - Payroll System".
+    pub label: String,
+    /// Scopes granted (the effective scopes are these within the company's ceiling).
+    pub scopes: ScopeSet,
+    /// The live secrets: one, or two during a rotation's grace period.
+    pub secrets: Vec<StoredSecret>,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Last change.
+    pub updated_at: UnixTime,
+    /// Last time a token was issued for it (recorded in batches).
+    pub last_used_at: Option<UnixTime>,
+}
+
+/// Which kind of row a change-feed entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeKind {
+    /// A company (key: company id).
+    Company,
+    /// A credential or its secrets (key: client id).
+    Credential,
+    /// A signing key (key: kid).
+    SigningKey,
+}
+
+/// One entry of the store's change feed: something about `key` changed at `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Monotonic sequence number.
+    pub seq: i64,
+    /// What changed.
+    pub kind: ChangeKind,
+    /// Its key.
+    pub key: String,
+}
+
+/// A token signing key as stored.
+#[derive(Clone)]
+pub struct SigningKeyRecord {
+    /// Key id (RFC 7638 thumbprint).
+    pub kid: String,
+    /// JOSE algorithm, e.g. `EdDSA`.
+    pub alg: String,
+    /// Private key, PKCS#8 DER.
+    pub private_pkcs8: Zeroizing<Vec<u8>>,
+    /// Public key bytes.
+    pub public: Vec<u8>,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// When the key stopped being the current one (`None`: it may be current).
+    pub retired_at: Option<UnixTime>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A group of the example API, shaped like the reference's `GroupDTO`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    /// Id (`_id` on the wire).
+    pub id: GroupId,
+    /// Owning company (never on the wire).
+    pub company_id: CompanyId,
+    /// Name.
+    pub name: String,
+    /// Public or private.
+    pub public: bool,
+    /// Free text.
+    pub custom: Option<String>,
+    /// Parent; `None` only for the company's root group.
+    pub parent_id: Option<GroupId>,
+    /// The reference schema's other optional fields, validated at the edge and stored as given.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}

@@ -1,0 +1,120 @@
+//! The storage trait. Backends (SQLite today, PostgreSQL next) live in `tollgate-store`; nothing
+//! here names a database.
+
+use async_trait::async_trait;
+use tollgate_proto::ScopeSet;
+
+use crate::clock::UnixTime;
+use crate::ids::{ClientId, CompanyId, GroupId};
+use crate::model::{Change, Company, Credential, Group, SigningKeyRecord, StoredSecret};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The row to change does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The company already holds its maximum number of credentials.
+    #[error("the company already has its maximum of {max} credentials")]
+    CredentialLimit {
+        /// The company's limit.
+        max: u32,
+    },
+    /// A uniqueness rule was broken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed (unreachable, corrupt, …): a 500, never a client error.
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Everything tollgate stores. One implementation per backend.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The server key (≥ 32 random bytes) under which secrets are hashed and cursors signed; created on
+    /// first use and shared by every node.
+    async fn server_key(&self) -> Result<Vec<u8>, StoreError>;
+
+    // --- companies ---
+    /// Stores a new company and its root group, atomically.
+    async fn create_company(&self, company: &Company, root_group: &Group)
+    -> Result<(), StoreError>;
+    /// One company.
+    async fn get_company(&self, id: &CompanyId) -> Result<Option<Company>, StoreError>;
+    /// All companies, oldest first.
+    async fn list_companies(&self) -> Result<Vec<Company>, StoreError>;
+    /// Overwrites name, scopes, max_credentials and updated_at.
+    async fn update_company(&self, company: &Company) -> Result<(), StoreError>;
+
+    // --- credentials ---
+    /// Stores a new credential with its secret, failing with [`StoreError::CredentialLimit`] when the
+    /// company is full (checked atomically with the insert).
+    async fn create_credential(&self, credential: &Credential) -> Result<(), StoreError>;
+    /// One credential with its live secrets.
+    async fn get_credential(&self, id: &ClientId) -> Result<Option<Credential>, StoreError>;
+    /// A company's credentials, oldest first.
+    async fn list_credentials(&self, company: &CompanyId) -> Result<Vec<Credential>, StoreError>;
+    /// Every credential (to fill the in-memory directory).
+    async fn list_all_credentials(&self) -> Result<Vec<Credential>, StoreError>;
+    /// Sets label and scopes.
+    async fn update_credential(
+        &self,
+        id: &ClientId,
+        label: &str,
+        scopes: &ScopeSet,
+        now: UnixTime,
+    ) -> Result<(), StoreError>;
+    /// Adds `new_secret`; every older secret now expires at `old_expire_at` (or earlier, if it
+    /// already did); secrets expired at `now` are removed.
+    async fn rotate_secret(
+        &self,
+        id: &ClientId,
+        new_secret: &StoredSecret,
+        old_expire_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), StoreError>;
+    /// Deletes a credential and its secrets.
+    async fn delete_credential(&self, id: &ClientId) -> Result<(), StoreError>;
+    /// Records last-used times (batched by the server, off the hot path).
+    async fn record_last_used(&self, used: &[(ClientId, UnixTime)]) -> Result<(), StoreError>;
+
+    // --- signing keys ---
+    /// All signing keys, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Adds a signing key.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+
+    // --- change feed ---
+    /// The newest change's sequence number (0 when there is none).
+    async fn last_change_seq(&self) -> Result<i64, StoreError>;
+    /// Changes after `seq`, oldest first, at most `limit`; `None` if changes after `seq` were already
+    /// pruned (the caller must reload everything).
+    async fn changes_since(&self, seq: i64, limit: u32) -> Result<Option<Vec<Change>>, StoreError>;
+    /// Forgets changes recorded more than `keep_secs` seconds ago (by the database's clock).
+    async fn prune_changes(&self, keep_secs: i64) -> Result<(), StoreError>;
+
+    // --- example API: groups ---
+    /// A company's groups with id greater than `after`, by id, at most `limit`.
+    async fn list_groups(
+        &self,
+        company: &CompanyId,
+        after: Option<&GroupId>,
+        limit: u32,
+    ) -> Result<Vec<Group>, StoreError>;
+    /// One group of a company.
+    async fn get_group(
+        &self,
+        company: &CompanyId,
+        id: &GroupId,
+    ) -> Result<Option<Group>, StoreError>;
+    /// Adds a group.
+    async fn insert_group(&self, group: &Group) -> Result<(), StoreError>;
+    /// Overwrites a group.
+    async fn update_group(&self, group: &Group) -> Result<(), StoreError>;
+    /// Deletes a group and all its descendants.
+    async fn delete_group(&self, company: &CompanyId, id: &GroupId) -> Result<(), StoreError>;
+}

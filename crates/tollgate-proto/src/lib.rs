@@ -1,0 +1,30 @@
+//! Wire types of tollgate's external contract.
+//!
+//! This crate has no dependency beyond `serde` so that the server, the client SDK and the CLI all speak
+//! the same types: [`Scope`] and [`ScopeSet`], the token endpoint's [`TokenResponse`], RFC 6749 §5.2
+//! error codes ([`OAuthErrorCode`], [`OAuthErrorBody`]) and the API error envelope ([`ApiErrorBody`]).
+//!
+//! ```
+//! use tollgate_proto::{Scope, ScopeSet};
+//!
+//! let set: ScopeSet = "groups:read groups:write".parse().unwrap();
+//! assert!(set.contains(&Scope::parse("groups:read").unwrap()));
+//! assert_eq!(set.to_string(), "groups:read groups:write");
+//! ```
+
+mod error;
+mod scope;
+mod token;
+
+pub use error::{
+    ApiErrorBody, ApiErrorDetail, OAuthErrorBody, OAuthErrorCode, TooManyRequestsBody,
+};
+pub use scope::{Scope, ScopeError, ScopeSet};
+pub use token::{GRANT_CLIENT_CREDENTIALS, TokenResponse};
+
+/// Default path of the token endpoint, as in the reference API.
+pub const TOKEN_PATH: &str = "/api/v2/oauth2/token";
+/// Default name of the API version header.
+pub const DEFAULT_VERSION_HEADER: &str = "360-api-version";
+/// Default (and only, out of the box) supported API version.
+pub const DEFAULT_API_VERSION: &str = "v2.0";

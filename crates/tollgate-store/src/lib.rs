@@ -1,0 +1,58 @@
+//! Storage backends for tollgate: implementations of [`tollgate_core::store::Store`].
+//!
+//! Today: SQLite ([`SqliteStore`], WAL mode, embedded migrations, a change feed kept by triggers so
+//! that writes by any process — the server, the CLI, another node — reach every server's cache).
+//! PostgreSQL will follow behind the same trait.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tollgate_store::OpenError> {
+//! let store = tollgate_store::open("sqlite://tollgate.db").await?; // migrates first
+//! # let _ = store; Ok(()) }
+//! ```
+
+mod sqlite;
+
+use std::sync::Arc;
+
+pub use sqlite::SqliteStore;
+use tollgate_core::store::Store;
+
+/// Opening a database failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The URL names a backend this build does not have.
+    #[error("unsupported database URL `{0}`: use sqlite://PATH (PostgreSQL support is coming)")]
+    UnsupportedUrl(String),
+    /// Connecting failed.
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// Migrations failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+/// Opens the database named by `url` and applies pending migrations.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        let shown: String = url
+            .split('@')
+            .next_back()
+            .unwrap_or("")
+            .chars()
+            .take(80)
+            .collect();
+        Err(OpenError::UnsupportedUrl(shown))
+    }
+}
+
+fn backend(e: sqlx::Error) -> tollgate_core::store::StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return tollgate_core::store::StoreError::Conflict(db.message().to_owned());
+        }
+    }
+    tollgate_core::store::StoreError::Backend(Box::new(e))
+}
