@@ -1,1 +1,41 @@
-//! placeholder
+//! tollgate's HTTP server.
+//!
+//! - [`App::build`] opens the store, loads keys and credentials, binds the listener (port 0 works);
+//!   [`App::run_until_stopped`] serves until the shutdown future resolves, then finishes in-flight
+//!   requests and flushes what it batched.
+//! - `oauth`: the token endpoint (`POST /api/v2/oauth2/token`), parsing every accepted request form
+//!   once at the edge.
+//! - [`resource`]: the reusable resource-side checks (bearer token, version header, scope) as an axum
+//!   extractor, [`resource::Authorized`].
+//! - `groups`: the example API.
+//! - `error`: the one place where domain errors become HTTP responses.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use std::sync::Arc;
+//! use tollgate_core::clock::SystemClock;
+//! use tollgate_server::{App, Settings};
+//!
+//! let mut settings = Settings::default();
+//! settings.listen = "127.0.0.1:0".parse()?;
+//! settings.database_url = "sqlite://tollgate.db".into();
+//! let app = App::build(settings, Arc::new(SystemClock)).await?;
+//! println!("listening on {}", app.local_addr());
+//! app.run_until_stopped(std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod error;
+mod groups;
+mod health;
+mod logging;
+mod oauth;
+pub mod resource;
+mod startup;
+mod state;
+
+pub use config::{ConfigError, Settings};
+pub use error::{ApiError, TokenError};
+pub use startup::App;
+pub use state::AppState;

@@ -1,1 +1,32 @@
-fn main() {}
+//! The `tollgate` command: `serve`, `migrate`, and the operator's `company` / `credential` commands.
+//! Data goes to stdout as JSON; errors go to stderr with a non-zero exit code. Every command opens the
+//! database through `tollgate_store::open`, which applies pending migrations first.
+
+mod cli;
+mod output;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Configuration: defaults, then an optional TOML file (unknown keys are an error), then environment
+//! and flags (applied by the binary).
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Server settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// `iss` of tokens; default `http://` + the bound address.
+    pub issuer: Option<String>,
+    /// `aud` of tokens; default: the issuer.
+    pub audience: Option<String>,
+    /// Token lifetime in seconds.
+    pub token_ttl: u32,
+    /// Database URL (`sqlite://PATH`).
+    pub database_url: String,
+    /// API versions the resource side accepts.
+    pub api_versions: Vec<String>,
+    /// Name of the version header.
+    pub version_header: String,
+    /// Scopes added to the catalog.
+    pub extra_scopes: Vec<String>,
+    /// How often the change feed is polled, in milliseconds.
+    pub sync_interval_ms: u64,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Log as JSON lines (default: human-readable).
+    pub log_json: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            issuer: None,
+            audience: None,
+            token_ttl: 3600,
+            database_url: "sqlite://tollgate.db".into(),
+            api_versions: vec![tollgate_proto::DEFAULT_API_VERSION.into()],
+            version_header: tollgate_proto::DEFAULT_VERSION_HEADER.into(),
+            extra_scopes: Vec::new(),
+            sync_interval_ms: 200,
+            max_body_bytes: 16 * 1024,
+            log_json: false,
+        }
+    }
+}
+
+/// The configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid configuration.
+    #[error("invalid configuration in {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Reads a TOML file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.message().to_owned(),
+        })
+    }
+
+    /// Checks ranges and formats.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=86_400).contains(&self.token_ttl) {
+            return Err(ConfigError::Invalid(
+                "token_ttl must be between 1 and 86400 seconds".into(),
+            ));
+        }
+        if self.api_versions.is_empty() {
+            return Err(ConfigError::Invalid(
+                "api_versions must not be empty".into(),
+            ));
+        }
+        if axum::http::HeaderName::from_bytes(self.version_header.as_bytes()).is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "version_header `{}` is not a valid header name",
+                self.version_header
+            )));
+        }
+        for s in &self.extra_scopes {
+            tollgate_proto::Scope::parse(s)
+                .map_err(|e| ConfigError::Invalid(format!("extra_scopes: {e}")))?;
+        }
+        if !(10..=60_000).contains(&self.sync_interval_ms) {
+            return Err(ConfigError::Invalid(
+                "sync_interval_ms must be between 10 and 60000".into(),
+            ));
+        }
+        if !(1024..=1024 * 1024).contains(&self.max_body_bytes) {
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be between 1024 and 1048576".into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,445 @@
+//! The example API, shaped as the reference's groups endpoints. Bodies are validated against the
+//! reference schema (`InputGroupDTO`, `PatchGroupDTO`) here at the edge; the rules live in
+//! `tollgate_core::groups`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use tollgate_core::groups::{GroupPatch, NewGroup};
+use tollgate_core::ids::{CompanyId, GroupId, ObjectId};
+use tollgate_core::model::Group;
+
+use crate::error::ApiError;
+use crate::resource::{Authorized, GroupsRead, GroupsWrite};
+use crate::state::AppState;
+
+/// `PolicyDTO`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Policy {
+    url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explicit_consent: Option<bool>,
+}
+
+/// `InputGroupDTO`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct InputGroup {
+    name: String,
+    public: bool,
+    parent_id: String,
+    custom: Option<String>,
+    privacy_policy: Option<Policy>,
+    moderation_charter: Option<Policy>,
+    terms_of_use: Option<Policy>,
+    imprint: Option<Policy>,
+    banner_image_id: Option<String>,
+    background_image_id: Option<String>,
+    favicon_image_id: Option<String>,
+    logo_image_id: Option<String>,
+    subdomain: Option<String>,
+    url: Option<String>,
+}
+
+/// Distinguishes an absent field (`None`) from `null` (`Some(None)`).
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `PatchGroupDTO`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PatchGroupBody {
+    name: Option<String>,
+    public: Option<bool>,
+    parent_id: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    custom: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    privacy_policy: Option<Option<Policy>>,
+    #[serde(default, deserialize_with = "nullable")]
+    moderation_charter: Option<Option<Policy>>,
+    #[serde(default, deserialize_with = "nullable")]
+    terms_of_use: Option<Option<Policy>>,
+    #[serde(default, deserialize_with = "nullable")]
+    imprint: Option<Option<Policy>>,
+    #[serde(default, deserialize_with = "nullable")]
+    banner_image_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    background_image_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    favicon_image_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    logo_image_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    subdomain: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    url: Option<Option<String>>,
+}
+
+fn parse_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::Client {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "payloadTooLarge",
+                message: format!("the request body exceeds {limit} bytes"),
+            }
+        } else {
+            ApiError::invalid_input("the body could not be read")
+        }
+    })?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::Client {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupportedMediaType",
+            message: "the body must be application/json".into(),
+        });
+    }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid_input("the body must be a JSON object"));
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        let msg = e.to_string();
+        ApiError::invalid_input(msg.split(" at line ").next().unwrap_or(&msg).to_owned())
+    })
+}
+
+fn min_len(field: &str, v: &str, min: usize) -> Result<(), ApiError> {
+    if v.chars().count() < min {
+        Err(ApiError::invalid_input(format!(
+            "{field} must be at least {min} character(s)"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn object_id(field: &str, v: &str) -> Result<ObjectId, ApiError> {
+    ObjectId::parse(v)
+        .map_err(|_| ApiError::invalid_input(format!("{field} must be a 24-hex-digit ObjectId")))
+}
+
+fn check_subdomain(v: &str) -> Result<(), ApiError> {
+    let ok = (3..=255).contains(&v.len())
+        && v.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_input(
+            "subdomain must be 3 to 255 characters of a-z, 0-9 and -, not starting with -",
+        ))
+    }
+}
+
+fn check_policy(field: &str, p: &Policy) -> Result<(), ApiError> {
+    min_len(&format!("{field}.url"), &p.url, 1)
+}
+
+/// Validates the optional schema fields and collects them (as given) into `extra`; `null` kept as
+/// `null` so a patch can clear.
+#[allow(clippy::too_many_arguments)]
+fn collect_extra(
+    extra: &mut Map<String, Value>,
+    policies: [(&str, Option<Option<Policy>>); 4],
+    images: [(&str, Option<Option<String>>); 4],
+    subdomain: Option<Option<String>>,
+    url: Option<Option<String>>,
+) -> Result<(), ApiError> {
+    for (field, p) in policies {
+        match p {
+            Some(Some(p)) => {
+                check_policy(field, &p)?;
+                let v = serde_json::to_value(&p).map_err(|_| ApiError::Internal)?;
+                extra.insert(field.to_owned(), v);
+            }
+            Some(None) => {
+                extra.insert(field.to_owned(), Value::Null);
+            }
+            None => {}
+        }
+    }
+    for (field, id) in images {
+        match id {
+            Some(Some(id)) => {
+                object_id(field, &id)?;
+                extra.insert(field.to_owned(), Value::String(id));
+            }
+            Some(None) => {
+                extra.insert(field.to_owned(), Value::Null);
+            }
+            None => {}
+        }
+    }
+    match subdomain {
+        Some(Some(s)) => {
+            check_subdomain(&s)?;
+            extra.insert("subdomain".into(), Value::String(s));
+        }
+        Some(None) => {
+            extra.insert("subdomain".into(), Value::Null);
+        }
+        None => {}
+    }
+    match url {
+        Some(Some(u)) => {
+            extra.insert("url".into(), Value::String(u));
+        }
+        Some(None) => {
+            extra.insert("url".into(), Value::Null);
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// A group as the reference returns it.
+fn group_json(g: &Group) -> Value {
+    let mut m = Map::new();
+    m.insert("_id".into(), Value::String(g.id.to_string()));
+    m.insert("name".into(), Value::String(g.name.clone()));
+    m.insert("public".into(), Value::Bool(g.public));
+    if let Some(c) = &g.custom {
+        m.insert("custom".into(), Value::String(c.clone()));
+    }
+    if let Some(p) = &g.parent_id {
+        m.insert("parentId".into(), Value::String(p.to_string()));
+    }
+    for (k, v) in &g.extra {
+        if !v.is_null() {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(m)
+}
+
+const CURSOR_PURPOSE: &str = "groups-cursor";
+const CURSOR_TAG_LEN: usize = 16;
+
+fn cursor_tag(state: &AppState, company: &CompanyId, after: &GroupId) -> [u8; CURSOR_TAG_LEN] {
+    let data = format!("{company}/{after}");
+    let full = state.hasher.tag(CURSOR_PURPOSE, data.as_bytes());
+    let mut t = [0u8; CURSOR_TAG_LEN];
+    t.copy_from_slice(&full[..CURSOR_TAG_LEN]);
+    t
+}
+
+/// An opaque, tamper-evident cursor: the last id of the page and a MAC binding it to the company.
+fn encode_cursor(state: &AppState, company: &CompanyId, after: &GroupId) -> String {
+    let mut raw = after.to_string().into_bytes();
+    raw.extend_from_slice(&cursor_tag(state, company, after));
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_cursor(state: &AppState, company: &CompanyId, cursor: &str) -> Result<GroupId, ApiError> {
+    let bad = || ApiError::Client {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalidCursor",
+        message: "the page cursor is invalid".into(),
+    };
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    if raw.len() != 24 + CURSOR_TAG_LEN {
+        return Err(bad());
+    }
+    let id = std::str::from_utf8(&raw[..24])
+        .ok()
+        .and_then(|s| GroupId::parse(s).ok())
+        .ok_or_else(bad)?;
+    let expected = cursor_tag(state, company, &id);
+    let given: &[u8] = &raw[24..];
+    if bool::from(subtle::ConstantTimeEq::ct_eq(&expected[..], given)) {
+        Ok(id)
+    } else {
+        Err(bad())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    cursor: Option<String>,
+}
+
+fn group_id(s: &str) -> Result<GroupId, ApiError> {
+    // A malformed id cannot name any group: it reads as missing.
+    GroupId::parse(s).map_err(|_| ApiError::Group(tollgate_core::groups::GroupError::GroupNotFound))
+}
+
+/// `GET /api/v2/groups`.
+pub(crate) async fn list(
+    auth: Authorized<GroupsRead>,
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let company = auth.access.company_id();
+    let Query(q) = query.map_err(|_| ApiError::invalid_input("invalid query string"))?;
+    let after = match q.cursor.as_deref() {
+        Some(c) => Some(decode_cursor(&state, &company, c)?),
+        None => None,
+    };
+    let page = state.groups.list(&company, after.as_ref()).await?;
+    let body: Vec<Value> = page.groups.iter().map(group_json).collect();
+    let mut resp = Json(body).into_response();
+    if let Some(next) = page.next_after {
+        let link = format!(
+            "<{}/api/v2/groups?cursor={}>; rel=\"next\"",
+            state.base_url,
+            encode_cursor(&state, &company, &next)
+        );
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            resp.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// `GET /api/v2/groups/{groupId}`.
+pub(crate) async fn get(
+    auth: Authorized<GroupsRead>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let g = state
+        .groups
+        .get(&auth.access.company_id(), &group_id(&id)?)
+        .await?;
+    Ok(Json(group_json(&g)))
+}
+
+/// `POST /api/v2/groups`.
+pub(crate) async fn create(
+    auth: Authorized<GroupsWrite>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let b: InputGroup = parse_body(&headers, body, state.max_body_bytes)?;
+    min_len("name", &b.name, 1)?;
+    if let Some(c) = &b.custom {
+        min_len("custom", c, 1)?;
+    }
+    let parent = GroupId(object_id("parentId", &b.parent_id)?);
+    let mut extra = Map::new();
+    collect_extra(
+        &mut extra,
+        [
+            ("privacyPolicy", b.privacy_policy.map(Some)),
+            ("moderationCharter", b.moderation_charter.map(Some)),
+            ("termsOfUse", b.terms_of_use.map(Some)),
+            ("imprint", b.imprint.map(Some)),
+        ],
+        [
+            ("bannerImageId", b.banner_image_id.map(Some)),
+            ("backgroundImageId", b.background_image_id.map(Some)),
+            ("faviconImageId", b.favicon_image_id.map(Some)),
+            ("logoImageId", b.logo_image_id.map(Some)),
+        ],
+        b.subdomain.map(Some),
+        b.url.map(Some),
+    )?;
+    let g = state
+        .groups
+        .create(
+            &auth.access.company_id(),
+            NewGroup {
+                name: b.name,
+                public: b.public,
+                custom: b.custom,
+                parent_id: parent,
+                extra,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(group_json(&g))))
+}
+
+/// `PATCH /api/v2/groups/{groupId}`.
+pub(crate) async fn update(
+    auth: Authorized<GroupsWrite>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = group_id(&id)?;
+    let b: PatchGroupBody = parse_body(&headers, body, state.max_body_bytes)?;
+    if let Some(n) = &b.name {
+        min_len("name", n, 1)?;
+    }
+    if let Some(Some(c)) = &b.custom {
+        min_len("custom", c, 1)?;
+    }
+    let parent_id = match &b.parent_id {
+        Some(p) => Some(GroupId(object_id("parentId", p)?)),
+        None => None,
+    };
+    let mut extra = Map::new();
+    collect_extra(
+        &mut extra,
+        [
+            ("privacyPolicy", b.privacy_policy),
+            ("moderationCharter", b.moderation_charter),
+            ("termsOfUse", b.terms_of_use),
+            ("imprint", b.imprint),
+        ],
+        [
+            ("bannerImageId", b.banner_image_id),
+            ("backgroundImageId", b.background_image_id),
+            ("faviconImageId", b.favicon_image_id),
+            ("logoImageId", b.logo_image_id),
+        ],
+        b.subdomain,
+        b.url,
+    )?;
+    let g = state
+        .groups
+        .update(
+            &auth.access.company_id(),
+            &id,
+            GroupPatch {
+                name: b.name,
+                public: b.public,
+                custom: b.custom,
+                parent_id,
+                extra,
+            },
+        )
+        .await?;
+    Ok(Json(group_json(&g)))
+}
+
+/// `DELETE /api/v2/groups/{groupId}`.
+pub(crate) async fn delete(
+    auth: Authorized<GroupsWrite>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .groups
+        .delete(&auth.access.company_id(), &group_id(&id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

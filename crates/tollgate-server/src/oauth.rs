@@ -1,0 +1,386 @@
+//! The token endpoint. The request is parsed once, here, into a [`TokenRequest`]; then the authority
+//! authenticates the client and signs a token without touching the database.
+
+use std::borrow::Cow;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use percent_encoding::percent_decode;
+use serde::Deserialize;
+use tollgate_core::authority::{ClientAuthFailure, IssueError};
+use tollgate_proto::{GRANT_CLIENT_CREDENTIALS, ScopeSet, TokenResponse};
+
+use crate::error::TokenError;
+use crate::state::AppState;
+
+/// A token request, parsed.
+#[derive(Debug, PartialEq, Eq)]
+struct TokenRequest {
+    client_id: String,
+    secret: Secret,
+    scope: Option<ScopeSet>,
+    basic: bool,
+}
+
+/// A client secret as received; never printed.
+#[derive(PartialEq, Eq)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The fields of either body form, before validation.
+#[derive(Default)]
+struct Fields<'a> {
+    grant_type: Option<Cow<'a, str>>,
+    client_id: Option<Cow<'a, str>>,
+    client_secret: Option<Cow<'a, str>>,
+    scope: Option<Cow<'a, str>>,
+}
+
+/// The reference's JSON body. `company_id`/`user_id` exist there for other kinds of endpoints and are
+/// accepted and ignored; any other property is refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonBody<'a> {
+    #[serde(borrow, default)]
+    grant_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    client_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    client_secret: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    scope: Option<Cow<'a, str>>,
+    #[serde(default)]
+    company_id: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    user_id: Option<serde::de::IgnoredAny>,
+}
+
+enum BodyKind {
+    Json,
+    Form,
+}
+
+fn body_kind(headers: &HeaderMap) -> Result<BodyKind, TokenError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(TokenError::UnsupportedMediaType)?;
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(BodyKind::Json)
+    } else if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Ok(BodyKind::Form)
+    } else {
+        Err(TokenError::UnsupportedMediaType)
+    }
+}
+
+fn json_error(e: &serde_json::Error) -> TokenError {
+    use serde_json::error::Category;
+    let msg = e.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg);
+    TokenError::InvalidRequest(match e.classify() {
+        Category::Data
+            if msg.starts_with("unknown field")
+                || msg.starts_with("duplicate field")
+                || msg.starts_with("missing field") =>
+        {
+            msg.to_owned()
+        }
+        // Other data errors quote the offending value, which may be a secret: describe, don't echo.
+        Category::Data => "every field must be a string".to_owned(),
+        _ => "the body is not valid JSON".to_owned(),
+    })
+}
+
+fn parse_json(body: &[u8]) -> Result<Fields<'_>, TokenError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(TokenError::InvalidRequest(
+            "the body must be a JSON object".into(),
+        ));
+    }
+    let b: JsonBody<'_> = serde_json::from_slice(body).map_err(|e| json_error(&e))?;
+    let _ = (b.company_id, b.user_id);
+    Ok(Fields {
+        grant_type: b.grant_type,
+        client_id: b.client_id,
+        client_secret: b.client_secret,
+        scope: b.scope,
+    })
+}
+
+fn form_decode(s: &[u8]) -> Result<Cow<'_, str>, TokenError> {
+    let plus_free: Cow<'_, [u8]> = if s.contains(&b'+') {
+        Cow::Owned(
+            s.iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(s)
+    };
+    let decoded: Cow<'_, [u8]> = percent_decode(&plus_free).into();
+    match String::from_utf8(decoded.into_owned()) {
+        Ok(v) => Ok(Cow::Owned(v)),
+        Err(_) => Err(TokenError::InvalidRequest(
+            "the body is not valid UTF-8".into(),
+        )),
+    }
+}
+
+fn parse_form(body: &[u8]) -> Result<Fields<'_>, TokenError> {
+    let mut f = Fields::default();
+    for pair in body.split(|&b| b == b'&') {
+        if pair.is_empty() {
+            continue;
+        }
+        let (k, v) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &[][..]),
+        };
+        let key = form_decode(k)?;
+        let value = form_decode(v)?;
+        let slot = match key.as_ref() {
+            "grant_type" => &mut f.grant_type,
+            "client_id" => &mut f.client_id,
+            "client_secret" => &mut f.client_secret,
+            "scope" => &mut f.scope,
+            // RFC 6749 §3.2: unrecognized parameters are ignored.
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(TokenError::InvalidRequest(format!(
+                "duplicate parameter {key}"
+            )));
+        }
+        // RFC 6749 §3.1: a parameter without a value is treated as omitted — but still counts as
+        // sent for the duplicate check.
+        *slot = Some(value);
+    }
+    Ok(f)
+}
+
+/// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1: each part form-urlencoded).
+fn parse_basic(headers: &HeaderMap) -> Result<Option<(String, String)>, TokenError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(v) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(TokenError::InvalidRequest(
+            "more than one Authorization header".into(),
+        ));
+    }
+    let malformed = || TokenError::InvalidRequest("malformed Basic authorization header".into());
+    let v = v.to_str().map_err(|_| malformed())?;
+    let (scheme, rest) = v.split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(TokenError::InvalidClient { basic: false });
+    }
+    let raw = STANDARD.decode(rest.trim()).map_err(|_| malformed())?;
+    let i = raw.iter().position(|&b| b == b':').ok_or_else(malformed)?;
+    let id = form_decode(&raw[..i])?.into_owned();
+    let secret = form_decode(&raw[i + 1..])?.into_owned();
+    if id.is_empty() || secret.is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some((id, secret)))
+}
+
+fn present<'a>(v: Option<Cow<'a, str>>) -> Option<Cow<'a, str>> {
+    v.filter(|s| !s.is_empty())
+}
+
+fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, TokenError> {
+    let fields = match body_kind(headers)? {
+        BodyKind::Json => parse_json(body)?,
+        BodyKind::Form => parse_form(body)?,
+    };
+    let basic = parse_basic(headers)?;
+    let grant = present(fields.grant_type)
+        .ok_or_else(|| TokenError::InvalidRequest("missing grant_type".into()))?;
+    if grant != GRANT_CLIENT_CREDENTIALS {
+        return Err(TokenError::UnsupportedGrantType);
+    }
+    let body_id = present(fields.client_id);
+    let body_secret = present(fields.client_secret);
+    let (client_id, secret, is_basic) = match basic {
+        Some((id, secret)) => {
+            if body_secret.is_some() {
+                return Err(TokenError::InvalidRequest(
+                    "use one client authentication method: Basic header or client_secret in the body, not both".into(),
+                ));
+            }
+            if body_id.as_deref().is_some_and(|b| b != id) {
+                return Err(TokenError::InvalidRequest(
+                    "client_id in the body differs from the Basic header".into(),
+                ));
+            }
+            (id, secret, true)
+        }
+        None => {
+            let id =
+                body_id.ok_or_else(|| TokenError::InvalidRequest("missing client_id".into()))?;
+            let secret = body_secret
+                .ok_or_else(|| TokenError::InvalidRequest("missing client_secret".into()))?;
+            (id.into_owned(), secret.into_owned(), false)
+        }
+    };
+    let scope = match present(fields.scope) {
+        Some(s) => {
+            Some(ScopeSet::parse_list(&s).map_err(|e| TokenError::InvalidScope(e.to_string()))?)
+        }
+        None => None,
+    };
+    Ok(TokenRequest {
+        client_id,
+        secret: Secret(secret),
+        scope,
+        basic: is_basic,
+    })
+}
+
+/// `POST /api/v2/oauth2/token`.
+pub(crate) async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match token_inner(&state, &headers, body) {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn token_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, TokenError> {
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            TokenError::PayloadTooLarge(state.max_body_bytes)
+        } else {
+            TokenError::InvalidRequest("the body could not be read".into())
+        }
+    })?;
+    let req = parse_request(headers, &body)?;
+    let issued = state
+        .authority
+        .issue(&req.client_id, &req.secret.0, req.scope.as_ref())
+        .map_err(|e| match e {
+            IssueError::InvalidClient(why) => {
+                let reason = match why {
+                    ClientAuthFailure::UnknownClient => "unknown client",
+                    ClientAuthFailure::WrongSecret => "wrong secret",
+                    ClientAuthFailure::NoCompany => "company missing",
+                };
+                tracing::info!(client_id = %req.client_id.chars().take(64).collect::<String>(), reason, "client authentication failed");
+                TokenError::InvalidClient { basic: req.basic }
+            }
+            IssueError::InvalidScope(missing) => TokenError::InvalidScope(format!(
+                "the credential does not hold: {missing}"
+            )),
+            other => {
+                tracing::error!(error = %other, "token issue failed");
+                TokenError::Internal
+            }
+        })?;
+    let body = TokenResponse {
+        token_type: "Bearer".into(),
+        access_token: issued.access_token,
+        expires_in: u64::from(issued.expires_in),
+        scope: issued.scope.to_string(),
+    };
+    let bytes = serde_json::to_vec(&body).map_err(|_| TokenError::Internal)?;
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(ct: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(header::CONTENT_TYPE, ct.parse().unwrap());
+        m
+    }
+
+    #[test]
+    fn json_reference_form() {
+        let r = parse_request(
+            &h("application/json"),
+            br#"{"grant_type":"client_credentials","client_id":"a","client_secret":"s"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.client_id, "a");
+        assert_eq!(r.secret.0, "s");
+        assert!(!r.basic);
+    }
+
+    #[test]
+    fn form_decodes_plus_and_percent() {
+        let r = parse_request(
+            &h("application/x-www-form-urlencoded; charset=utf-8"),
+            b"grant_type=client_credentials&client_id=a%2Bb&client_secret=x+y&scope=groups%3Aread",
+        )
+        .unwrap();
+        assert_eq!(r.client_id, "a+b");
+        assert_eq!(r.secret.0, "x y");
+        assert_eq!(r.scope.unwrap().to_string(), "groups:read");
+    }
+
+    #[test]
+    fn form_duplicate_is_refused() {
+        let e = parse_request(
+            &h("application/x-www-form-urlencoded"),
+            b"grant_type=client_credentials&client_id=a&client_id=b&client_secret=s",
+        )
+        .unwrap_err();
+        assert!(matches!(e, TokenError::InvalidRequest(m) if m.contains("duplicate")));
+    }
+
+    #[test]
+    fn json_wrong_type_does_not_echo_value() {
+        let e = parse_request(
+            &h("application/json"),
+            br#"{"grant_type":"client_credentials","client_id":"a","client_secret":12345678}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(e, TokenError::InvalidRequest(m) if !m.contains("12345678")));
+    }
+
+    #[test]
+    fn debug_redacts_secret() {
+        let r = TokenRequest {
+            client_id: "a".into(),
+            secret: Secret("hunter2".into()),
+            scope: None,
+            basic: false,
+        };
+        assert!(!format!("{r:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,181 @@
+//! The resource side, reusable by any axum API put behind tollgate: an extractor that only exists
+//! when the request carries a live bearer token, a supported version header, and the scope the
+//! handler names.
+//!
+//! ```no_run
+//! use tollgate_server::resource::{Authorized, RequiredScope};
+//!
+//! struct ReportsRead;
+//! impl RequiredScope for ReportsRead {
+//!     const SCOPE: &'static str = "reports:read";
+//! }
+//!
+//! async fn list_reports(auth: Authorized<ReportsRead>) -> String {
+//!     format!("reports of company {}", auth.access.company_id())
+//! }
+//! ```
+//! The router's state must provide an `Arc<ResourceGuard>` through `FromRef`.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::HeaderName;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use tollgate_core::authority::{Access, Authority};
+
+use crate::error::ApiError;
+
+/// Names the scope a handler needs.
+pub trait RequiredScope: Send + Sync + 'static {
+    /// The scope, e.g. `groups:read`.
+    const SCOPE: &'static str;
+}
+
+/// `groups:read`.
+#[derive(Debug)]
+pub struct GroupsRead;
+impl RequiredScope for GroupsRead {
+    const SCOPE: &'static str = "groups:read";
+}
+
+/// `groups:write`.
+#[derive(Debug)]
+pub struct GroupsWrite;
+impl RequiredScope for GroupsWrite {
+    const SCOPE: &'static str = "groups:write";
+}
+
+/// What the checks need: the authority, the version header and the supported versions.
+#[derive(Debug)]
+pub struct ResourceGuard {
+    authority: Arc<Authority>,
+    version_header: HeaderName,
+    versions: Vec<String>,
+    versions_text: String,
+}
+
+impl ResourceGuard {
+    /// A guard accepting `versions` in `version_header`.
+    pub fn new(
+        authority: Arc<Authority>,
+        version_header: HeaderName,
+        versions: Vec<String>,
+    ) -> Self {
+        let versions_text = versions.join(", ");
+        Self {
+            authority,
+            version_header,
+            versions,
+            versions_text,
+        }
+    }
+
+    /// Runs the checks in order: token (401), version header (400), scope (403).
+    pub fn check(&self, parts: &Parts, scope: &'static str) -> Result<Access, ApiError> {
+        let token = bearer_token(parts)?;
+        let access = self
+            .authority
+            .authorize(token)
+            .map_err(|e| ApiError::InvalidToken {
+                description: match e {
+                    tollgate_core::authority::TokenRejection::Malformed => {
+                        "the access token is malformed"
+                    }
+                    tollgate_core::authority::TokenRejection::Expired => {
+                        "the access token has expired"
+                    }
+                    tollgate_core::authority::TokenRejection::Revoked => {
+                        "the access token has been revoked"
+                    }
+                    _ => "the access token is invalid",
+                },
+                token_sent: true,
+            })?;
+        self.check_version(parts)?;
+        if !access.allows(scope) {
+            return Err(ApiError::InsufficientScope(scope));
+        }
+        Ok(access)
+    }
+
+    fn check_version(&self, parts: &Parts) -> Result<(), ApiError> {
+        let mut values = parts.headers.get_all(&self.version_header).iter();
+        let Some(v) = values.next() else {
+            return Err(ApiError::MissingApiVersion {
+                header: self.version_header.to_string(),
+                supported: self.versions_text.clone(),
+            });
+        };
+        let ok = values.next().is_none()
+            && v.to_str()
+                .is_ok_and(|v| self.versions.iter().any(|s| s == v.trim()));
+        if ok {
+            Ok(())
+        } else {
+            Err(ApiError::UnsupportedApiVersion {
+                header: self.version_header.to_string(),
+                supported: self.versions_text.clone(),
+            })
+        }
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let Some(v) = values.next() else {
+        return Err(ApiError::InvalidToken {
+            description: "an access token is required (Authorization: Bearer …)",
+            token_sent: false,
+        });
+    };
+    let bad = |description| ApiError::InvalidToken {
+        description,
+        token_sent: true,
+    };
+    if values.next().is_some() {
+        return Err(bad("more than one Authorization header"));
+    }
+    let v = v
+        .to_str()
+        .map_err(|_| bad("the access token is malformed"))?;
+    let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::InvalidToken {
+            description: "the Authorization header must use the Bearer scheme",
+            token_sent: false,
+        });
+    }
+    let token = rest.trim();
+    if token.is_empty() {
+        return Err(bad("the Bearer token is empty"));
+    }
+    Ok(token)
+}
+
+/// Proof that the request passed the checks for scope `S`.
+#[derive(Debug)]
+pub struct Authorized<S: RequiredScope> {
+    /// Who is calling, for which company.
+    pub access: Access,
+    _scope: PhantomData<S>,
+}
+
+impl<S, St> FromRequestParts<St> for Authorized<S>
+where
+    S: RequiredScope,
+    Arc<ResourceGuard>: FromRef<St>,
+    St: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        let guard = Arc::<ResourceGuard>::from_ref(state);
+        let access = guard.check(parts, S::SCOPE)?;
+        Ok(Self {
+            access,
+            _scope: PhantomData,
+        })
+    }
+}

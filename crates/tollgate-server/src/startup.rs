@@ -1,0 +1,228 @@
+//! Build apart from run: [`App::build`] prepares everything and binds the listener;
+//! [`App::run_until_stopped`] serves.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tollgate_core::admin::Admin;
+use tollgate_core::authority::{Authority, TokenSettings};
+use tollgate_core::catalog::ScopeCatalog;
+use tollgate_core::clock::Clock;
+use tollgate_core::groups::Groups;
+use tollgate_core::secret::SecretHasher;
+use tollgate_core::store::Store;
+use tollgate_proto::{ApiErrorBody, Scope};
+
+use crate::config::Settings;
+use crate::resource::ResourceGuard;
+use crate::state::AppState;
+use crate::{groups, health, logging, oauth};
+
+/// A built server, bound to its port, not yet serving.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    settings: Settings,
+}
+
+impl App {
+    /// Opens the store (migrating it), loads keys and credentials, binds the listener.
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let store = tollgate_store::open(&settings.database_url).await?;
+        Self::build_with_store(settings, store, clock).await
+    }
+
+    /// As [`App::build`], over an already opened store.
+    pub async fn build_with_store(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let listener = TcpListener::bind(settings.listen).await?;
+        let addr = listener.local_addr()?;
+        let issuer = settings
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let issuer = issuer.trim_end_matches('/').to_owned();
+        let audience = settings.audience.clone().unwrap_or_else(|| issuer.clone());
+        let hasher = SecretHasher::new(&store.server_key().await?);
+        let catalog = Arc::new(ScopeCatalog::new(
+            settings
+                .extra_scopes
+                .iter()
+                .filter_map(|s| Scope::parse(s).ok()),
+        ));
+        let authority = Arc::new(
+            Authority::load(
+                &*store,
+                hasher.clone(),
+                Arc::clone(&clock),
+                TokenSettings {
+                    issuer: issuer.clone(),
+                    audience,
+                    ttl: settings.token_ttl,
+                },
+            )
+            .await?,
+        );
+        let guard = Arc::new(ResourceGuard::new(
+            Arc::clone(&authority),
+            HeaderName::from_bytes(settings.version_header.to_ascii_lowercase().as_bytes())?,
+            settings.api_versions.clone(),
+        ));
+        let state = AppState {
+            authority,
+            guard,
+            admin: Admin::new(
+                Arc::clone(&store),
+                catalog,
+                hasher.clone(),
+                Arc::clone(&clock),
+            ),
+            groups: Groups::new(Arc::clone(&store), clock),
+            store,
+            hasher,
+            base_url: issuer.into(),
+            max_body_bytes: settings.max_body_bytes,
+        };
+        Ok(Self {
+            listener,
+            addr,
+            state,
+            settings,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The issuer (and public base URL).
+    pub fn base_url(&self) -> &str {
+        &self.state.base_url
+    }
+
+    /// Company and credential operations on this app's store.
+    pub fn admin(&self) -> &Admin {
+        &self.state.admin
+    }
+
+    /// The example API's groups service.
+    pub fn groups(&self) -> &Groups {
+        &self.state.groups
+    }
+
+    /// The store.
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.state.store)
+    }
+
+    /// The router (useful to embed tollgate's routes into another axum app).
+    pub fn router(&self) -> Router {
+        router(self.state.clone(), self.settings.max_body_bytes)
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish, and
+    /// writes batched last-used times.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = self.router();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let sync = tokio::spawn(background(
+            self.state.clone(),
+            Duration::from_millis(self.settings.sync_interval_ms),
+            stop_rx,
+        ));
+        tracing::info!(addr = %self.addr, issuer = %self.state.base_url, "tollgate listening");
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop_tx.send(true);
+        let _ = sync.await;
+        flush_last_used(&self.state).await;
+        tracing::info!("tollgate stopped");
+        served.map_err(Into::into)
+    }
+}
+
+/// Builds the router over `state`.
+fn router(state: AppState, max_body: usize) -> Router {
+    Router::new()
+        .route("/api/v2/oauth2/token", post(oauth::token))
+        .route("/api/v2/groups", get(groups::list).post(groups::create))
+        .route(
+            "/api/v2/groups/{group_id}",
+            get(groups::get)
+                .patch(groups::update)
+                .delete(groups::delete),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(logging::log_request))
+        .with_state(state)
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(ApiErrorBody::new("notFound", "no such route")),
+    )
+}
+
+/// Keeps the directory in step with the store, writes last-used times, prunes the change feed.
+async fn background(state: AppState, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
+    let flush_every = (5_000 / every.as_millis().max(1) as u64).max(1);
+    let prune_every = (600_000 / every.as_millis().max(1) as u64).max(1);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        n += 1;
+        if let Err(e) = state.authority.sync(&*state.store).await {
+            tracing::warn!(error = %e, "change feed sync failed; serving from cache");
+        }
+        if n % flush_every == 0 {
+            flush_last_used(&state).await;
+        }
+        if n % prune_every == 0 {
+            if let Err(e) = state.store.prune_changes(3600).await {
+                tracing::warn!(error = %e, "change feed prune failed");
+            }
+        }
+    }
+}
+
+async fn flush_last_used(state: &AppState) {
+    let used = state.authority.take_last_used();
+    if let Err(e) = state.store.record_last_used(&used).await {
+        tracing::warn!(error = %e, "could not record last-used times");
+    }
+}

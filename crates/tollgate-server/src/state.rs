@@ -1,0 +1,39 @@
+//! Shared state of the handlers.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use tollgate_core::admin::Admin;
+use tollgate_core::authority::Authority;
+use tollgate_core::groups::Groups;
+use tollgate_core::secret::SecretHasher;
+use tollgate_core::store::Store;
+
+use crate::resource::ResourceGuard;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Token issue and verify.
+    pub authority: Arc<Authority>,
+    /// The resource-side checks.
+    pub guard: Arc<ResourceGuard>,
+    /// Company and credential operations.
+    pub admin: Admin,
+    /// The example API.
+    pub groups: Groups,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Server-keyed MACs (page cursors).
+    pub hasher: SecretHasher,
+    /// Public base URL (the issuer), for absolute links.
+    pub base_url: Arc<str>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl FromRef<AppState> for Arc<ResourceGuard> {
+    fn from_ref(s: &AppState) -> Self {
+        Arc::clone(&s.guard)
+    }
+}

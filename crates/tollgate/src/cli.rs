@@ -1,0 +1,319 @@
+//! Arguments (parsed by clap, then validated into domain types) and the admin commands.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use tollgate_core::admin::{Admin, CompanyChanges, CredentialChanges};
+use tollgate_core::catalog::ScopeCatalog;
+use tollgate_core::clock::SystemClock;
+use tollgate_core::ids::{ClientId, CompanyId};
+use tollgate_core::secret::SecretHasher;
+use tollgate_proto::{Scope, ScopeSet};
+use tollgate_server::Settings;
+
+use crate::output::{self, print_json};
+use crate::serve;
+
+/// tollgate: an OAuth 2.0 client-credentials authorization server and API gateway.
+#[derive(Debug, Parser)]
+#[command(name = "tollgate", version, about)]
+pub struct Cli {
+    /// Database URL (default sqlite://tollgate.db, created if missing).
+    #[arg(long, global = true, env = "TOLLGATE_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Configuration file (TOML); flags and environment override it.
+    #[arg(long, global = true, env = "TOLLGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage companies (tenants).
+    #[command(subcommand)]
+    Company(CompanyCmd),
+    /// Manage API credentials.
+    #[command(subcommand)]
+    Credential(CredentialCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TOLLGATE_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Issuer URL (`iss` of tokens); default http:// + the listen address.
+    #[arg(long, env = "TOLLGATE_ISSUER")]
+    pub issuer: Option<String>,
+    /// Token lifetime in seconds (default 3600).
+    #[arg(long, env = "TOLLGATE_TOKEN_TTL")]
+    pub token_ttl: Option<u32>,
+    /// On an empty database, create a demo company, credential and groups, and print the
+    /// credential once.
+    #[arg(long, env = "TOLLGATE_DEMO")]
+    pub demo: bool,
+    /// Log JSON lines.
+    #[arg(long, env = "TOLLGATE_LOG_JSON")]
+    pub log_json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CompanyCmd {
+    /// Create a company; prints it.
+    Create {
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Scope ceiling, comma- or space-separated (default: every scope of the catalog but
+        /// credentials:manage).
+        #[arg(long)]
+        scopes: Option<String>,
+        /// How many credentials the company may hold (default 10).
+        #[arg(long)]
+        max_credentials: Option<u32>,
+    },
+    /// List companies.
+    List,
+    /// Show one company.
+    Show {
+        /// Company id.
+        id: String,
+    },
+    /// Change a company.
+    Update {
+        /// Company id.
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New scope ceiling (narrowing it narrows every credential at once).
+        #[arg(long)]
+        scopes: Option<String>,
+        /// New credential limit.
+        #[arg(long)]
+        max_credentials: Option<u32>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialCmd {
+    /// Create a credential; prints its client_id and client_secret (shown this once).
+    Create {
+        /// Company id.
+        #[arg(long)]
+        company: String,
+        /// Label, e.g. "HR Integration - Payroll System".
+        #[arg(long)]
+        label: String,
+        /// Scopes, comma- or space-separated.
+        #[arg(long)]
+        scopes: String,
+    },
+    /// List a company's credentials (never their secrets).
+    List {
+        /// Company id.
+        #[arg(long)]
+        company: String,
+    },
+    /// Show one credential.
+    Show {
+        /// Client ID.
+        client_id: String,
+    },
+    /// Change label and/or scopes.
+    Update {
+        /// Client ID.
+        client_id: String,
+        /// New label.
+        #[arg(long)]
+        label: Option<String>,
+        /// New scopes.
+        #[arg(long)]
+        scopes: Option<String>,
+    },
+    /// Issue a new secret (printed once); the old one keeps working for --grace seconds.
+    Rotate {
+        /// Client ID.
+        client_id: String,
+        /// Seconds the old secret and its tokens stay valid (default 0: stop at once).
+        #[arg(long, default_value_t = 0)]
+        grace: i64,
+    },
+    /// Delete a credential; its tokens are refused at once.
+    Delete {
+        /// Client ID.
+        client_id: String,
+    },
+}
+
+/// Settings from defaults, then the config file, then the global flags.
+pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let mut s = match &cli.config {
+        Some(p) => Settings::from_file(p)?,
+        None => Settings::default(),
+    };
+    if let Some(url) = &cli.database_url {
+        s.database_url = url.clone();
+    }
+    Ok(s)
+}
+
+fn scopes(s: &str) -> anyhow::Result<ScopeSet> {
+    ScopeSet::parse_list(s).map_err(|e| anyhow::anyhow!("invalid --scopes: {e}"))
+}
+
+fn company_id(s: &str) -> anyhow::Result<CompanyId> {
+    CompanyId::parse(s).map_err(|_| anyhow::anyhow!("`{s}` is not a company id (24 hex digits)"))
+}
+
+fn client_id(s: &str) -> anyhow::Result<ClientId> {
+    ClientId::parse(s).map_err(|e| anyhow::anyhow!("invalid client ID: {e}"))
+}
+
+async fn admin(settings: &Settings) -> anyhow::Result<Admin> {
+    let store = tollgate_store::open(&settings.database_url).await?;
+    let hasher = SecretHasher::new(&store.server_key().await?);
+    let catalog = ScopeCatalog::new(
+        settings
+            .extra_scopes
+            .iter()
+            .map(|s| Scope::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+            .context("extra_scopes in the configuration")?,
+    );
+    Ok(Admin::new(
+        store,
+        Arc::new(catalog),
+        hasher,
+        Arc::new(SystemClock),
+    ))
+}
+
+/// Runs a command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = settings(&cli)?;
+    match cli.command {
+        Command::Serve(args) => serve::serve(settings, args).await,
+        Command::Migrate => {
+            tollgate_store::open(&settings.database_url).await?;
+            print_json(&serde_json::json!({"migrated": true}))
+        }
+        Command::Company(cmd) => company(&admin(&settings).await?, cmd).await,
+        Command::Credential(cmd) => credential(&admin(&settings).await?, cmd).await,
+    }
+}
+
+async fn company(admin: &Admin, cmd: CompanyCmd) -> anyhow::Result<()> {
+    match cmd {
+        CompanyCmd::Create {
+            name,
+            scopes: s,
+            max_credentials,
+        } => {
+            let s = s.as_deref().map(scopes).transpose()?;
+            let c = admin.create_company(&name, s, max_credentials).await?;
+            print_json(&output::company(&c))
+        }
+        CompanyCmd::List => {
+            let list: Vec<_> = admin
+                .companies()
+                .await?
+                .iter()
+                .map(output::company)
+                .collect();
+            print_json(&list)
+        }
+        CompanyCmd::Show { id } => {
+            print_json(&output::company(&admin.company(&company_id(&id)?).await?))
+        }
+        CompanyCmd::Update {
+            id,
+            name,
+            scopes: s,
+            max_credentials,
+        } => {
+            let changes = CompanyChanges {
+                name,
+                scopes: s.as_deref().map(scopes).transpose()?,
+                max_credentials,
+            };
+            let c = admin.update_company(&company_id(&id)?, changes).await?;
+            print_json(&output::company(&c))
+        }
+    }
+}
+
+async fn credential(admin: &Admin, cmd: CredentialCmd) -> anyhow::Result<()> {
+    match cmd {
+        CredentialCmd::Create {
+            company,
+            label,
+            scopes: s,
+        } => {
+            let created = admin
+                .create_credential(&company_id(&company)?, &label, scopes(&s)?)
+                .await?;
+            let ceiling = admin.company(&created.credential.company_id).await?.scopes;
+            print_json(&output::credential(
+                &created.credential,
+                &ceiling,
+                Some(&created.secret),
+            ))
+        }
+        CredentialCmd::List { company } => {
+            let id = company_id(&company)?;
+            let ceiling = admin.company(&id).await?.scopes;
+            let list: Vec<_> = admin
+                .credentials(&id)
+                .await?
+                .iter()
+                .map(|c| output::credential(c, &ceiling, None))
+                .collect();
+            print_json(&list)
+        }
+        CredentialCmd::Show { client_id: id } => {
+            let c = admin.credential(&client_id(&id)?).await?;
+            let ceiling = admin.company(&c.company_id).await?.scopes;
+            print_json(&output::credential(&c, &ceiling, None))
+        }
+        CredentialCmd::Update {
+            client_id: id,
+            label,
+            scopes: s,
+        } => {
+            let changes = CredentialChanges {
+                label,
+                scopes: s.as_deref().map(scopes).transpose()?,
+            };
+            let c = admin.update_credential(&client_id(&id)?, changes).await?;
+            let ceiling = admin.company(&c.company_id).await?.scopes;
+            print_json(&output::credential(&c, &ceiling, None))
+        }
+        CredentialCmd::Rotate {
+            client_id: id,
+            grace,
+        } => {
+            let r = admin.rotate_secret(&client_id(&id)?, grace).await?;
+            let ceiling = admin.company(&r.credential.company_id).await?.scopes;
+            print_json(&output::credential(
+                &r.credential,
+                &ceiling,
+                Some(&r.secret),
+            ))
+        }
+        CredentialCmd::Delete { client_id: id } => {
+            let id = client_id(&id)?;
+            admin.delete_credential(&id).await?;
+            print_json(&serde_json::json!({"deleted": id.as_str()}))
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! `tollgate serve`.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tollgate_core::clock::SystemClock;
+use tollgate_core::groups::NewGroup;
+use tollgate_server::{App, Settings};
+
+use crate::cli::ServeArgs;
+use crate::output::print_json;
+
+pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(l) = args.listen {
+        settings.listen = l;
+    }
+    if let Some(i) = args.issuer {
+        settings.issuer = Some(i);
+    }
+    if let Some(t) = args.token_ttl {
+        settings.token_ttl = t;
+    }
+    settings.log_json |= args.log_json;
+    init_logging(settings.log_json);
+    let app = App::build(settings, Arc::new(SystemClock)).await?;
+    first_run(&app, args.demo).await?;
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// On an empty database: with `--demo`, create demo data and print its credential once; without,
+/// say how to create the first company.
+async fn first_run(app: &App, demo: bool) -> anyhow::Result<()> {
+    let admin = app.admin();
+    if !admin.companies().await?.is_empty() {
+        if demo {
+            eprintln!(
+                "tollgate: --demo ignored: the database already holds data (the demo secret was printed on first run; \
+                 use `tollgate credential rotate CLIENT_ID` for a new one)"
+            );
+        }
+        return Ok(());
+    }
+    if !demo {
+        eprintln!(
+            "tollgate: the database is empty. Create a company and a credential:\n  \
+             tollgate company create --name \"Acme\"\n  \
+             tollgate credential create --company COMPANY_ID --label \"HR Integration\" --scopes groups:read,groups:write\n\
+             or restart with --demo for demo data."
+        );
+        return Ok(());
+    }
+    let all = admin.catalog().all_unreserved();
+    let company = admin
+        .create_company("Demo Company", Some(all.clone()), None)
+        .await?;
+    let created = admin
+        .create_credential(&company.id, "Demo integration", all)
+        .await?;
+    let groups = app.groups();
+    let root = groups.list(&company.id, None).await?.groups;
+    if let Some(root) = root.first() {
+        for name in ["Engineering Team", "Marketing Team", "Sales Team"] {
+            groups
+                .create(
+                    &company.id,
+                    NewGroup {
+                        name: name.into(),
+                        public: false,
+                        custom: None,
+                        parent_id: root.id,
+                        extra: serde_json::Map::new(),
+                    },
+                )
+                .await?;
+        }
+    }
+    eprintln!(
+        "tollgate: demo data created. The client secret below is shown once; keep it.\n\
+         Get a token:\n  curl -s -X POST {base}/api/v2/oauth2/token -H 'content-type: application/json' \\\n    \
+         -d '{{\"grant_type\":\"client_credentials\",\"client_id\":\"{id}\",\"client_secret\":\"{secret}\"}}'",
+        base = app.base_url(),
+        id = created.credential.client_id,
+        secret = created.secret.expose(),
+    );
+    print_json(&json!({
+        "company_id": company.id.to_string(),
+        "client_id": created.credential.client_id.as_str(),
+        "client_secret": created.secret.expose(),
+        "scopes": created.credential.scopes,
+        "token_url": format!("{}/api/v2/oauth2/token", app.base_url()),
+    }))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
