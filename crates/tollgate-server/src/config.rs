@@ -28,6 +28,8 @@ pub struct Settings {
     pub extra_scopes: Vec<String>,
     /// How often the change feed is polled, in milliseconds.
     pub sync_interval_ms: u64,
+    /// How often batched last-used times are written, in milliseconds.
+    pub last_used_flush_ms: u64,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Log as JSON lines (default: human-readable).
@@ -46,6 +48,7 @@ impl Default for Settings {
             version_header: tollgate_proto::DEFAULT_VERSION_HEADER.into(),
             extra_scopes: Vec::new(),
             sync_interval_ms: 200,
+            last_used_flush_ms: 5_000,
             max_body_bytes: 16 * 1024,
             log_json: false,
         }

@@ -127,6 +127,11 @@ impl App {
         &self.state.admin
     }
 
+    /// The token authority (to force a change-feed sync in tests).
+    pub fn authority(&self) -> Arc<Authority> {
+        Arc::clone(&self.state.authority)
+    }
+
     /// The example API's groups service.
     pub fn groups(&self) -> &Groups {
         &self.state.groups
@@ -153,6 +158,7 @@ impl App {
         let sync = tokio::spawn(background(
             self.state.clone(),
             Duration::from_millis(self.settings.sync_interval_ms),
+            Duration::from_millis(self.settings.last_used_flush_ms),
             stop_rx,
         ));
         tracing::info!(addr = %self.addr, issuer = %self.state.base_url, "tollgate listening");
@@ -194,11 +200,16 @@ async fn not_found() -> impl IntoResponse {
 }
 
 /// Keeps the directory in step with the store, writes last-used times, prunes the change feed.
-async fn background(state: AppState, every: Duration, mut stop: watch::Receiver<bool>) {
+async fn background(
+    state: AppState,
+    every: Duration,
+    flush: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut n: u64 = 0;
-    let flush_every = (5_000 / every.as_millis().max(1) as u64).max(1);
+    let flush_every = (flush.as_millis() / every.as_millis().max(1)).max(1) as u64;
     let prune_every = (600_000 / every.as_millis().max(1) as u64).max(1);
     loop {
         tokio::select! {

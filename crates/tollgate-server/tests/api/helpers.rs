@@ -1,0 +1,207 @@
+//! Spawns the real app and talks to it over HTTP.
+
+use std::sync::Arc;
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tollgate_core::admin::Admin;
+use tollgate_core::authority::Authority;
+use tollgate_core::clock::{Clock, ManualClock, SystemClock};
+use tollgate_core::ids::CompanyId;
+use tollgate_core::store::Store;
+use tollgate_server::{App, Settings};
+
+pub const VERSION_HEADER: &str = "360-api-version";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub admin: Admin,
+    pub store: Arc<dyn Store>,
+    pub authority: Arc<Authority>,
+    pub db_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: TempDir,
+}
+
+pub struct Cred {
+    pub company: CompanyId,
+    pub client_id: String,
+    pub secret: String,
+}
+
+pub async fn spawn() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db_url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        database_url: db_url.clone(),
+        sync_interval_ms: 50,
+        last_used_flush_ms: 100,
+        ..Settings::default()
+    };
+    tweak(&mut settings);
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let app = App::build(settings, clock.clone())
+        .await
+        .expect("build app");
+    let base = format!("http://{}", app.local_addr());
+    let admin = app.admin().clone();
+    let store = app.store();
+    let authority = app.authority();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        clock,
+        admin,
+        store,
+        authority,
+        db_url,
+        shutdown: Some(tx),
+        task: Some(task),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Applies the change feed now (the server also does it every 50 ms in tests).
+    pub async fn sync(&self) {
+        self.authority.sync(&*self.store).await.expect("sync");
+    }
+
+    pub async fn company(&self, scopes: &str) -> CompanyId {
+        self.admin
+            .create_company("Acme", Some(scopes.parse().expect("scopes")), None)
+            .await
+            .expect("company")
+            .id
+    }
+
+    pub async fn credential_in(&self, company: CompanyId, scopes: &str) -> Cred {
+        let c = self
+            .admin
+            .create_credential(&company, "HR Integration", scopes.parse().expect("scopes"))
+            .await
+            .expect("credential");
+        self.sync().await;
+        Cred {
+            company,
+            client_id: c.credential.client_id.as_str().to_owned(),
+            secret: c.secret.expose().to_owned(),
+        }
+    }
+
+    /// A company with groups:read/write (ceiling) and a credential holding `scopes`.
+    pub async fn credential(&self, scopes: &str) -> Cred {
+        let company = self.company("groups:read groups:write users:read").await;
+        self.credential_in(company, scopes).await
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}/api/v2/oauth2/token", self.base)
+    }
+
+    pub async fn post_token_json(&self, body: &Value) -> Response {
+        self.client
+            .post(self.token_url())
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("send")
+    }
+
+    pub async fn post_token_raw(
+        &self,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.client
+            .post(self.token_url())
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    pub async fn token(&self, cred: &Cred) -> String {
+        let r = self
+            .post_token_json(&json!({
+                "grant_type": "client_credentials",
+                "client_id": cred.client_id,
+                "client_secret": cred.secret,
+            }))
+            .await;
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.expect("json");
+        v["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// A request to the API with the version header and a bearer token.
+    pub fn api(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.base, path))
+            .header(VERSION_HEADER, "v2.0")
+            .bearer_auth(token)
+    }
+
+    pub async fn root_group(&self, token: &str) -> String {
+        let v: Value = self
+            .api(Method::GET, "/api/v2/groups", token)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        v.as_array()
+            .expect("array")
+            .iter()
+            .find(|g| g.get("parentId").is_none())
+            .expect("root")["_id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("join").expect("server result");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Reads an error response: status, body JSON and the WWW-Authenticate header.
+pub async fn error_of(r: Response) -> (u16, Value, Option<String>) {
+    let status = r.status().as_u16();
+    let www = r
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    let body = r.json().await.unwrap_or(Value::Null);
+    (status, body, www)
+}

@@ -1,0 +1,9 @@
+//! Black-box tests: the real server on a port-0 listener with its own SQLite file, over HTTP.
+//! One test binary (modules below) keeps link times down.
+
+mod helpers;
+
+mod bad_input;
+mod groups;
+mod schema;
+mod token;
