@@ -1,0 +1,484 @@
+//! The `tollgate` binary, run as a user would: JSON on stdout, errors on stderr with a non-zero exit,
+//! changes seen by a running server within a second, and `serve --demo` answering the reference's
+//! own curl commands.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tollgate_core::clock::SystemClock;
+use tollgate_server::{App, Settings};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(db: &Path, args: &[&str]) -> Out {
+    let out = Command::new(BIN)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .args(args)
+        .env_remove("TOLLGATE_DATABASE_URL")
+        .output()
+        .expect("run tollgate");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn ok_json(db: &Path, args: &[&str]) -> Value {
+    let o = run(db, args);
+    assert_eq!(o.code, 0, "{args:?} failed: {}", o.stderr);
+    serde_json::from_str(&o.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", o.stdout))
+}
+
+fn fails(db: &Path, args: &[&str], needle: &str) {
+    let o = run(db, args);
+    assert_ne!(o.code, 0, "{args:?} should fail");
+    assert!(
+        o.stdout.is_empty(),
+        "nothing on stdout on error: {}",
+        o.stdout
+    );
+    assert!(
+        o.stderr.contains(needle),
+        "{args:?}: stderr {:?} lacks {needle:?}",
+        o.stderr
+    );
+}
+
+#[test]
+fn company_and_credential_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    assert_eq!(ok_json(&db, &["migrate"])["migrated"], true);
+
+    let c = ok_json(
+        &db,
+        &[
+            "company",
+            "create",
+            "--name",
+            "Acme",
+            "--scopes",
+            "groups:read,groups:write",
+            "--max-credentials",
+            "2",
+        ],
+    );
+    let cid = c["id"].as_str().unwrap().to_owned();
+    assert_eq!(c["scopes"], json!(["groups:read", "groups:write"]));
+    assert_eq!(c["max_credentials"], 2);
+    assert_eq!(
+        ok_json(&db, &["company", "list"]).as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(ok_json(&db, &["company", "show", &cid])["name"], "Acme");
+
+    let cred = ok_json(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--company",
+            &cid,
+            "--label",
+            "HR Integration - Payroll System",
+            "--scopes",
+            "groups:read",
+        ],
+    );
+    let client_id = cred["client_id"].as_str().unwrap().to_owned();
+    let secret = cred["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("tgsec_"));
+    assert_eq!(cred["scopes"], json!(["groups:read"]));
+
+    // The secret is never shown again.
+    let shown = run(&db, &["credential", "show", &client_id]);
+    assert_eq!(shown.code, 0);
+    assert!(!shown.stdout.contains(&secret));
+    let listed = run(&db, &["credential", "list", "--company", &cid]);
+    assert!(!listed.stdout.contains(&secret));
+    assert!(listed.stdout.contains(&client_id));
+
+    let upd = ok_json(
+        &db,
+        &[
+            "credential",
+            "update",
+            &client_id,
+            "--label",
+            "Payroll",
+            "--scopes",
+            "groups:read,groups:write",
+        ],
+    );
+    assert_eq!(upd["label"], "Payroll");
+    assert_eq!(upd["scopes"], json!(["groups:read", "groups:write"]));
+
+    // Policies.
+    fails(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--company",
+            &cid,
+            "--label",
+            "x",
+            "--scopes",
+            "users:read",
+        ],
+        "outside the company's allowed scopes",
+    );
+    fails(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--company",
+            &cid,
+            "--label",
+            "x",
+            "--scopes",
+            "nope:read",
+        ],
+        "unknown scope",
+    );
+    fails(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--company",
+            &cid,
+            "--label",
+            "x",
+            "--scopes",
+            "not a scope",
+        ],
+        "invalid --scopes",
+    );
+    ok_json(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--company",
+            &cid,
+            "--label",
+            "second",
+            "--scopes",
+            "groups:read",
+        ],
+    );
+    fails(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--company",
+            &cid,
+            "--label",
+            "third",
+            "--scopes",
+            "groups:read",
+        ],
+        "maximum of 2 credentials",
+    );
+    fails(&db, &["company", "show", "zzz"], "not a company id");
+    fails(
+        &db,
+        &["company", "show", "507f1f77bcf86cd799439011"],
+        "company not found",
+    );
+    fails(
+        &db,
+        &["credential", "delete", "0123456789abcdef0123456789abcdef"],
+        "credential not found",
+    );
+
+    // Narrowing the ceiling narrows effective scopes.
+    let narrowed = ok_json(&db, &["company", "update", &cid, "--scopes", "groups:read"]);
+    assert_eq!(narrowed["scopes"], json!(["groups:read"]));
+    let shown = ok_json(&db, &["credential", "show", &client_id]);
+    assert_eq!(shown["scopes"], json!(["groups:read", "groups:write"]));
+    assert_eq!(shown["effective_scopes"], json!(["groups:read"]));
+
+    let rotated = ok_json(&db, &["credential", "rotate", &client_id, "--grace", "60"]);
+    let new_secret = rotated["client_secret"].as_str().unwrap();
+    assert_ne!(new_secret, secret);
+    assert_eq!(
+        rotated["secrets"].as_array().unwrap().len(),
+        2,
+        "old secret kept for the grace period"
+    );
+    let rotated = ok_json(&db, &["credential", "rotate", &client_id]);
+    assert_eq!(
+        rotated["secrets"].as_array().unwrap().len(),
+        1,
+        "grace 0 drops old secrets"
+    );
+
+    assert_eq!(
+        ok_json(&db, &["credential", "delete", &client_id])["deleted"],
+        client_id.as_str()
+    );
+    fails(
+        &db,
+        &["credential", "show", &client_id],
+        "credential not found",
+    );
+}
+
+#[test]
+fn config_file_unknown_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tollgate.toml");
+    std::fs::write(&cfg, "token_ttl = 60\nbogus = 1\n").unwrap();
+    let o = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap(), "--database-url"])
+        .arg(format!("sqlite://{}", dir.path().join("t.db").display()))
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bogus"));
+}
+
+#[tokio::test]
+async fn cli_changes_reach_a_running_server_within_one_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite://{}", db.display()),
+        ..Settings::default()
+    };
+    let app = App::build(settings, Arc::new(SystemClock)).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+
+    let db2 = db.clone();
+    let (client_id, secret) = tokio::task::spawn_blocking(move || {
+        let c = ok_json(&db2, &["company", "create", "--name", "Acme"]);
+        let cid = c["id"].as_str().unwrap().to_owned();
+        let cred = ok_json(
+            &db2,
+            &[
+                "credential",
+                "create",
+                "--company",
+                &cid,
+                "--label",
+                "x",
+                "--scopes",
+                "groups:read",
+            ],
+        );
+        (
+            cred["client_id"].as_str().unwrap().to_owned(),
+            cred["client_secret"].as_str().unwrap().to_owned(),
+        )
+    })
+    .await
+    .unwrap();
+
+    let http = reqwest::Client::new();
+    let body = json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret});
+    // The server picks up the new credential from the change feed.
+    let start = Instant::now();
+    let token = loop {
+        let r = http
+            .post(format!("{base}/api/v2/oauth2/token"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            let v: Value = r.json().await.unwrap();
+            break v["access_token"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "new credential not usable within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let get = || {
+        http.get(format!("{base}/api/v2/groups"))
+            .header("360-api-version", "v2.0")
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(get().await.unwrap().status(), 200);
+
+    let db3 = db.clone();
+    let id = client_id.clone();
+    tokio::task::spawn_blocking(move || ok_json(&db3, &["credential", "delete", &id]))
+        .await
+        .unwrap();
+    let deleted_at = Instant::now();
+    loop {
+        if get().await.unwrap().status() == 401 {
+            break;
+        }
+        assert!(
+            deleted_at.elapsed() < Duration::from_secs(1),
+            "deleted credential's token accepted after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = tx.send(());
+    server.await.unwrap().unwrap();
+}
+
+/// Reads the pretty-printed JSON object the demo prints on stdout.
+fn read_demo_json(stdout: impl Read) -> Value {
+    let mut text = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line == "}" {
+            break;
+        }
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("demo output not JSON ({e}): {text}"))
+}
+
+#[tokio::test]
+async fn serve_demo_answers_the_reference_curl_commands_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let mut child = Command::new(BIN)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let demo = tokio::task::spawn_blocking(move || read_demo_json(stdout))
+        .await
+        .unwrap();
+    let token_url = demo["token_url"].as_str().unwrap().to_owned();
+    let base = token_url
+        .trim_end_matches("/api/v2/oauth2/token")
+        .to_owned();
+    let http = reqwest::Client::new();
+
+    // Step 1 of the reference, as written (JSON body).
+    let body = format!(
+        "\n{{\n  \"grant_type\": \"client_credentials\",\n  \"client_id\": \"{}\",\n  \"client_secret\": \"{}\"\n}}\n",
+        demo["client_id"].as_str().unwrap(),
+        demo["client_secret"].as_str().unwrap()
+    );
+    let mut token = None;
+    let start = Instant::now();
+    while token.is_none() {
+        let r = http
+            .post(&token_url)
+            .header("accept", "application/json")
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        if let Ok(r) = r {
+            if r.status() == 200 {
+                let v: Value = r.json().await.unwrap();
+                assert_eq!(v["token_type"], "Bearer");
+                assert_eq!(v["expires_in"], 3600);
+                token = Some(v["access_token"].as_str().unwrap().to_owned());
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "demo server never issued a token"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Step 2, as written.
+    let r = http
+        .get(format!("{base}/api/v2/groups"))
+        .header("accept", "application/json")
+        .header("360-api-version", "v2.0")
+        .header("authorization", format!("Bearer {}", token.unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let groups: Vec<Value> = r.json().await.unwrap();
+    assert!(groups.len() >= 4, "root and demo groups");
+
+    // SIGTERM: graceful stop, exit 0.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+
+    // A second start on the same database does not create or print anything again.
+    let mut again = Command::new(BIN)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = again.stderr.take().unwrap();
+    // Keep reading stderr to its end (a closed pipe would break the child's logging).
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if line.contains("listening") {
+                let _ = ready_tx.send(());
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("second start listening");
+    Command::new("kill")
+        .args(["-TERM", &again.id().to_string()])
+        .status()
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || again.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let note = reader.join().unwrap();
+    assert!(out.status.success(), "{:?}: {note}", out.status);
+    assert!(note.contains("--demo ignored"), "{note}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !printed.contains(demo["client_secret"].as_str().unwrap()),
+        "secret printed twice"
+    );
+}
