@@ -220,13 +220,13 @@ async fn background(
         if let Err(e) = state.authority.sync(&*state.store).await {
             tracing::warn!(error = %e, "change feed sync failed; serving from cache");
         }
-        if n % flush_every == 0 {
+        if n.is_multiple_of(flush_every) {
             flush_last_used(&state).await;
         }
-        if n % prune_every == 0 {
-            if let Err(e) = state.store.prune_changes(3600).await {
-                tracing::warn!(error = %e, "change feed prune failed");
-            }
+        if n.is_multiple_of(prune_every)
+            && let Err(e) = state.store.prune_changes(3600).await
+        {
+            tracing::warn!(error = %e, "change feed prune failed");
         }
     }
 }

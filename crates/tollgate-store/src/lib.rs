@@ -49,10 +49,10 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
 }
 
 fn backend(e: sqlx::Error) -> tollgate_core::store::StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            return tollgate_core::store::StoreError::Conflict(db.message().to_owned());
-        }
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return tollgate_core::store::StoreError::Conflict(db.message().to_owned());
     }
     tollgate_core::store::StoreError::Backend(Box::new(e))
 }

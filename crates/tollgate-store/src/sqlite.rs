@@ -46,13 +46,31 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(OpenError::Connect)?;
-        MIGRATOR.run(&pool).await.map_err(OpenError::Migrate)?;
+        migrate(&pool).await?;
         Ok(Self { pool })
     }
 
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Applies pending migrations. sqlx does not lock migrations on SQLite, so when several processes
+/// open a fresh file at once, all but one fail on their first try (each migration runs in its own
+/// transaction, so nothing is half-applied): they try again and find the work done.
+async fn migrate(pool: &SqlitePool) -> Result<(), OpenError> {
+    let mut attempt = 0;
+    loop {
+        match MIGRATOR.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 10 => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "migration raced with another process; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => return Err(OpenError::Migrate(e)),
+        }
     }
 }
 
@@ -469,10 +487,15 @@ impl Store for SqliteStore {
     }
 
     async fn last_change_seq(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM change_log")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)
+        // After a prune that emptied the log, the position is where the prune stopped.
+        sqlx::query_scalar(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM change_log), 0), \
+                        COALESCE((SELECT CAST(value AS INTEGER) FROM settings \
+                                  WHERE name = 'change_log_pruned_through'), 0))",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)
     }
 
     async fn changes_since(&self, seq: i64, limit: u32) -> Result<Option<Vec<Change>>, StoreError> {

@@ -2,6 +2,8 @@
 //! changes seen by a running server within a second, and `serve --demo` answering the reference's
 //! own curl commands.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -398,8 +400,10 @@ async fn serve_demo_answers_the_reference_curl_commands_and_stops_on_sigterm() {
             .body(body.clone())
             .send()
             .await;
-        if let Ok(r) = r {
-            if r.status() == 200 {
+        if let Ok(r) = r
+            && r.status() == 200
+        {
+            {
                 let v: Value = r.json().await.unwrap();
                 assert_eq!(v["token_type"], "Bearer");
                 assert_eq!(v["expires_in"], 3600);

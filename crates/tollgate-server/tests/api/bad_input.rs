@@ -3,6 +3,9 @@
 //! the documented body, `WWW-Authenticate` where the contract asks for it — and that nothing changed
 //! (the good credential still gets a token; the groups are as they were).
 
+// Test code: a failed expectation is a panic.
+#![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
+
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -538,59 +541,60 @@ async fn token_non_utf8_input_is_invalid_request() {
     let id = cred.client_id.as_bytes();
     let secret = cred.secret.as_bytes();
 
-    let mut cases: Vec<(&str, &str, Vec<u8>)> = Vec::new();
-    cases.push((
-        "form client_id=%ff",
-        FORM,
-        [
-            b"grant_type=client_credentials&client_id=%ff&client_secret=".as_slice(),
-            secret,
-        ]
-        .concat(),
-    ));
-    cases.push((
-        "form client_secret=%C3%28",
-        FORM,
-        [
-            b"grant_type=client_credentials&client_id=".as_slice(),
-            id,
-            b"&client_secret=%C3%28",
-        ]
-        .concat(),
-    ));
-    cases.push((
-        "form raw 0xff byte",
-        FORM,
-        [
-            b"grant_type=client_credentials&client_id=".as_slice(),
-            id,
-            b"\xff&client_secret=",
-            secret,
-        ]
-        .concat(),
-    ));
-    cases.push((
-        "json raw 0xff in client_id",
-        JSON,
-        [
-            br#"{"grant_type":"client_credentials","client_id":""#.as_slice(),
-            id,
-            b"\xff\",\"client_secret\":\"",
-            secret,
-            b"\"}",
-        ]
-        .concat(),
-    ));
-    cases.push((
-        "json raw 0xfe 0xff in client_secret",
-        JSON,
-        [
-            br#"{"grant_type":"client_credentials","client_id":""#.as_slice(),
-            id,
-            b"\",\"client_secret\":\"\xfe\xff\"}",
-        ]
-        .concat(),
-    ));
+    let cases: Vec<(&str, &str, Vec<u8>)> = vec![
+        (
+            "form client_id=%ff",
+            FORM,
+            [
+                b"grant_type=client_credentials&client_id=%ff&client_secret=".as_slice(),
+                secret,
+            ]
+            .concat(),
+        ),
+        (
+            "form client_secret=%C3%28",
+            FORM,
+            [
+                b"grant_type=client_credentials&client_id=".as_slice(),
+                id,
+                b"&client_secret=%C3%28",
+            ]
+            .concat(),
+        ),
+        (
+            "form raw 0xff byte",
+            FORM,
+            [
+                b"grant_type=client_credentials&client_id=".as_slice(),
+                id,
+                b"\xff&client_secret=",
+                secret,
+            ]
+            .concat(),
+        ),
+        (
+            "json raw 0xff in client_id",
+            JSON,
+            [
+                br#"{"grant_type":"client_credentials","client_id":""#.as_slice(),
+                id,
+                b"\xff\",\"client_secret\":\"",
+                secret,
+                b"\"}",
+            ]
+            .concat(),
+        ),
+        (
+            "json raw 0xfe 0xff in client_secret",
+            JSON,
+            [
+                br#"{"grant_type":"client_credentials","client_id":""#.as_slice(),
+                id,
+                b"\",\"client_secret\":\"\xfe\xff\"}",
+            ]
+            .concat(),
+        ),
+    ];
     for (case, ct, body) in cases {
         let r = app.post_token_raw(ct, body).await;
         oauth_error(r, 400, Some("invalid_request"), case).await;

@@ -22,7 +22,6 @@ pub struct TestApp {
     pub admin: Admin,
     pub store: Arc<dyn Store>,
     pub authority: Arc<Authority>,
-    pub db_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: TempDir,
@@ -40,10 +39,10 @@ pub async fn spawn() -> TestApp {
 
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db_url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+    let database_url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
     let mut settings = Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        database_url: db_url.clone(),
+        database_url,
         sync_interval_ms: 50,
         last_used_flush_ms: 100,
         ..Settings::default()
@@ -68,7 +67,6 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         admin,
         store,
         authority,
-        db_url,
         shutdown: Some(tx),
         task: Some(task),
         _dir: dir,
