@@ -135,14 +135,18 @@ impl TestApp {
             .expect("send")
     }
 
+    /// The reference's JSON token request for `cred`.
+    pub async fn request_token(&self, cred: &Cred) -> Response {
+        self.post_token_json(&json!({
+            "grant_type": "client_credentials",
+            "client_id": cred.client_id,
+            "client_secret": cred.secret,
+        }))
+        .await
+    }
+
     pub async fn token(&self, cred: &Cred) -> String {
-        let r = self
-            .post_token_json(&json!({
-                "grant_type": "client_credentials",
-                "client_id": cred.client_id,
-                "client_secret": cred.secret,
-            }))
-            .await;
+        let r = self.request_token(cred).await;
         assert_eq!(r.status(), 200);
         let v: Value = r.json().await.expect("json");
         v["access_token"].as_str().expect("token").to_owned()

@@ -24,13 +24,7 @@ fn header(token: &str) -> Value {
 async fn json_body_as_in_the_reference_gets_a_bearer_token() {
     let app = helpers::spawn().await;
     let cred = app.credential("groups:read groups:write").await;
-    let r = app
-        .post_token_json(&json!({
-            "grant_type": "client_credentials",
-            "client_id": cred.client_id,
-            "client_secret": cred.secret,
-        }))
-        .await;
+    let r = app.request_token(&cred).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     assert_eq!(r.headers()["content-type"], "application/json");
@@ -137,9 +131,7 @@ async fn scope_parameter_asks_for_a_subset() {
 async fn configured_ttl_is_honoured_and_expiry_is_exact() {
     let app = helpers::spawn_with(|s| s.token_ttl = 120).await;
     let cred = app.credential("groups:read").await;
-    let r = app
-        .post_token_json(&json!({"grant_type":"client_credentials","client_id":cred.client_id,"client_secret":cred.secret}))
-        .await;
+    let r = app.request_token(&cred).await;
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["expires_in"], json!(120));
     let token = v["access_token"].as_str().unwrap().to_owned();
@@ -203,9 +195,7 @@ async fn deleting_a_credential_revokes_its_tokens_at_once() {
         body["error_description"],
         "the access token has been revoked"
     );
-    let r = app
-        .post_token_json(&json!({"grant_type":"client_credentials","client_id":cred.client_id,"client_secret":cred.secret}))
-        .await;
+    let r = app.request_token(&cred).await;
     assert_eq!(r.status(), 401);
 }
 
@@ -255,9 +245,7 @@ async fn rotation_without_grace_kills_old_secret_and_tokens() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = app
-        .post_token_json(&json!({"grant_type":"client_credentials","client_id":cred.client_id,"client_secret":cred.secret}))
-        .await;
+    let r = app.request_token(&cred).await;
     assert_eq!(r.status(), 401, "old secret refused");
     let new = helpers::Cred {
         secret: rotated.secret.expose().to_owned(),
@@ -309,9 +297,7 @@ async fn rotation_with_grace_keeps_old_secret_until_grace_ends() {
             .status(),
         401
     );
-    let r = app
-        .post_token_json(&json!({"grant_type":"client_credentials","client_id":cred.client_id,"client_secret":cred.secret}))
-        .await;
+    let r = app.request_token(&cred).await;
     assert_eq!(r.status(), 401);
     assert_eq!(
         app.api(Method::GET, "/api/v2/groups", &new_token)
@@ -385,9 +371,7 @@ async fn narrowing_the_company_ceiling_applies_at_once() {
     assert_eq!(status, 403);
     assert_eq!(body["error"]["code"], "invalid_scope");
     // New tokens carry only what is left.
-    let r = app
-        .post_token_json(&json!({"grant_type":"client_credentials","client_id":cred.client_id,"client_secret":cred.secret}))
-        .await;
+    let r = app.request_token(&cred).await;
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["scope"], "");
 }
