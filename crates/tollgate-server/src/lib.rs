@@ -30,6 +30,7 @@ mod error;
 mod groups;
 mod health;
 mod logging;
+mod metrics;
 mod oauth;
 pub mod resource;
 mod startup;
@@ -37,5 +38,6 @@ mod state;
 
 pub use config::{ConfigError, Settings};
 pub use error::{ApiError, TokenError};
+pub use metrics::Metrics;
 pub use startup::App;
 pub use state::AppState;

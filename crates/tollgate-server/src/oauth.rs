@@ -16,6 +16,7 @@ use tollgate_core::authority::{ClientAuthFailure, IssueError};
 use tollgate_proto::{GRANT_CLIENT_CREDENTIALS, ScopeSet, TokenResponse};
 
 use crate::error::TokenError;
+use crate::metrics::TokenOutcome;
 use crate::state::AppState;
 
 /// A token request, parsed.
@@ -257,7 +258,16 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match token_inner(&state, &headers, body) {
+    let result = token_inner(&state, &headers, body);
+    state.metrics.token(match &result {
+        Ok(_) => TokenOutcome::Issued,
+        Err(TokenError::InvalidClient { .. }) => TokenOutcome::InvalidClient,
+        Err(TokenError::InvalidScope(_)) => TokenOutcome::InvalidScope,
+        Err(TokenError::UnsupportedGrantType) => TokenOutcome::UnsupportedGrantType,
+        Err(TokenError::Internal) => TokenOutcome::Error,
+        Err(_) => TokenOutcome::InvalidRequest,
+    });
+    match result {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }

@@ -26,6 +26,7 @@ use axum::http::request::Parts;
 use tollgate_core::authority::{Access, Authority};
 
 use crate::error::ApiError;
+use crate::metrics::{ApiOutcome, Metrics};
 
 /// Names the scope a handler needs.
 pub trait RequiredScope: Send + Sync + 'static {
@@ -51,6 +52,7 @@ impl RequiredScope for GroupsWrite {
 #[derive(Debug)]
 pub struct ResourceGuard {
     authority: Arc<Authority>,
+    metrics: Arc<Metrics>,
     version_header: HeaderName,
     versions: Vec<String>,
     versions_text: String,
@@ -60,12 +62,14 @@ impl ResourceGuard {
     /// A guard accepting `versions` in `version_header`.
     pub fn new(
         authority: Arc<Authority>,
+        metrics: Arc<Metrics>,
         version_header: HeaderName,
         versions: Vec<String>,
     ) -> Self {
         let versions_text = versions.join(", ");
         Self {
             authority,
+            metrics,
             version_header,
             versions,
             versions_text,
@@ -74,6 +78,19 @@ impl ResourceGuard {
 
     /// Runs the checks in order: token (401), version header (400), scope (403).
     pub fn check(&self, parts: &Parts, scope: &'static str) -> Result<Access, ApiError> {
+        let result = self.check_inner(parts, scope);
+        self.metrics.api(match &result {
+            Ok(_) => ApiOutcome::Allowed,
+            Err(ApiError::InsufficientScope(_)) => ApiOutcome::InsufficientScope,
+            Err(ApiError::MissingApiVersion { .. } | ApiError::UnsupportedApiVersion { .. }) => {
+                ApiOutcome::BadVersion
+            }
+            Err(_) => ApiOutcome::InvalidToken,
+        });
+        result
+    }
+
+    fn check_inner(&self, parts: &Parts, scope: &'static str) -> Result<Access, ApiError> {
         let token = bearer_token(parts)?;
         let access = self
             .authority

@@ -23,9 +23,10 @@ use tollgate_core::store::Store;
 use tollgate_proto::{ApiErrorBody, Scope};
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::resource::ResourceGuard;
 use crate::state::AppState;
-use crate::{groups, health, logging, oauth};
+use crate::{groups, health, logging, metrics, oauth};
 
 /// A built server, bound to its port, not yet serving.
 #[derive(Debug)]
@@ -79,8 +80,10 @@ impl App {
             )
             .await?,
         );
+        let metrics = Metrics::new();
         let guard = Arc::new(ResourceGuard::new(
             Arc::clone(&authority),
+            Arc::clone(&metrics),
             HeaderName::from_bytes(settings.version_header.to_ascii_lowercase().as_bytes())?,
             settings.api_versions.clone(),
         ));
@@ -98,6 +101,7 @@ impl App {
             hasher,
             base_url: issuer.into(),
             max_body_bytes: settings.max_body_bytes,
+            metrics,
         };
         Ok(Self {
             listener,
@@ -135,6 +139,11 @@ impl App {
     /// The example API's groups service.
     pub fn groups(&self) -> &Groups {
         &self.state.groups
+    }
+
+    /// The metrics (tests count tokens issued through them).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.state.metrics)
     }
 
     /// The store.
@@ -186,6 +195,7 @@ fn router(state: AppState, max_body: usize) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(logging::log_request))

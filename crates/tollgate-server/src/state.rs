@@ -9,6 +9,7 @@ use tollgate_core::groups::Groups;
 use tollgate_core::secret::SecretHasher;
 use tollgate_core::store::Store;
 
+use crate::metrics::Metrics;
 use crate::resource::ResourceGuard;
 
 /// What every handler can reach. Cheap to clone.
@@ -30,6 +31,8 @@ pub struct AppState {
     pub base_url: Arc<str>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 impl FromRef<AppState> for Arc<ResourceGuard> {

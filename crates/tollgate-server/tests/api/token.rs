@@ -449,3 +449,47 @@ async fn health_and_readiness() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "notFound");
 }
+
+#[tokio::test]
+async fn metrics_count_token_requests_and_authorizations() {
+    let app = helpers::spawn().await;
+    let cred = app.credential("groups:read").await;
+    let token = app.token(&cred).await;
+    let bad = helpers::Cred {
+        secret: "wrong".into(),
+        company: cred.company,
+        client_id: cred.client_id.clone(),
+    };
+    assert_eq!(app.request_token(&bad).await.status(), 401);
+    assert_eq!(
+        app.api(Method::GET, "/api/v2/groups", &token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("tollgate_token_requests_total{outcome=\"issued\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tollgate_token_requests_total{outcome=\"invalid_client\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tollgate_api_authorizations_total{outcome=\"allowed\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("tollgate_credentials_cached 1"), "{text}");
+    assert!(!text.contains(&cred.secret));
+}

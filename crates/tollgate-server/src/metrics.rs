@@ -1,0 +1,129 @@
+//! Prometheus metrics, in a registry owned by the app (no global). Counters for each outcome are
+//! created once, so the hot path only does an atomic increment.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
+/// Token endpoint outcomes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TokenOutcome {
+    Issued,
+    InvalidClient,
+    InvalidRequest,
+    InvalidScope,
+    UnsupportedGrantType,
+    Error,
+}
+
+/// Resource-side outcomes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ApiOutcome {
+    Allowed,
+    InvalidToken,
+    BadVersion,
+    InsufficientScope,
+}
+
+/// The app's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    token: [Counter; 6],
+    api: [Counter; 4],
+    credentials: Gauge,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("tollgate");
+        let token_family = Family::<Outcome, Counter>::default();
+        let api_family = Family::<Outcome, Counter>::default();
+        let token = [
+            "issued",
+            "invalid_client",
+            "invalid_request",
+            "invalid_scope",
+            "unsupported_grant_type",
+            "error",
+        ]
+        .map(|o| token_family.get_or_create(&Outcome { outcome: o }).clone());
+        let api = [
+            "allowed",
+            "invalid_token",
+            "bad_version",
+            "insufficient_scope",
+        ]
+        .map(|o| api_family.get_or_create(&Outcome { outcome: o }).clone());
+        registry.register(
+            "token_requests",
+            "Token endpoint requests by outcome",
+            token_family,
+        );
+        registry.register(
+            "api_authorizations",
+            "Resource-side checks by outcome",
+            api_family,
+        );
+        let credentials = Gauge::default();
+        registry.register(
+            "credentials_cached",
+            "Credentials in the in-memory directory",
+            credentials.clone(),
+        );
+        Arc::new(Self {
+            registry,
+            token,
+            api,
+            credentials,
+        })
+    }
+
+    pub(crate) fn token(&self, o: TokenOutcome) {
+        self.token[o as usize].inc();
+    }
+
+    pub(crate) fn api(&self, o: ApiOutcome) {
+        self.api[o as usize].inc();
+    }
+
+    /// Tokens issued since start.
+    pub fn tokens_issued(&self) -> u64 {
+        self.token[TokenOutcome::Issued as usize].get()
+    }
+}
+
+/// `GET /metrics`.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    state
+        .metrics
+        .credentials
+        .set(state.authority.directory().credential_count() as i64);
+    let mut out = String::new();
+    if encode(&mut out, &state.metrics.registry).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        out,
+    )
+        .into_response()
+}
