@@ -13,7 +13,7 @@ use tollgate_proto::ScopeSet;
 use crate::clock::{Clock, UnixTime};
 use crate::directory::{CompanyEntry, CredentialEntry, Directory, SyncOutcome};
 use crate::ids::{ClientId, CompanyId};
-use crate::keys::{KeyError, KeyRing};
+use crate::keys::{KeyError, KeyRing, SigningAlg};
 use crate::random::{self, RandomError};
 use crate::secret::SecretHasher;
 use crate::store::{Store, StoreError};
@@ -27,6 +27,8 @@ pub struct TokenSettings {
     pub audience: String,
     /// Lifetime in seconds.
     pub ttl: u32,
+    /// Algorithm of new signing keys (a current key of another algorithm is rotated at start).
+    pub signing_alg: SigningAlg,
 }
 
 /// A token just issued.
@@ -67,6 +69,9 @@ pub enum IssueError {
     /// Claims could not be encoded.
     #[error("could not encode claims")]
     Encode,
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] KeyError),
 }
 
 /// Why a bearer token is refused (RFC 6750 `invalid_token`). The `Display` text is the
@@ -134,8 +139,48 @@ struct VerifiedToken {
     client_id: Box<str>,
     company_id: CompanyId,
     secret_id: Box<str>,
+    jti: Box<str>,
     scopes: ScopeSet,
+    iat: i64,
     exp: i64,
+}
+
+/// What RFC 7662 introspection says of an active token.
+#[derive(Debug, Clone, Serialize)]
+pub struct Introspection {
+    /// Always true (inactive tokens are `None`).
+    pub active: bool,
+    /// Scopes in force now (space-delimited).
+    pub scope: String,
+    /// Client ID.
+    pub client_id: String,
+    /// Subject (the client ID).
+    pub sub: String,
+    /// `Bearer`.
+    pub token_type: &'static str,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Token id.
+    pub jti: String,
+    /// Company.
+    pub company_id: String,
+}
+
+/// A token a client may revoke (RFC 7009).
+#[derive(Debug, Clone)]
+pub struct RevocationTarget {
+    /// Token id.
+    pub jti: String,
+    /// Owner.
+    pub client_id: ClientId,
+    /// When the token expires (the revocation is kept until then).
+    pub exp: i64,
 }
 
 /// An authorized request: who calls, for which company, with which scopes.
@@ -181,7 +226,7 @@ pub struct Authority {
     hasher: SecretHasher,
     clock: Arc<dyn Clock>,
     settings: TokenSettings,
-    validation: jsonwebtoken::Validation,
+    validations: HashMap<jsonwebtoken::Algorithm, jsonwebtoken::Validation>,
     verified: quick_cache::sync::Cache<Box<str>, Arc<VerifiedToken>>,
     last_used: Mutex<HashMap<ClientId, UnixTime>>,
 }
@@ -218,36 +263,51 @@ impl Authority {
         clock: Arc<dyn Clock>,
         settings: TokenSettings,
     ) -> Result<Self, AuthorityError> {
-        let ring = load_key_ring(store, clock.now()).await?;
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-        validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.audience]);
-        // Expiry is checked against the injected clock, exactly (see `authorize`).
-        validation.validate_exp = false;
-        validation.leeway = 0;
-        validation.required_spec_claims = ["exp", "iss", "aud", "sub"]
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let ring = load_key_ring(store, clock.now(), Some(&settings)).await?;
+        let validations = [
+            jsonwebtoken::Algorithm::EdDSA,
+            jsonwebtoken::Algorithm::ES256,
+            jsonwebtoken::Algorithm::RS256,
+        ]
+        .into_iter()
+        .map(|alg| {
+            let mut v = jsonwebtoken::Validation::new(alg);
+            v.set_issuer(&[&settings.issuer]);
+            v.set_audience(&[&settings.audience]);
+            // Expiry is checked against the injected clock, exactly (see `authorize`).
+            v.validate_exp = false;
+            v.leeway = 0;
+            v.required_spec_claims = ["exp", "iss", "aud", "sub"]
+                .into_iter()
+                .map(String::from)
+                .collect();
+            (alg, v)
+        })
+        .collect();
         let authority = Self {
             directory: Directory::new(),
             keys: RwLock::new(Arc::new(ring)),
             hasher,
             clock,
             settings,
-            validation,
+            validations,
             verified: quick_cache::sync::Cache::new(VERIFIED_CACHE),
             last_used: Mutex::new(HashMap::new()),
         };
-        authority.directory.sync(store).await?;
+        authority
+            .directory
+            .sync(store, authority.clock.now())
+            .await?;
         Ok(authority)
     }
 
     /// Applies the store's change feed; reloads keys if they changed.
     pub async fn sync(&self, store: &dyn Store) -> Result<SyncOutcome, AuthorityError> {
-        let out = self.directory.sync(store).await?;
-        if out.keys_changed {
-            let ring = load_key_ring(store, self.clock.now()).await?;
+        let now = self.clock.now();
+        let out = self.directory.sync(store, now).await?;
+        let ring_expired = self.keys().next_change().is_some_and(|t| t <= now);
+        if out.keys_changed || ring_expired {
+            let ring = load_key_ring(store, now, None).await?;
             if let Ok(mut k) = self.keys.write() {
                 *k = Arc::new(ring);
             }
@@ -269,6 +329,11 @@ impl Authority {
         }
     }
 
+    /// Now, by the authority's clock.
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
     /// The token settings.
     pub fn settings(&self) -> &TokenSettings {
         &self.settings
@@ -283,20 +348,10 @@ impl Authority {
         requested: Option<&ScopeSet>,
     ) -> Result<IssuedToken, IssueError> {
         let now = self.clock.now();
-        let cred = self
-            .directory
-            .credential(client_id)
-            .ok_or(IssueError::InvalidClient(ClientAuthFailure::UnknownClient))?;
-        let computed = self.hasher.hash(secret);
-        let secret_rec = cred
-            .secrets
-            .iter()
-            .find(|s| s.is_live(now) && self.hasher.matches(&computed, &s.hash))
-            .ok_or(IssueError::InvalidClient(ClientAuthFailure::WrongSecret))?;
-        let company = self
-            .directory
-            .company(&cred.company_id)
-            .ok_or(IssueError::InvalidClient(ClientAuthFailure::NoCompany))?;
+        let (cred, secret_idx, company) = self
+            .authenticate_at(client_id, secret, now)
+            .map_err(IssueError::InvalidClient)?;
+        let secret_rec = &cred.secrets[secret_idx];
         let effective = cred.scopes.intersection(&company.scopes);
         let granted = match requested {
             Some(req) => {
@@ -324,13 +379,93 @@ impl Authority {
             tg_sid: secret_rec.id.as_str(),
         };
         let json = serde_json::to_vec(&claims).map_err(|_| IssueError::Encode)?;
-        let access_token = self.keys().current().sign_jwt(&json);
+        let access_token = self.keys().current().sign_jwt(&json)?;
         self.note_used(&cred.client_id, now);
         Ok(IssuedToken {
             access_token,
             expires_in: ttl,
             scope: granted,
         })
+    }
+
+    /// Authenticates a client by its secret: the credential, which of its secrets matched, and its
+    /// company.
+    fn authenticate_at(
+        &self,
+        client_id: &str,
+        secret: &str,
+        now: UnixTime,
+    ) -> Result<(Arc<CredentialEntry>, usize, Arc<CompanyEntry>), ClientAuthFailure> {
+        let cred = self
+            .directory
+            .credential(client_id)
+            .ok_or(ClientAuthFailure::UnknownClient)?;
+        let computed = self.hasher.hash(secret);
+        let idx = cred
+            .secrets
+            .iter()
+            .position(|s| s.is_live(now) && self.hasher.matches(&computed, &s.hash))
+            .ok_or(ClientAuthFailure::WrongSecret)?;
+        let company = self
+            .directory
+            .company(&cred.company_id)
+            .ok_or(ClientAuthFailure::NoCompany)?;
+        Ok((cred, idx, company))
+    }
+
+    /// Authenticates a client (for introspection and revocation): its client ID and company.
+    pub fn authenticate(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<(ClientId, CompanyId), ClientAuthFailure> {
+        let (cred, _, company) = self.authenticate_at(client_id, secret, self.clock.now())?;
+        Ok((cred.client_id.clone(), company.id))
+    }
+
+    /// RFC 7662: what an active token of `caller_company` says; `None` (inactive) for anything else:
+    /// expired, revoked, unknown, malformed, of a deleted credential, or of another company.
+    pub fn introspect(&self, token: &str, caller_company: &CompanyId) -> Option<Introspection> {
+        let access = self.authorize(token).ok()?;
+        if access.company_id() != *caller_company {
+            return None;
+        }
+        let t = &access.token;
+        Some(Introspection {
+            active: true,
+            scope: access.effective_scopes().to_string(),
+            client_id: t.client_id.to_string(),
+            sub: t.client_id.to_string(),
+            token_type: "Bearer",
+            exp: t.exp,
+            iat: t.iat,
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            jti: t.jti.to_string(),
+            company_id: t.company_id.to_string(),
+        })
+    }
+
+    /// RFC 7009: the token to revoke, if it is a live token of ours (signature checked, not expired).
+    pub fn revocation_target(&self, token: &str) -> Option<RevocationTarget> {
+        let now = self.clock.now();
+        let v = match self.verified.get(token) {
+            Some(v) => v,
+            None => Arc::new(self.verify_signature(token).ok()?),
+        };
+        if now >= v.exp {
+            return None;
+        }
+        Some(RevocationTarget {
+            jti: v.jti.to_string(),
+            client_id: ClientId::parse(&v.client_id).ok()?,
+            exp: v.exp,
+        })
+    }
+
+    /// Marks a token revoked on this node at once (the store's change feed tells the others).
+    pub fn note_revoked(&self, target: &RevocationTarget) {
+        self.directory.note_revoked(&target.jti, target.exp);
     }
 
     fn note_used(&self, id: &ClientId, now: UnixTime) {
@@ -369,6 +504,9 @@ impl Authority {
         if now >= verified.exp {
             return Err(TokenRejection::Expired);
         }
+        if self.directory.is_revoked(&verified.jti) {
+            return Err(TokenRejection::Revoked);
+        }
         let credential = self
             .directory
             .credential(&verified.client_id)
@@ -399,22 +537,28 @@ impl Authority {
             return Err(TokenRejection::Malformed);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Malformed)?;
-        if header.alg != jsonwebtoken::Algorithm::EdDSA || header.typ.as_deref() != Some("at+jwt") {
+        if header.typ.as_deref() != Some("at+jwt") {
             return Err(TokenRejection::Invalid);
         }
         let kid = header.kid.ok_or(TokenRejection::Invalid)?;
         let ring = self.keys();
-        let key = ring.verifier(&kid).ok_or(TokenRejection::Invalid)?;
-        let data =
-            jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind as K;
-                match e.kind() {
-                    K::InvalidToken | K::Base64(_) | K::Json(_) | K::Utf8(_) => {
-                        TokenRejection::Malformed
-                    }
-                    _ => TokenRejection::Invalid,
+        // The key decides the algorithm: a header naming another one is refused.
+        let key = ring
+            .verifier(&kid, header.alg)
+            .ok_or(TokenRejection::Invalid)?;
+        let validation = self
+            .validations
+            .get(&header.alg)
+            .ok_or(TokenRejection::Invalid)?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, key, validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            match e.kind() {
+                K::InvalidToken | K::Base64(_) | K::Json(_) | K::Utf8(_) => {
+                    TokenRejection::Malformed
                 }
-            })?;
+                _ => TokenRejection::Invalid,
+            }
+        })?;
         let c = data.claims;
         let company_id = CompanyId::parse(&c.company_id).map_err(|_| TokenRejection::Invalid)?;
         let scopes = ScopeSet::parse_list(&c.scope).map_err(|_| TokenRejection::Invalid)?;
@@ -425,18 +569,38 @@ impl Authority {
             client_id: c.client_id.into(),
             company_id,
             secret_id: c.tg_sid.into(),
+            jti: c.jti.into(),
             scopes,
+            iat: c.iat,
             exp: c.exp,
         })
     }
 }
 
-async fn load_key_ring(store: &dyn Store, now: UnixTime) -> Result<KeyRing, AuthorityError> {
+/// Loads the key ring. At start (`settings` given), creates the first key, or rotates to the
+/// configured algorithm if the current key uses another one (the old key stays published for one
+/// token lifetime, so its tokens stay valid).
+async fn load_key_ring(
+    store: &dyn Store,
+    now: UnixTime,
+    settings: Option<&TokenSettings>,
+) -> Result<KeyRing, AuthorityError> {
     let mut records = store.signing_keys().await?;
-    if !records.iter().any(|r| r.retired_at.is_none()) {
-        let k = crate::keys::generate_ed25519(now)?;
-        store.insert_signing_key(&k).await?;
-        records = store.signing_keys().await?;
+    if let Some(settings) = settings {
+        let alg = settings.signing_alg;
+        let current = records
+            .iter()
+            .filter(|r| r.retired_at.is_none())
+            .max_by_key(|r| (r.created_at, r.kid.clone()));
+        if current.is_none_or(|r| r.alg != alg.as_str()) {
+            crate::keys::rotate(store, alg, i64::from(settings.ttl), now)
+                .await
+                .map_err(|e| match e {
+                    crate::keys::RotateError::Key(k) => AuthorityError::Key(k),
+                    crate::keys::RotateError::Store(s) => AuthorityError::Store(s),
+                })?;
+            records = store.signing_keys().await?;
+        }
     }
-    Ok(KeyRing::from_records(&records)?)
+    Ok(KeyRing::from_records(&records, now)?)
 }

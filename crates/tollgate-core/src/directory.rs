@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use dashmap::DashMap;
 use tollgate_proto::ScopeSet;
 
+use crate::clock::UnixTime;
 use crate::ids::{ClientId, CompanyId};
 use crate::model::{ChangeKind, Company, Credential, StoredSecret};
 use crate::store::{Store, StoreError};
@@ -54,7 +55,10 @@ pub struct SyncOutcome {
 pub struct Directory {
     companies: DashMap<CompanyId, Arc<CompanyEntry>>,
     credentials: DashMap<ClientId, Arc<CredentialEntry>>,
+    /// Revoked token ids with the time their token expires (after which the entry is useless).
+    revoked: DashMap<Box<str>, UnixTime>,
     seq: AtomicI64,
+    next_prune: AtomicI64,
 }
 
 const BATCH: u32 = 5_000;
@@ -80,17 +84,28 @@ impl Directory {
         self.companies.get(id).map(|e| Arc::clone(e.value()))
     }
 
+    /// Whether the token `jti` was revoked.
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        self.revoked.contains_key(jti)
+    }
+
+    /// Marks `jti` revoked here at once (the store's change feed carries it to other nodes).
+    pub fn note_revoked(&self, jti: &str, expires_at: UnixTime) {
+        self.revoked.insert(jti.into(), expires_at);
+    }
+
     /// Number of credentials held.
     pub fn credential_count(&self) -> usize {
         self.credentials.len()
     }
 
     /// Reloads everything from the store.
-    pub async fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
+    pub async fn reload(&self, store: &dyn Store, now: UnixTime) -> Result<(), StoreError> {
         // Read the position first: changes made while we load are replayed by the next sync.
         let seq = store.last_change_seq().await?;
         let companies = store.list_companies().await?;
         let credentials = store.list_all_credentials().await?;
+        let revoked = store.revoked_tokens(now).await?;
         let company_ids: HashSet<CompanyId> = companies.iter().map(|c| c.id).collect();
         let client_ids: HashSet<ClientId> =
             credentials.iter().map(|c| c.client_id.clone()).collect();
@@ -102,24 +117,31 @@ impl Directory {
         }
         self.companies.retain(|k, _| company_ids.contains(k));
         self.credentials.retain(|k, _| client_ids.contains(k));
+        for (jti, exp) in revoked {
+            self.revoked.insert(jti.into(), exp);
+        }
         self.seq.store(seq, Ordering::SeqCst);
         Ok(())
     }
 
     /// Applies the store's changes since the last sync (a full reload the first time, or when the
     /// feed no longer reaches back to our position).
-    pub async fn sync(&self, store: &dyn Store) -> Result<SyncOutcome, StoreError> {
+    pub async fn sync(&self, store: &dyn Store, now: UnixTime) -> Result<SyncOutcome, StoreError> {
         let mut out = SyncOutcome::default();
+        if now >= self.next_prune.load(Ordering::Relaxed) {
+            self.revoked.retain(|_, exp| *exp > now);
+            self.next_prune.store(now + 60, Ordering::Relaxed);
+        }
         let mut seq = self.seq.load(Ordering::SeqCst);
         if seq < 0 {
-            self.reload(store).await?;
+            self.reload(store, now).await?;
             out.full_reload = true;
             out.keys_changed = true;
             return Ok(out);
         }
         loop {
             let Some(changes) = store.changes_since(seq, BATCH).await? else {
-                self.reload(store).await?;
+                self.reload(store, now).await?;
                 out.full_reload = true;
                 out.keys_changed = true;
                 return Ok(out);
@@ -134,6 +156,11 @@ impl Directory {
                     ChangeKind::Company => self.refresh_company(store, &ch.key).await?,
                     ChangeKind::Credential => self.refresh_credential(store, &ch.key).await?,
                     ChangeKind::SigningKey => out.keys_changed = true,
+                    ChangeKind::Revocation => {
+                        if let Some(exp) = store.revoked_token(&ch.key).await? {
+                            self.revoked.insert(ch.key.as_str().into(), exp);
+                        }
+                    }
                 }
             }
             out.applied += n;

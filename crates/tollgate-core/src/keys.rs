@@ -1,23 +1,80 @@
 //! Token signing keys: created once, kept in the store, parsed once into ready key pairs.
 //!
-//! Signing uses a kept aws-lc-rs `Ed25519KeyPair` (no key parse per token); verification uses
-//! `jsonwebtoken` with keys built once per key ring.
+//! Signing uses kept aws-lc-rs key pairs (no key parse per token); verification uses `jsonwebtoken`
+//! with keys built once per key ring. Algorithms: EdDSA (Ed25519, the default), ES256, RS256.
+//! Rotation makes a new key current; the previous ones stay published (and their tokens valid) until
+//! their `publish_until`.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use aws_lc_rs::digest;
+use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256,
+    RsaKeyPair,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::clock::UnixTime;
 use crate::model::SigningKeyRecord;
+use crate::store::{Store, StoreError};
 
-/// JOSE name of Ed25519 signatures.
-pub const ALG_EDDSA: &str = "EdDSA";
+/// A JWS signing algorithm tollgate can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SigningAlg {
+    /// Ed25519 (the default).
+    #[default]
+    EdDSA,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (2048-bit keys).
+    RS256,
+}
+
+impl SigningAlg {
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EdDSA => "EdDSA",
+            Self::ES256 => "ES256",
+            Self::RS256 => "RS256",
+        }
+    }
+
+    fn jwt(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Self::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+            Self::ES256 => jsonwebtoken::Algorithm::ES256,
+            Self::RS256 => jsonwebtoken::Algorithm::RS256,
+        }
+    }
+}
+
+impl fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SigningAlg {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        match s {
+            "EdDSA" => Ok(Self::EdDSA),
+            "ES256" => Ok(Self::ES256),
+            "RS256" => Ok(Self::RS256),
+            other => Err(KeyError::UnknownAlg(other.chars().take(20).collect())),
+        }
+    }
+}
 
 /// A key could not be made or read.
 #[derive(Debug, thiserror::Error)]
@@ -32,71 +89,147 @@ pub enum KeyError {
         /// Its kid.
         kid: String,
     },
-    /// A stored key uses an algorithm this build does not support.
-    #[error("signing key {kid} uses unsupported algorithm {alg}")]
-    UnsupportedAlg {
-        /// Its kid.
-        kid: String,
-        /// Its algorithm.
-        alg: String,
-    },
+    /// Not an algorithm tollgate signs with.
+    #[error("unsupported signing algorithm `{0}` (use EdDSA, ES256 or RS256)")]
+    UnknownAlg(String),
     /// No usable key.
     #[error("no current signing key")]
     NoCurrentKey,
+    /// Signing failed.
+    #[error("signing failed")]
+    Sign,
 }
 
-/// A new Ed25519 key, ready to store.
-pub fn generate_ed25519(now: UnixTime) -> Result<SigningKeyRecord, KeyError> {
-    let doc =
-        Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Generate)?;
-    let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref()).map_err(|_| KeyError::Generate)?;
-    let public = pair.public_key().as_ref().to_vec();
-    Ok(SigningKeyRecord {
-        kid: okp_thumbprint(&public),
-        alg: ALG_EDDSA.to_owned(),
-        private_pkcs8: Zeroizing::new(doc.as_ref().to_vec()),
-        public,
-        created_at: now,
-        retired_at: None,
+/// The JWK parameters of a public key (without `kid`, `alg`, `use`).
+fn jwk_params(alg: SigningAlg, public: &[u8]) -> Result<Value, KeyError> {
+    let b = |x: &[u8]| URL_SAFE_NO_PAD.encode(x);
+    Ok(match alg {
+        SigningAlg::EdDSA => json!({"crv": "Ed25519", "kty": "OKP", "x": b(public)}),
+        SigningAlg::ES256 => {
+            // Uncompressed point: 0x04 || x || y.
+            if public.len() != 65 || public[0] != 4 {
+                return Err(KeyError::Generate);
+            }
+            json!({"crv": "P-256", "kty": "EC", "x": b(&public[1..33]), "y": b(&public[33..])})
+        }
+        SigningAlg::RS256 => {
+            // Stored as modulus length (4 bytes, big-endian) || modulus || exponent.
+            let (n, e) = split_rsa_public(public).ok_or(KeyError::Generate)?;
+            json!({"e": b(e), "kty": "RSA", "n": b(n)})
+        }
     })
 }
 
-/// RFC 7638 JWK thumbprint of an Ed25519 public key, used as its `kid`.
-fn okp_thumbprint(public: &[u8]) -> String {
-    let x = URL_SAFE_NO_PAD.encode(public);
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+fn split_rsa_public(public: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u32::from_be_bytes(public.get(..4)?.try_into().ok()?) as usize;
+    let n = public.get(4..4 + len)?;
+    let e = public.get(4 + len..)?;
+    Some((n, e))
+}
+
+/// RFC 7638 thumbprint of a JWK: SHA-256 of its required members in lexicographic order.
+fn thumbprint(params: &Value) -> String {
+    // serde_json's map is ordered by key (no `preserve_order` feature), which RFC 7638 requires.
+    let canonical = params.to_string();
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes()))
+}
+
+/// A new key of `alg`, ready to store.
+pub fn generate(alg: SigningAlg, now: UnixTime) -> Result<SigningKeyRecord, KeyError> {
+    let rng = SystemRandom::new();
+    let (pkcs8, public): (Vec<u8>, Vec<u8>) = match alg {
+        SigningAlg::EdDSA => {
+            let doc = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| KeyError::Generate)?;
+            let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref()).map_err(|_| KeyError::Generate)?;
+            (doc.as_ref().to_vec(), pair.public_key().as_ref().to_vec())
+        }
+        SigningAlg::ES256 => {
+            let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .map_err(|_| KeyError::Generate)?;
+            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref())
+                .map_err(|_| KeyError::Generate)?;
+            (doc.as_ref().to_vec(), pair.public_key().as_ref().to_vec())
+        }
+        SigningAlg::RS256 => {
+            let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generate)?;
+            let der = pair.as_der().map_err(|_| KeyError::Generate)?;
+            (der.as_ref().to_vec(), rsa_public(&pair))
+        }
+    };
+    let kid = thumbprint(&jwk_params(alg, &public)?);
+    Ok(SigningKeyRecord {
+        kid,
+        alg: alg.as_str().to_owned(),
+        private_pkcs8: Zeroizing::new(pkcs8),
+        public,
+        created_at: now,
+        retired_at: None,
+        publish_until: None,
+    })
+}
+
+fn rsa_public(pair: &RsaKeyPair) -> Vec<u8> {
+    let pk = pair.public_key();
+    let n = pk.modulus();
+    let e = pk.exponent();
+    let n = n.big_endian_without_leading_zero();
+    let e = e.big_endian_without_leading_zero();
+    let mut out = Vec::with_capacity(4 + n.len() + e.len());
+    out.extend_from_slice(&(n.len() as u32).to_be_bytes());
+    out.extend_from_slice(n);
+    out.extend_from_slice(e);
+    out
+}
+
+/// A new Ed25519 key (the default algorithm).
+pub fn generate_ed25519(now: UnixTime) -> Result<SigningKeyRecord, KeyError> {
+    generate(SigningAlg::EdDSA, now)
+}
+
+enum Pair {
+    Ed(Ed25519KeyPair),
+    Ec(EcdsaKeyPair),
+    Rsa(RsaKeyPair),
 }
 
 /// A parsed signing key.
 pub struct SigningKey {
     kid: String,
-    pair: Ed25519KeyPair,
+    alg: SigningAlg,
+    pair: Pair,
     /// base64url of the JOSE header, computed once.
     header_b64: String,
 }
 
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigningKey")
             .field("kid", &self.kid)
+            .field("alg", &self.alg)
             .finish_non_exhaustive()
     }
 }
 
 impl SigningKey {
     fn from_record(r: &SigningKeyRecord) -> Result<Self, KeyError> {
-        if r.alg != ALG_EDDSA {
-            return Err(KeyError::UnsupportedAlg {
-                kid: r.kid.clone(),
-                alg: r.alg.clone(),
-            });
-        }
-        let pair = Ed25519KeyPair::from_pkcs8(&r.private_pkcs8)
-            .map_err(|_| KeyError::Unreadable { kid: r.kid.clone() })?;
-        let header = format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{}"}}"#, r.kid);
+        let alg: SigningAlg = r.alg.parse()?;
+        let bad = || KeyError::Unreadable { kid: r.kid.clone() };
+        let pair = match alg {
+            SigningAlg::EdDSA => {
+                Pair::Ed(Ed25519KeyPair::from_pkcs8(&r.private_pkcs8).map_err(|_| bad())?)
+            }
+            SigningAlg::ES256 => Pair::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &r.private_pkcs8)
+                    .map_err(|_| bad())?,
+            ),
+            SigningAlg::RS256 => {
+                Pair::Rsa(RsaKeyPair::from_pkcs8(&r.private_pkcs8).map_err(|_| bad())?)
+            }
+        };
+        let header = json!({"alg": alg.as_str(), "typ": "at+jwt", "kid": r.kid}).to_string();
         Ok(Self {
             kid: r.kid.clone(),
+            alg,
             pair,
             header_b64: URL_SAFE_NO_PAD.encode(header),
         })
@@ -107,41 +240,67 @@ impl SigningKey {
         &self.kid
     }
 
+    /// The algorithm.
+    pub fn alg(&self) -> SigningAlg {
+        self.alg
+    }
+
     /// A compact JWS of `claims_json` signed with this key.
-    pub fn sign_jwt(&self, claims_json: &[u8]) -> String {
+    pub fn sign_jwt(&self, claims_json: &[u8]) -> Result<String, KeyError> {
         let enc = &URL_SAFE_NO_PAD;
         let mut out =
-            String::with_capacity(self.header_b64.len() + claims_json.len() * 4 / 3 + 100);
+            String::with_capacity(self.header_b64.len() + claims_json.len() * 4 / 3 + 350);
         out.push_str(&self.header_b64);
         out.push('.');
         enc.encode_string(claims_json, &mut out);
-        let sig = self.pair.sign(out.as_bytes());
+        let rng = SystemRandom::new();
+        let sig: Vec<u8> = match &self.pair {
+            Pair::Ed(p) => p.sign(out.as_bytes()).as_ref().to_vec(),
+            Pair::Ec(p) => p
+                .sign(&rng, out.as_bytes())
+                .map_err(|_| KeyError::Sign)?
+                .as_ref()
+                .to_vec(),
+            Pair::Rsa(p) => {
+                let mut sig = vec![0u8; p.public_modulus_len()];
+                p.sign(&RSA_PKCS1_SHA256, &rng, out.as_bytes(), &mut sig)
+                    .map_err(|_| KeyError::Sign)?;
+                sig
+            }
+        };
         out.push('.');
-        enc.encode_string(sig.as_ref(), &mut out);
-        out
+        enc.encode_string(&sig, &mut out);
+        Ok(out)
     }
 }
 
-/// A public key as published (and as the verifier uses it).
+/// A published public key.
 #[derive(Debug, Clone)]
 pub struct PublicKey {
     /// Key id.
     pub kid: String,
-    /// JOSE algorithm.
-    pub alg: String,
-    /// base64url of the raw public key (the JWK `x`).
-    pub x: String,
+    /// Algorithm.
+    pub alg: SigningAlg,
+    /// The JWK (with `kid`, `alg`, `use`).
+    pub jwk: Value,
+}
+
+struct Verifier {
+    alg: SigningAlg,
+    key: jsonwebtoken::DecodingKey,
 }
 
 /// The keys in force: one current signing key and every key whose tokens may still be live.
 pub struct KeyRing {
     current: Arc<SigningKey>,
-    verifiers: HashMap<String, jsonwebtoken::DecodingKey>,
+    verifiers: HashMap<String, Verifier>,
     public: Vec<PublicKey>,
+    /// The earliest `publish_until` among published keys: the ring must be rebuilt then.
+    next_change: Option<UnixTime>,
 }
 
-impl std::fmt::Debug for KeyRing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyRing")
             .field("current", &self.current.kid)
             .field("public", &self.public)
@@ -150,37 +309,57 @@ impl std::fmt::Debug for KeyRing {
 }
 
 impl KeyRing {
-    /// Builds the ring from stored keys: the newest unretired key signs; all verify.
-    pub fn from_records(records: &[SigningKeyRecord]) -> Result<Self, KeyError> {
+    /// Builds the ring from stored keys at `now`: the newest unretired key signs; every key still
+    /// published verifies.
+    pub fn from_records(records: &[SigningKeyRecord], now: UnixTime) -> Result<Self, KeyError> {
         let current_rec = records
             .iter()
             .filter(|r| r.retired_at.is_none())
-            .max_by_key(|r| r.created_at)
+            .max_by_key(|r| (r.created_at, r.kid.clone()))
             .ok_or(KeyError::NoCurrentKey)?;
         let current = Arc::new(SigningKey::from_record(current_rec)?);
         let mut verifiers = HashMap::new();
         let mut public = Vec::new();
+        let mut next_change: Option<UnixTime> = None;
         for r in records {
-            if r.alg != ALG_EDDSA {
-                return Err(KeyError::UnsupportedAlg {
-                    kid: r.kid.clone(),
-                    alg: r.alg.clone(),
-                });
+            if r.publish_until.is_some_and(|t| t <= now) && r.kid != current_rec.kid {
+                continue;
             }
-            let x = URL_SAFE_NO_PAD.encode(&r.public);
-            let dk = jsonwebtoken::DecodingKey::from_ed_components(&x)
-                .map_err(|_| KeyError::Unreadable { kid: r.kid.clone() })?;
-            verifiers.insert(r.kid.clone(), dk);
+            if let Some(t) = r.publish_until {
+                next_change = Some(next_change.map_or(t, |n| n.min(t)));
+            }
+            let alg: SigningAlg = r.alg.parse()?;
+            let bad = || KeyError::Unreadable { kid: r.kid.clone() };
+            let params = jwk_params(alg, &r.public)?;
+            let s = |k: &str| params[k].as_str().unwrap_or_default().to_owned();
+            let key = match alg {
+                SigningAlg::EdDSA => jsonwebtoken::DecodingKey::from_ed_components(&s("x")),
+                SigningAlg::ES256 => {
+                    jsonwebtoken::DecodingKey::from_ec_components(&s("x"), &s("y"))
+                }
+                SigningAlg::RS256 => {
+                    jsonwebtoken::DecodingKey::from_rsa_components(&s("n"), &s("e"))
+                }
+            }
+            .map_err(|_| bad())?;
+            verifiers.insert(r.kid.clone(), Verifier { alg, key });
+            let mut jwk = params;
+            if let Some(m) = jwk.as_object_mut() {
+                m.insert("kid".into(), Value::String(r.kid.clone()));
+                m.insert("alg".into(), Value::String(alg.as_str().into()));
+                m.insert("use".into(), Value::String("sig".into()));
+            }
             public.push(PublicKey {
                 kid: r.kid.clone(),
-                alg: r.alg.clone(),
-                x,
+                alg,
+                jwk,
             });
         }
         Ok(Self {
             current,
             verifiers,
             public,
+            next_change,
         })
     }
 
@@ -189,45 +368,123 @@ impl KeyRing {
         &self.current
     }
 
-    /// The verification key for `kid`.
-    pub fn verifier(&self, kid: &str) -> Option<&jsonwebtoken::DecodingKey> {
-        self.verifiers.get(kid)
+    /// The verification key for `kid`, if it verifies tokens of `alg`.
+    pub fn verifier(
+        &self,
+        kid: &str,
+        alg: jsonwebtoken::Algorithm,
+    ) -> Option<&jsonwebtoken::DecodingKey> {
+        self.verifiers
+            .get(kid)
+            .filter(|v| v.alg.jwt() == alg)
+            .map(|v| &v.key)
     }
 
-    /// The public keys (for a JWKS).
+    /// The published public keys (the JWKS).
     pub fn public_keys(&self) -> &[PublicKey] {
         &self.public
     }
+
+    /// When the ring must be rebuilt because a key stops being published.
+    pub fn next_change(&self) -> Option<UnixTime> {
+        self.next_change
+    }
+
+    /// The algorithms of the published keys.
+    pub fn algorithms(&self) -> Vec<SigningAlg> {
+        let mut v: Vec<SigningAlg> = self.public.iter().map(|p| p.alg).collect();
+        v.dedup();
+        v
+    }
+}
+
+/// Makes a new key of `alg` current. The previous current key(s) stop signing now and stay published
+/// for `overlap_secs` (set it to at least the token lifetime so their tokens stay valid until `exp`).
+pub async fn rotate(
+    store: &dyn Store,
+    alg: SigningAlg,
+    overlap_secs: i64,
+    now: UnixTime,
+) -> Result<SigningKeyRecord, RotateError> {
+    let new = generate(alg, now)?;
+    store.insert_signing_key(&new).await?;
+    store
+        .retire_signing_keys(&new.kid, now, now + overlap_secs.max(0))
+        .await?;
+    Ok(new)
+}
+
+/// Rotation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RotateError {
+    /// Key generation failed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ring(recs: &[SigningKeyRecord], now: i64) -> KeyRing {
+        KeyRing::from_records(recs, now).unwrap()
+    }
+
     #[test]
     fn ring_picks_newest_unretired_key() {
         let mut a = generate_ed25519(100).unwrap();
         let b = generate_ed25519(200).unwrap();
-        let ring = KeyRing::from_records(&[a.clone(), b.clone()]).unwrap();
-        assert_eq!(ring.current().kid(), b.kid);
-        assert!(ring.verifier(&a.kid).is_some());
+        let r = ring(&[a.clone(), b.clone()], 300);
+        assert_eq!(r.current().kid(), b.kid);
+        assert!(r.verifier(&a.kid, jsonwebtoken::Algorithm::EdDSA).is_some());
         a.retired_at = Some(150);
-        let ring = KeyRing::from_records(&[b.clone(), a]).unwrap();
-        assert_eq!(ring.current().kid(), b.kid);
-        assert_eq!(ring.public_keys().len(), 2);
+        a.publish_until = Some(1000);
+        let r = ring(&[b.clone(), a.clone()], 300);
+        assert_eq!(r.current().kid(), b.kid);
+        assert_eq!(r.public_keys().len(), 2);
+        assert_eq!(r.next_change(), Some(1000));
+        // Past publish_until the old key is gone.
+        let r = ring(&[b, a.clone()], 1000);
+        assert_eq!(r.public_keys().len(), 1);
+        assert!(r.verifier(&a.kid, jsonwebtoken::Algorithm::EdDSA).is_none());
     }
 
     #[test]
     fn empty_ring_is_an_error() {
         assert!(matches!(
-            KeyRing::from_records(&[]),
+            KeyRing::from_records(&[], 0),
             Err(KeyError::NoCurrentKey)
         ));
     }
 
     #[test]
-    fn kid_is_a_sha256_thumbprint() {
-        let k = generate_ed25519(1).unwrap();
-        assert_eq!(k.kid.len(), 43);
+    fn every_algorithm_signs_and_verifies() {
+        for alg in [SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::RS256] {
+            let k = generate(alg, 1).unwrap();
+            assert_eq!(k.kid.len(), 43);
+            let r = ring(&[k.clone()], 2);
+            let jwt = r
+                .current()
+                .sign_jwt(br#"{"sub":"x","exp":99999999999}"#)
+                .unwrap();
+            let mut v = jsonwebtoken::Validation::new(alg.jwt());
+            v.validate_aud = false;
+            v.required_spec_claims.clear();
+            let key = r.verifier(&k.kid, alg.jwt()).unwrap();
+            let data = jsonwebtoken::decode::<Value>(&jwt, key, &v).unwrap();
+            assert_eq!(data.claims["sub"], "x");
+            // A verifier is never handed out for another algorithm.
+            let other = if alg == SigningAlg::EdDSA {
+                jsonwebtoken::Algorithm::RS256
+            } else {
+                jsonwebtoken::Algorithm::EdDSA
+            };
+            assert!(r.verifier(&k.kid, other).is_none());
+            assert_eq!(r.public_keys()[0].jwk["use"], "sig");
+        }
     }
 }

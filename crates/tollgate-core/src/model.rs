@@ -78,6 +78,8 @@ pub enum ChangeKind {
     Credential,
     /// A signing key (key: kid).
     SigningKey,
+    /// A revoked token (key: jti).
+    Revocation,
 }
 
 /// One entry of the store's change feed: something about `key` changed at `seq`.
@@ -106,6 +108,8 @@ pub struct SigningKeyRecord {
     pub created_at: UnixTime,
     /// When the key stopped being the current one (`None`: it may be current).
     pub retired_at: Option<UnixTime>,
+    /// Until when a retired key stays published (and its tokens verify).
+    pub publish_until: Option<UnixTime>,
 }
 
 impl std::fmt::Debug for SigningKeyRecord {

@@ -87,6 +87,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
     /// Adds a signing key.
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+    /// Retires every unretired key but `keep`: it stops signing at `retired_at` and stays published
+    /// until `publish_until`.
+    async fn retire_signing_keys(
+        &self,
+        keep: &str,
+        retired_at: UnixTime,
+        publish_until: UnixTime,
+    ) -> Result<(), StoreError>;
+
+    // --- revoked tokens (RFC 7009) ---
+    /// Records a revoked token until it would have expired.
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        client_id: &ClientId,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError>;
+    /// The expiry of a revoked token, if it is revoked.
+    async fn revoked_token(&self, jti: &str) -> Result<Option<UnixTime>, StoreError>;
+    /// Every revocation still in force at `now`: `(jti, expires_at)`.
+    async fn revoked_tokens(&self, now: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError>;
+    /// Forgets revocations of tokens expired at `now`.
+    async fn prune_revoked(&self, now: UnixTime) -> Result<(), StoreError>;
 
     // --- change feed ---
     /// The newest change's sequence number (0 when there is none).

@@ -31,6 +31,8 @@ pub enum TokenError {
     UnsupportedGrantType,
     /// 400 `invalid_scope`.
     InvalidScope(String),
+    /// 400 `unauthorized_client` (revoking another client's token).
+    UnauthorizedClient(String),
     /// 415.
     UnsupportedMediaType,
     /// 413.
@@ -55,6 +57,11 @@ impl IntoResponse for TokenError {
                 "only the client_credentials grant is supported".to_owned(),
             ),
             Self::InvalidScope(d) => (StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidScope, d),
+            Self::UnauthorizedClient(d) => (
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::UnauthorizedClient,
+                d,
+            ),
             Self::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 OAuthErrorCode::InvalidRequest,

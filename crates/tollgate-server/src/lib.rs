@@ -35,6 +35,7 @@ mod oauth;
 pub mod resource;
 mod startup;
 mod state;
+mod wellknown;
 
 pub use config::{ConfigError, Settings};
 pub use error::{ApiError, TokenError};

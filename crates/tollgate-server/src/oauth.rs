@@ -45,6 +45,17 @@ struct Fields<'a> {
     client_id: Option<Cow<'a, str>>,
     client_secret: Option<Cow<'a, str>>,
     scope: Option<Cow<'a, str>>,
+    /// Introspection and revocation only.
+    token: Option<Cow<'a, str>>,
+    /// Introspection and revocation only (a hint; ignored, tollgate has one kind of token).
+    token_type_hint: Option<Cow<'a, str>>,
+}
+
+/// Which endpoint a body is for: each accepts its own parameters.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Token,
+    TokenManagement,
 }
 
 /// The reference's JSON body. `company_id`/`user_id` exist there for other kinds of endpoints and are
@@ -64,6 +75,20 @@ struct JsonBody<'a> {
     company_id: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     user_id: Option<serde::de::IgnoredAny>,
+}
+
+/// A JSON body for introspection or revocation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonManagementBody<'a> {
+    #[serde(borrow, default)]
+    token: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    token_type_hint: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    client_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    client_secret: Option<Cow<'a, str>>,
 }
 
 enum BodyKind {
@@ -104,12 +129,22 @@ fn json_error(e: &serde_json::Error) -> TokenError {
     })
 }
 
-fn parse_json(body: &[u8]) -> Result<Fields<'_>, TokenError> {
+fn parse_json(body: &[u8], endpoint: Endpoint) -> Result<Fields<'_>, TokenError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
         return Err(TokenError::InvalidRequest(
             "the body must be a JSON object".into(),
         ));
+    }
+    if endpoint == Endpoint::TokenManagement {
+        let b: JsonManagementBody<'_> = serde_json::from_slice(body).map_err(|e| json_error(&e))?;
+        return Ok(Fields {
+            token: b.token,
+            token_type_hint: b.token_type_hint,
+            client_id: b.client_id,
+            client_secret: b.client_secret,
+            ..Fields::default()
+        });
     }
     let b: JsonBody<'_> = serde_json::from_slice(body).map_err(|e| json_error(&e))?;
     let _ = (b.company_id, b.user_id);
@@ -118,6 +153,7 @@ fn parse_json(body: &[u8]) -> Result<Fields<'_>, TokenError> {
         client_id: b.client_id,
         client_secret: b.client_secret,
         scope: b.scope,
+        ..Fields::default()
     })
 }
 
@@ -140,7 +176,7 @@ fn form_decode(s: &[u8]) -> Result<Cow<'_, str>, TokenError> {
     }
 }
 
-fn parse_form(body: &[u8]) -> Result<Fields<'_>, TokenError> {
+fn parse_form(body: &[u8], endpoint: Endpoint) -> Result<Fields<'_>, TokenError> {
     let mut f = Fields::default();
     for pair in body.split(|&b| b == b'&') {
         if pair.is_empty() {
@@ -152,11 +188,13 @@ fn parse_form(body: &[u8]) -> Result<Fields<'_>, TokenError> {
         };
         let key = form_decode(k)?;
         let value = form_decode(v)?;
-        let slot = match key.as_ref() {
-            "grant_type" => &mut f.grant_type,
-            "client_id" => &mut f.client_id,
-            "client_secret" => &mut f.client_secret,
-            "scope" => &mut f.scope,
+        let slot = match (key.as_ref(), endpoint) {
+            ("grant_type", Endpoint::Token) => &mut f.grant_type,
+            ("scope", Endpoint::Token) => &mut f.scope,
+            ("token", Endpoint::TokenManagement) => &mut f.token,
+            ("token_type_hint", Endpoint::TokenManagement) => &mut f.token_type_hint,
+            ("client_id", _) => &mut f.client_id,
+            ("client_secret", _) => &mut f.client_secret,
             // RFC 6749 §3.2: unrecognized parameters are ignored.
             _ => continue,
         };
@@ -203,19 +241,27 @@ fn present<'a>(v: Option<Cow<'a, str>>) -> Option<Cow<'a, str>> {
     v.filter(|s| !s.is_empty())
 }
 
-fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, TokenError> {
-    let fields = match body_kind(headers)? {
-        BodyKind::Json => parse_json(body)?,
-        BodyKind::Form => parse_form(body)?,
-    };
-    let basic = parse_basic(headers)?;
-    let grant = present(fields.grant_type)
-        .ok_or_else(|| TokenError::InvalidRequest("missing grant_type".into()))?;
-    if grant != GRANT_CLIENT_CREDENTIALS {
-        return Err(TokenError::UnsupportedGrantType);
+fn parse_fields<'a>(
+    headers: &HeaderMap,
+    body: &'a [u8],
+    endpoint: Endpoint,
+) -> Result<Fields<'a>, TokenError> {
+    match body_kind(headers)? {
+        BodyKind::Json => parse_json(body, endpoint),
+        BodyKind::Form => parse_form(body, endpoint),
     }
-    let body_id = present(fields.client_id);
-    let body_secret = present(fields.client_secret);
+}
+
+/// Client authentication: Basic header (client_secret_basic) or body (client_secret_post), never
+/// both.
+fn client_auth(
+    headers: &HeaderMap,
+    client_id: Option<Cow<'_, str>>,
+    client_secret: Option<Cow<'_, str>>,
+) -> Result<(String, Secret, bool), TokenError> {
+    let basic = parse_basic(headers)?;
+    let body_id = present(client_id);
+    let body_secret = present(client_secret);
     let (client_id, secret, is_basic) = match basic {
         Some((id, secret)) => {
             if body_secret.is_some() {
@@ -238,6 +284,18 @@ fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, Token
             (id.into_owned(), secret.into_owned(), false)
         }
     };
+    Ok((client_id, Secret(secret), is_basic))
+}
+
+fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, TokenError> {
+    let fields = parse_fields(headers, body, Endpoint::Token)?;
+    let grant = present(fields.grant_type)
+        .ok_or_else(|| TokenError::InvalidRequest("missing grant_type".into()))?;
+    if grant != GRANT_CLIENT_CREDENTIALS {
+        return Err(TokenError::UnsupportedGrantType);
+    }
+    let (client_id, secret, is_basic) =
+        client_auth(headers, fields.client_id, fields.client_secret)?;
     let scope = match present(fields.scope) {
         Some(s) => {
             Some(ScopeSet::parse_list(&s).map_err(|e| TokenError::InvalidScope(e.to_string()))?)
@@ -246,7 +304,7 @@ fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, Token
     };
     Ok(TokenRequest {
         client_id,
-        secret: Secret(secret),
+        secret,
         scope,
         basic: is_basic,
     })
@@ -273,18 +331,120 @@ pub(crate) async fn token(
     }
 }
 
-fn token_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, TokenError> {
-    let body = body.map_err(|r| {
+fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, TokenError> {
+    body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             TokenError::PayloadTooLarge(state.max_body_bytes)
         } else {
             TokenError::InvalidRequest("the body could not be read".into())
         }
-    })?;
+    })
+}
+
+fn no_store_json(status: StatusCode, bytes: Vec<u8>) -> Response {
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A parsed introspection or revocation request, its caller authenticated.
+struct ManagementRequest {
+    token: String,
+    caller: tollgate_core::ids::ClientId,
+    company: tollgate_core::ids::CompanyId,
+}
+
+fn management_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<ManagementRequest, TokenError> {
+    let body = read_body(state, body)?;
+    let fields = parse_fields(headers, &body, Endpoint::TokenManagement)?;
+    let (client_id, secret, basic) = client_auth(headers, fields.client_id, fields.client_secret)?;
+    let (caller, company) = state
+        .authority
+        .authenticate(&client_id, &secret.0)
+        .map_err(|_| TokenError::InvalidClient { basic })?;
+    let token = present(fields.token)
+        .ok_or_else(|| TokenError::InvalidRequest("missing token".into()))?
+        .into_owned();
+    let _hint = fields.token_type_hint;
+    Ok(ManagementRequest {
+        token,
+        caller,
+        company,
+    })
+}
+
+/// `POST /api/v2/oauth2/introspect` (RFC 7662). A caller sees only its own company's tokens;
+/// everything else reads `{"active": false}`.
+pub(crate) async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req = match management_request(&state, &headers, body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let bytes = match state.authority.introspect(&req.token, &req.company) {
+        Some(i) => serde_json::to_vec(&i),
+        None => serde_json::to_vec(&serde_json::json!({"active": false})),
+    };
+    match bytes {
+        Ok(b) => no_store_json(StatusCode::OK, b),
+        Err(_) => TokenError::Internal.into_response(),
+    }
+}
+
+/// `POST /api/v2/oauth2/revoke` (RFC 7009). 200 for unknown, invalid or expired tokens; a token of
+/// another client is refused; a revoked token is refused by the resource side at once.
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req = match management_request(&state, &headers, body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(target) = state.authority.revocation_target(&req.token) {
+        if target.client_id != req.caller {
+            return TokenError::UnauthorizedClient(
+                "the token was not issued to this client".into(),
+            )
+            .into_response();
+        }
+        if let Err(e) = state
+            .store
+            .revoke_token(&target.jti, &target.client_id, target.exp)
+            .await
+        {
+            tracing::error!(error = %e, "could not record a revocation");
+            return TokenError::Internal.into_response();
+        }
+        state.authority.note_revoked(&target);
+    }
+    no_store_json(StatusCode::OK, Vec::new())
+}
+
+fn token_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, TokenError> {
+    let body = read_body(state, body)?;
     let req = parse_request(headers, &body)?;
     let issued = state
         .authority
@@ -314,19 +474,7 @@ fn token_inner(
         scope: issued.scope.to_string(),
     };
     let bytes = serde_json::to_vec(&body).map_err(|_| TokenError::Internal)?;
-    Ok((
-        StatusCode::OK,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (header::PRAGMA, HeaderValue::from_static("no-cache")),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(no_store_json(StatusCode::OK, bytes))
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::resource::ResourceGuard;
 use crate::state::AppState;
-use crate::{groups, health, logging, metrics, oauth};
+use crate::{groups, health, logging, metrics, oauth, wellknown};
 
 /// A built server, bound to its port, not yet serving.
 #[derive(Debug)]
@@ -76,11 +76,13 @@ impl App {
                     issuer: issuer.clone(),
                     audience,
                     ttl: settings.token_ttl,
+                    signing_alg: settings.signing_alg.parse()?,
                 },
             )
             .await?,
         );
         let metrics = Metrics::new();
+        let metadata = wellknown::metadata(&issuer, &catalog, &["EdDSA", "ES256", "RS256"]);
         let guard = Arc::new(ResourceGuard::new(
             Arc::clone(&authority),
             Arc::clone(&metrics),
@@ -102,6 +104,7 @@ impl App {
             base_url: issuer.into(),
             max_body_bytes: settings.max_body_bytes,
             metrics,
+            metadata,
         };
         Ok(Self {
             listener,
@@ -186,6 +189,17 @@ impl App {
 fn router(state: AppState, max_body: usize) -> Router {
     Router::new()
         .route("/api/v2/oauth2/token", post(oauth::token))
+        .route("/api/v2/oauth2/introspect", post(oauth::introspect))
+        .route("/api/v2/oauth2/revoke", post(oauth::revoke))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(wellknown::server_metadata),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(wellknown::server_metadata),
+        )
+        .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/api/v2/groups", get(groups::list).post(groups::create))
         .route(
             "/api/v2/groups/{group_id}",
@@ -233,10 +247,14 @@ async fn background(
         if n.is_multiple_of(flush_every) {
             flush_last_used(&state).await;
         }
-        if n.is_multiple_of(prune_every)
-            && let Err(e) = state.store.prune_changes(3600).await
-        {
-            tracing::warn!(error = %e, "change feed prune failed");
+        if n.is_multiple_of(prune_every) {
+            if let Err(e) = state.store.prune_changes(3600).await {
+                tracing::warn!(error = %e, "change feed prune failed");
+            }
+            // Revocations are kept only until their token would have expired.
+            if let Err(e) = state.store.prune_revoked(state.authority.now()).await {
+                tracing::warn!(error = %e, "revocation prune failed");
+            }
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// The RFC 8414 metadata document.
+    pub metadata: Arc<serde_json::Value>,
 }
 
 impl FromRef<AppState> for Arc<ResourceGuard> {

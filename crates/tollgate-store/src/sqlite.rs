@@ -464,6 +464,7 @@ impl Store for SqliteStore {
                     public: r.try_get("public").map_err(backend)?,
                     created_at: r.try_get("created_at").map_err(backend)?,
                     retired_at: r.try_get("retired_at").map_err(backend)?,
+                    publish_until: r.try_get("publish_until").map_err(backend)?,
                 })
             })
             .collect()
@@ -471,8 +472,8 @@ impl Store for SqliteStore {
 
     async fn insert_signing_key(&self, k: &SigningKeyRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO signing_keys(kid, alg, private_pkcs8, public, created_at, retired_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO signing_keys(kid, alg, private_pkcs8, public, created_at, retired_at, publish_until) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&k.kid)
         .bind(&k.alg)
@@ -480,9 +481,81 @@ impl Store for SqliteStore {
         .bind(&k.public)
         .bind(k.created_at)
         .bind(k.retired_at)
+        .bind(k.publish_until)
         .execute(&self.pool)
         .await
         .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn retire_signing_keys(
+        &self,
+        keep: &str,
+        retired_at: UnixTime,
+        publish_until: UnixTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = ?, publish_until = ? \
+             WHERE kid <> ? AND retired_at IS NULL",
+        )
+        .bind(retired_at)
+        .bind(publish_until)
+        .bind(keep)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        client_id: &ClientId,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO revoked_tokens(jti, client_id, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT(jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(client_id.as_str())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn revoked_token(&self, jti: &str) -> Result<Option<UnixTime>, StoreError> {
+        sqlx::query_scalar("SELECT expires_at FROM revoked_tokens WHERE jti = ?")
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn revoked_tokens(&self, now: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError> {
+        let rows = sqlx::query("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("jti").map_err(backend)?,
+                    r.try_get("expires_at").map_err(backend)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn prune_revoked(&self, now: UnixTime) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -522,6 +595,7 @@ impl Store for SqliteStore {
                 "company" => ChangeKind::Company,
                 "credential" => ChangeKind::Credential,
                 "key" => ChangeKind::SigningKey,
+                "revocation" => ChangeKind::Revocation,
                 _ => continue,
             };
             out.push(Change {

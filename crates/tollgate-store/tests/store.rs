@@ -80,6 +80,7 @@ fn settings() -> TokenSettings {
         issuer: "https://tollgate.test".into(),
         audience: "https://api.tollgate.test".into(),
         ttl: TTL,
+        signing_alg: Default::default(),
     }
 }
 

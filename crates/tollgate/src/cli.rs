@@ -44,6 +44,25 @@ pub enum Command {
     /// Manage API credentials.
     #[command(subcommand)]
     Credential(CredentialCmd),
+    /// Manage token signing keys.
+    #[command(subcommand)]
+    Key(KeyCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Make a new signing key current. The previous key stays published (and its tokens valid) for
+    /// --overlap seconds; running servers switch within a second.
+    Rotate {
+        /// Seconds the previous key stays published; at least the token lifetime.
+        #[arg(long, default_value_t = 3600)]
+        overlap: i64,
+        /// Algorithm of the new key: EdDSA, ES256 or RS256 (default: the configured `signing_alg`).
+        #[arg(long)]
+        alg: Option<String>,
+    },
+    /// List signing keys (never the private parts).
+    List,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +228,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Company(cmd) => company(&admin(&settings).await?, cmd).await,
         Command::Credential(cmd) => credential(&admin(&settings).await?, cmd).await,
+        Command::Key(cmd) => key(&settings, cmd).await,
     }
 }
 
@@ -314,6 +334,44 @@ async fn credential(admin: &Admin, cmd: CredentialCmd) -> anyhow::Result<()> {
             let id = client_id(&id)?;
             admin.delete_credential(&id).await?;
             print_json(&serde_json::json!({"deleted": id.as_str()}))
+        }
+    }
+}
+
+async fn key(settings: &Settings, cmd: KeyCmd) -> anyhow::Result<()> {
+    use tollgate_core::clock::Clock as _;
+    use tollgate_core::keys::SigningAlg;
+    let store = tollgate_store::open(&settings.database_url).await?;
+    match cmd {
+        KeyCmd::Rotate { overlap, alg } => {
+            if !(0..=30 * 24 * 3600).contains(&overlap) {
+                anyhow::bail!("--overlap must be between 0 and 2592000 seconds");
+            }
+            let alg: SigningAlg = alg.as_deref().unwrap_or(&settings.signing_alg).parse()?;
+            let new = tollgate_core::keys::rotate(&*store, alg, overlap, SystemClock.now()).await?;
+            print_json(&serde_json::json!({"kid": new.kid, "alg": new.alg, "overlap": overlap}))
+        }
+        KeyCmd::List => {
+            let keys = store.signing_keys().await?;
+            let current = keys
+                .iter()
+                .filter(|k| k.retired_at.is_none())
+                .max_by_key(|k| (k.created_at, k.kid.clone()))
+                .map(|k| k.kid.clone());
+            let list: Vec<_> = keys
+                .iter()
+                .map(|k| {
+                    serde_json::json!({
+                        "kid": k.kid,
+                        "alg": k.alg,
+                        "current": Some(&k.kid) == current.as_ref(),
+                        "created_at": tollgate_core::clock::rfc3339(k.created_at),
+                        "retired_at": k.retired_at.map(tollgate_core::clock::rfc3339),
+                        "publish_until": k.publish_until.map(tollgate_core::clock::rfc3339),
+                    })
+                })
+                .collect();
+            print_json(&list)
         }
     }
 }

@@ -486,3 +486,38 @@ async fn serve_demo_answers_the_reference_curl_commands_and_stops_on_sigterm() {
         "secret printed twice"
     );
 }
+
+#[test]
+fn key_rotate_and_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    assert_eq!(ok_json(&db, &["key", "list"]), json!([]));
+    let first = ok_json(&db, &["key", "rotate"]);
+    assert_eq!(first["alg"], "EdDSA");
+    let second = ok_json(
+        &db,
+        &["key", "rotate", "--overlap", "600", "--alg", "ES256"],
+    );
+    assert_eq!(second["alg"], "ES256");
+    let list = ok_json(&db, &["key", "list"]);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let old = list.iter().find(|k| k["kid"] == first["kid"]).unwrap();
+    let new = list.iter().find(|k| k["kid"] == second["kid"]).unwrap();
+    assert_eq!(old["current"], false);
+    assert!(old["retired_at"].is_string() && old["publish_until"].is_string());
+    assert_eq!(new["current"], true);
+    assert!(new["retired_at"].is_null());
+    let o = run(&db, &["key", "list"]);
+    assert!(!o.stdout.contains("private"), "never the private key");
+    fails(
+        &db,
+        &["key", "rotate", "--alg", "HS256"],
+        "unsupported signing algorithm",
+    );
+    fails(
+        &db,
+        &["key", "rotate", "--overlap=-5"],
+        "--overlap must be between",
+    );
+}

@@ -1214,16 +1214,19 @@ async fn api_token_signed_by_another_key_is_401() {
     let mut rec = generate_ed25519(f.app.clock.now()).expect("key");
     let own_kid = rec.kid.clone();
     assert_ne!(own_kid, server_kid);
-    let with_own_kid = KeyRing::from_records(std::slice::from_ref(&rec))
+    let now = f.app.clock.now();
+    let with_own_kid = KeyRing::from_records(std::slice::from_ref(&rec), now)
         .expect("ring")
         .current()
-        .sign_jwt(&claims);
+        .sign_jwt(&claims)
+        .expect("sign");
     // The same key, claiming to be the server's key.
     rec.kid = server_kid;
-    let with_server_kid = KeyRing::from_records(&[rec])
+    let with_server_kid = KeyRing::from_records(&[rec], now)
         .expect("ring")
         .current()
-        .sign_jwt(&claims);
+        .sign_jwt(&claims)
+        .expect("sign");
 
     for (case, token) in [
         ("other key, own kid", with_own_kid),

@@ -22,6 +22,7 @@ pub struct TestApp {
     pub admin: Admin,
     pub store: Arc<dyn Store>,
     pub authority: Arc<Authority>,
+    pub db_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: TempDir,
@@ -39,15 +40,16 @@ pub async fn spawn() -> TestApp {
 
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let database_url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+    let db_url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
     let mut settings = Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        database_url,
+        database_url: db_url.clone(),
         sync_interval_ms: 50,
         last_used_flush_ms: 100,
         ..Settings::default()
     };
     tweak(&mut settings);
+    let settings_db_url = settings.database_url.clone();
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let app = App::build(settings, clock.clone())
         .await
@@ -67,6 +69,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         admin,
         store,
         authority,
+        db_url: settings_db_url,
         shutdown: Some(tx),
         task: Some(task),
         _dir: dir,

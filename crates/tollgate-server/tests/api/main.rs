@@ -8,4 +8,5 @@ mod helpers;
 mod bad_input;
 mod groups;
 mod schema;
+mod standards;
 mod token;

@@ -1,0 +1,59 @@
+//! RFC 8414 authorization server metadata and the JWKS.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tollgate_core::catalog::ScopeCatalog;
+
+use crate::state::AppState;
+
+/// The metadata document, built once at start.
+pub(crate) fn metadata(issuer: &str, catalog: &ScopeCatalog, algs: &[&str]) -> Arc<Value> {
+    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    Arc::new(json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/api/v2/oauth2/token"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "introspection_endpoint": format!("{issuer}/api/v2/oauth2/introspect"),
+        "revocation_endpoint": format!("{issuer}/api/v2/oauth2/revoke"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "scopes_supported": catalog.all(),
+        "access_token_signing_alg_values_supported": algs,
+        "service_documentation": format!("{issuer}/docs"),
+    }))
+}
+
+/// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
+pub(crate) async fn server_metadata(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        )],
+        Json(Value::clone(&state.metadata)),
+    )
+        .into_response()
+}
+
+/// `GET /.well-known/jwks.json`: every published key (the current one and, during a rotation's
+/// overlap, the previous ones).
+pub(crate) async fn jwks(State(state): State<AppState>) -> Response {
+    let ring = state.authority.keys();
+    let keys: Vec<&Value> = ring.public_keys().iter().map(|k| &k.jwk).collect();
+    (
+        [(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        )],
+        Json(json!({ "keys": keys })),
+    )
+        .into_response()
+}

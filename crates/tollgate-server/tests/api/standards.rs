@@ -1,0 +1,557 @@
+//! Discovery (RFC 8414), JWKS and key rotation, introspection (RFC 7662), revocation (RFC 7009).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tollgate_core::clock::Clock;
+use tollgate_core::ids::ClientId;
+use tollgate_core::keys::SigningAlg;
+
+use crate::helpers::{self, Cred, TestApp, error_of};
+
+fn kid_of(token: &str) -> String {
+    let h: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    h["kid"].as_str().unwrap().to_owned()
+}
+
+async fn jwks(app: &TestApp) -> Value {
+    app.client
+        .get(format!("{}/.well-known/jwks.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Verifies `token` offline with the published JWKS, as a foreign resource server would.
+async fn verify_offline(app: &TestApp, token: &str) -> Result<Value, String> {
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(jwks(app).await).map_err(|e| e.to_string())?;
+    let kid = kid_of(token);
+    let jwk = set.find(&kid).ok_or("kid not published")?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.set_audience(&[&app.base]);
+    v.set_issuer(&[&app.base]);
+    v.validate_exp = false;
+    jsonwebtoken::decode::<Value>(token, &key, &v)
+        .map(|d| d.claims)
+        .map_err(|e| e.to_string())
+}
+
+async fn form(app: &TestApp, path: &str, cred: &Cred, body: &str) -> reqwest::Response {
+    app.client
+        .post(format!("{}{}", app.base, path))
+        .basic_auth(&cred.client_id, Some(&cred.secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn introspect(app: &TestApp, cred: &Cred, token: &str) -> Value {
+    let r = form(
+        app,
+        "/api/v2/oauth2/introspect",
+        cred,
+        &format!("token={token}"),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn metadata_is_served_at_both_well_known_paths() {
+    let app = helpers::spawn().await;
+    let a: Value = app
+        .client
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let b: Value = app
+        .client
+        .get(format!("{}/.well-known/openid-configuration", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a["issuer"], app.base.as_str());
+    assert_eq!(a["token_endpoint"], app.token_url().as_str());
+    assert_eq!(
+        a["jwks_uri"],
+        format!("{}/.well-known/jwks.json", app.base).as_str()
+    );
+    assert_eq!(
+        a["introspection_endpoint"],
+        format!("{}/api/v2/oauth2/introspect", app.base).as_str()
+    );
+    assert_eq!(
+        a["revocation_endpoint"],
+        format!("{}/api/v2/oauth2/revoke", app.base).as_str()
+    );
+    assert_eq!(a["grant_types_supported"], json!(["client_credentials"]));
+    assert_eq!(
+        a["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post"])
+    );
+    let scopes = a["scopes_supported"].as_array().unwrap();
+    assert!(
+        scopes.contains(&json!("groups:read")) && scopes.contains(&json!("credentials:manage"))
+    );
+}
+
+#[tokio::test]
+async fn jwks_publishes_the_signing_key_and_tokens_verify_offline() {
+    let app = helpers::spawn().await;
+    let cred = app.credential("groups:read").await;
+    let token = app.token(&cred).await;
+    let set = jwks(&app).await;
+    let keys = set["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kid"], kid_of(&token).as_str());
+    assert_eq!(keys[0]["alg"], "EdDSA");
+    assert_eq!(keys[0]["use"], "sig");
+    assert_eq!(keys[0]["kty"], "OKP");
+    assert!(keys[0].get("d").is_none(), "no private part");
+    let claims = verify_offline(&app, &token).await.unwrap();
+    assert_eq!(claims["client_id"], cred.client_id.as_str());
+}
+
+#[tokio::test]
+async fn key_rotation_keeps_old_tokens_valid_until_the_overlap_ends() {
+    let app = helpers::spawn().await;
+    let cred = app.credential("groups:read").await;
+    let old = app.token(&cred).await;
+    let old_kid = kid_of(&old);
+    let new_key = tollgate_core::keys::rotate(&*app.store, SigningAlg::EdDSA, 600, app.clock.now())
+        .await
+        .unwrap();
+    app.sync().await;
+    let new = app.token(&cred).await;
+    assert_eq!(kid_of(&new), new_key.kid, "new tokens use the new key");
+    let kids: Vec<String> = jwks(&app).await["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        kids.contains(&old_kid) && kids.contains(&new_key.kid),
+        "{kids:?}"
+    );
+    for t in [&old, &new] {
+        assert_eq!(
+            app.api(Method::GET, "/api/v2/groups", t)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        verify_offline(&app, t).await.unwrap();
+    }
+    // The overlap ends: the old key is retired from the JWKS and its tokens are refused.
+    app.clock.advance(600);
+    app.sync().await;
+    let kids: Vec<String> = jwks(&app).await["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kids, vec![new_key.kid.clone()]);
+    assert_eq!(
+        app.api(Method::GET, "/api/v2/groups", &old)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.api(Method::GET, "/api/v2/groups", &new)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn es256_and_rs256_are_selectable() {
+    for alg in ["ES256", "RS256"] {
+        let app = helpers::spawn_with(|s| s.signing_alg = alg.into()).await;
+        let cred = app.credential("groups:read").await;
+        let token = app.token(&cred).await;
+        let h: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(h["alg"], alg);
+        assert_eq!(
+            app.api(Method::GET, "/api/v2/groups", &token)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        verify_offline(&app, &token).await.unwrap();
+        // alg confusion: the same token re-labelled EdDSA is refused.
+        let mut parts: Vec<String> = token.split('.').map(String::from).collect();
+        let mut hv = h.clone();
+        hv["alg"] = json!("EdDSA");
+        parts[0] = URL_SAFE_NO_PAD.encode(hv.to_string());
+        let forged = parts.join(".");
+        assert_eq!(
+            app.api(Method::GET, "/api/v2/groups", &forged)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+    }
+}
+
+#[tokio::test]
+async fn changing_the_configured_algorithm_rotates_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let app = helpers::spawn_with(|s| s.database_url = url.clone()).await;
+    let cred = app.credential("groups:read").await;
+    let ed_token = app.token(&cred).await;
+    let issuer = app.base.clone();
+    app.stop().await;
+    let app = helpers::spawn_with(|s| {
+        s.database_url = url.clone();
+        s.issuer = Some(issuer.clone());
+        s.signing_alg = "ES256".into();
+    })
+    .await;
+    let es_token = app.token(&cred).await;
+    assert_eq!(
+        jsonwebtoken::decode_header(&es_token).unwrap().alg,
+        jsonwebtoken::Algorithm::ES256
+    );
+    // The EdDSA key stays published for one token lifetime: its token still works.
+    assert_eq!(
+        app.api(Method::GET, "/api/v2/groups", &ed_token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(jwks(&app).await["keys"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn introspection_reports_active_tokens_of_the_callers_company_only() {
+    let app = helpers::spawn().await;
+    let cred = app.credential("groups:read groups:write").await;
+    let token = app.token(&cred).await;
+    let v = introspect(&app, &cred, &token).await;
+    assert_eq!(v["active"], true);
+    assert_eq!(v["client_id"], cred.client_id.as_str());
+    assert_eq!(v["sub"], cred.client_id.as_str());
+    assert_eq!(v["scope"], "groups:read groups:write");
+    assert_eq!(v["company_id"], cred.company.to_string());
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["iss"], app.base.as_str());
+    assert!(v["exp"].as_i64().unwrap() > v["iat"].as_i64().unwrap());
+
+    // Another credential of the same company may introspect it; one of another company sees nothing.
+    let sibling = app.credential_in(cred.company, "groups:read").await;
+    assert_eq!(introspect(&app, &sibling, &token).await["active"], true);
+    let stranger = app.credential("groups:read").await;
+    assert_eq!(
+        introspect(&app, &stranger, &token).await,
+        json!({"active": false})
+    );
+
+    // Malformed and unknown tokens.
+    for t in ["garbage", "a.b.c", &token[..token.len() - 4]] {
+        assert_eq!(introspect(&app, &cred, t).await, json!({"active": false}));
+    }
+    // JSON bodies work too (the reference's style), with client_secret_post.
+    let r = app
+        .client
+        .post(format!("{}/api/v2/oauth2/introspect", app.base))
+        .json(&json!({"token": token, "client_id": cred.client_id, "client_secret": cred.secret}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["active"], true);
+
+    // Scope narrowing shows.
+    app.admin
+        .update_credential(
+            &ClientId::parse(&cred.client_id).unwrap(),
+            tollgate_core::admin::CredentialChanges {
+                scopes: Some("groups:read".parse().unwrap()),
+                label: None,
+            },
+        )
+        .await
+        .unwrap();
+    app.sync().await;
+    assert_eq!(
+        introspect(&app, &sibling, &token).await["scope"],
+        "groups:read"
+    );
+
+    // Expired.
+    app.clock.advance(3600);
+    assert_eq!(
+        introspect(&app, &sibling, &token).await,
+        json!({"active": false})
+    );
+}
+
+#[tokio::test]
+async fn introspection_of_a_deleted_credentials_token_is_inactive() {
+    let app = helpers::spawn().await;
+    let cred = app.credential("groups:read").await;
+    let caller = app.credential_in(cred.company, "groups:read").await;
+    let token = app.token(&cred).await;
+    app.admin
+        .delete_credential(&ClientId::parse(&cred.client_id).unwrap())
+        .await
+        .unwrap();
+    app.sync().await;
+    assert_eq!(
+        introspect(&app, &caller, &token).await,
+        json!({"active": false})
+    );
+}
+
+#[tokio::test]
+async fn introspection_and_revocation_need_client_authentication() {
+    let app = helpers::spawn().await;
+    let cred = app.credential("groups:read").await;
+    let token = app.token(&cred).await;
+    for path in ["/api/v2/oauth2/introspect", "/api/v2/oauth2/revoke"] {
+        let bad = Cred {
+            secret: "wrong".into(),
+            company: cred.company,
+            client_id: cred.client_id.clone(),
+        };
+        let (status, body, www) =
+            error_of(form(&app, path, &bad, &format!("token={token}")).await).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{path}"
+        );
+        assert_eq!(www.as_deref(), Some("Basic realm=\"tollgate\""));
+        let r = app
+            .client
+            .post(format!("{}{}", app.base, path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+            .await
+            .unwrap();
+        let (status, body, _) = error_of(r).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{path}: no client auth"
+        );
+        let (status, body, _) = error_of(form(&app, path, &cred, "").await).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{path}: missing token"
+        );
+    }
+    // The token is untouched.
+    assert_eq!(
+        app.api(Method::GET, "/api/v2/groups", &token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn revocation_refuses_the_token_at_once_and_everywhere() {
+    let app = helpers::spawn().await;
+    let cred = app.credential("groups:read").await;
+    let token = app.token(&cred).await;
+    let other_token = app.token(&cred).await;
+    // A second node on the same database.
+    let node2 = helpers::spawn_with(|s| {
+        s.database_url = app.db_url.clone();
+        s.issuer = Some(app.base.clone());
+    })
+    .await;
+    assert_eq!(
+        node2
+            .api(Method::GET, "/api/v2/groups", &token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let r = form(
+        &app,
+        "/api/v2/oauth2/revoke",
+        &cred,
+        &format!("token={token}&token_type_hint=access_token"),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let (status, body, _) = error_of(
+        app.api(Method::GET, "/api/v2/groups", &token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401, "refused at once on the node that revoked it");
+    assert_eq!(
+        body["error_description"],
+        "the access token has been revoked"
+    );
+    assert_eq!(
+        introspect(&app, &cred, &token).await,
+        json!({"active": false})
+    );
+    node2.sync().await;
+    assert_eq!(
+        node2
+            .api(Method::GET, "/api/v2/groups", &token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "and on the other node after its change-feed sync"
+    );
+    // Other tokens of the same credential are not affected.
+    assert_eq!(
+        app.api(Method::GET, "/api/v2/groups", &other_token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Revoking again, or an unknown token: 200 (RFC 7009 §2.2).
+    assert_eq!(
+        form(
+            &app,
+            "/api/v2/oauth2/revoke",
+            &cred,
+            &format!("token={token}")
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        form(&app, "/api/v2/oauth2/revoke", &cred, "token=nonsense")
+            .await
+            .status(),
+        200
+    );
+    // A restart keeps the revocation.
+    let node3 = helpers::spawn_with(|s| {
+        s.database_url = app.db_url.clone();
+        s.issuer = Some(app.base.clone());
+    })
+    .await;
+    assert_eq!(
+        node3
+            .api(Method::GET, "/api/v2/groups", &token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_client_cannot_revoke_another_clients_token() {
+    let app = helpers::spawn().await;
+    let owner = app.credential("groups:read").await;
+    let other = app.credential_in(owner.company, "groups:read").await;
+    let token = app.token(&owner).await;
+    let basic = STANDARD.encode(format!("{}:{}", other.client_id, other.secret));
+    let r = app
+        .client
+        .post(format!("{}/api/v2/oauth2/revoke", app.base))
+        .header("authorization", format!("Basic {basic}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body, _) = error_of(r).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+    assert_eq!(
+        app.api(Method::GET, "/api/v2/groups", &token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn revocations_are_pruned_once_the_token_has_expired() {
+    let app = helpers::spawn().await;
+    let cred = app.credential("groups:read").await;
+    let token = app.token(&cred).await;
+    assert_eq!(
+        form(
+            &app,
+            "/api/v2/oauth2/revoke",
+            &cred,
+            &format!("token={token}")
+        )
+        .await
+        .status(),
+        200
+    );
+    let now = app.clock.now();
+    assert_eq!(app.store.revoked_tokens(now).await.unwrap().len(), 1);
+    app.store.prune_revoked(now + 3600).await.unwrap();
+    assert!(app.store.revoked_tokens(0).await.unwrap().is_empty());
+}
