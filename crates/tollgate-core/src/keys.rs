@@ -466,7 +466,7 @@ mod tests {
         for alg in [SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::RS256] {
             let k = generate(alg, 1).unwrap();
             assert_eq!(k.kid.len(), 43);
-            let r = ring(&[k.clone()], 2);
+            let r = ring(std::slice::from_ref(&k), 2);
             let jwt = r
                 .current()
                 .sign_jwt(br#"{"sub":"x","exp":99999999999}"#)

@@ -16,24 +16,25 @@ use serde_json::{Map, Value};
 use tollgate_core::groups::{GroupPatch, NewGroup};
 use tollgate_core::ids::{CompanyId, GroupId, ObjectId};
 use tollgate_core::model::Group;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::resource::{Authorized, GroupsRead, GroupsWrite};
 use crate::state::AppState;
 
 /// `PolicyDTO`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Policy {
+pub(crate) struct Policy {
     url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     explicit_consent: Option<bool>,
 }
 
-/// `InputGroupDTO`.
-#[derive(Debug, Deserialize)]
+/// `InputGroupDTO`: a group to create.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct InputGroup {
+pub(crate) struct InputGroup {
     name: String,
     public: bool,
     parent_id: String,
@@ -57,10 +58,10 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// `PatchGroupDTO`.
-#[derive(Debug, Deserialize)]
+/// `PatchGroupDTO`: fields to change; `null` clears a nullable field.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PatchGroupBody {
+pub(crate) struct PatchGroupBody {
     name: Option<String>,
     public: Option<bool>,
     parent_id: Option<String>,
@@ -217,24 +218,42 @@ fn collect_extra(
     Ok(())
 }
 
-/// A group as the reference returns it.
-fn group_json(g: &Group) -> Value {
-    let mut m = Map::new();
-    m.insert("_id".into(), Value::String(g.id.to_string()));
-    m.insert("name".into(), Value::String(g.name.clone()));
-    m.insert("public".into(), Value::Bool(g.public));
-    if let Some(c) = &g.custom {
-        m.insert("custom".into(), Value::String(c.clone()));
+/// `GroupDTO`: a group as the reference returns it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GroupDto {
+    /// The group's id (24 hex digits).
+    #[serde(rename = "_id")]
+    id: String,
+    /// Name.
+    name: String,
+    /// Public or private.
+    public: bool,
+    /// Free text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom: Option<String>,
+    /// Parent; absent on the root group.
+    #[serde(rename = "parentId", skip_serializing_if = "Option::is_none")]
+    parent_id: Option<String>,
+    /// The schema's other optional fields, as stored (`privacyPolicy`, `subdomain`, `logoImageId`, …).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    extra: Map<String, Value>,
+}
+
+fn group_dto(g: &Group) -> GroupDto {
+    GroupDto {
+        id: g.id.to_string(),
+        name: g.name.clone(),
+        public: g.public,
+        custom: g.custom.clone(),
+        parent_id: g.parent_id.map(|p| p.to_string()),
+        extra: g
+            .extra
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
-    if let Some(p) = &g.parent_id {
-        m.insert("parentId".into(), Value::String(p.to_string()));
-    }
-    for (k, v) in &g.extra {
-        if !v.is_null() {
-            m.insert(k.clone(), v.clone());
-        }
-    }
-    Value::Object(m)
 }
 
 const CURSOR_PURPOSE: &str = "groups-cursor";
@@ -288,7 +307,23 @@ fn group_id(s: &str) -> Result<GroupId, ApiError> {
     GroupId::parse(s).map_err(|_| ApiError::Group(tollgate_core::groups::GroupError::GroupNotFound))
 }
 
-/// `GET /api/v2/groups`.
+/// `GET /api/v2/groups`: a page of at most 500 groups.
+#[utoipa::path(
+    get,
+    path = "/api/v2/groups",
+    tag = "groups",
+    params(
+        ("360-api-version" = String, Header, description = "API version, e.g. `v2.0`"),
+        ("cursor" = Option<String>, Query, description = "Opaque cursor from the previous page's `Link` header"),
+    ),
+    responses(
+        (status = 200, body = Vec<GroupDto>, headers(("Link" = String, description = "`<…?cursor=…>; rel=\"next\"` when more follow"))),
+        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::openapi::ApiError),
+        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
+        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = ["groups:read"])),
+)]
 pub(crate) async fn list(
     auth: Authorized<GroupsRead>,
     State(state): State<AppState>,
@@ -301,7 +336,7 @@ pub(crate) async fn list(
         None => None,
     };
     let page = state.groups.list(&company, after.as_ref()).await?;
-    let body: Vec<Value> = page.groups.iter().map(group_json).collect();
+    let body: Vec<GroupDto> = page.groups.iter().map(group_dto).collect();
     let mut resp = Json(body).into_response();
     if let Some(next) = page.next_after {
         let link = format!(
@@ -317,25 +352,54 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/v2/groups/{groupId}`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/groups/{groupId}",
+    tag = "groups",
+    params(("360-api-version" = String, Header, description = "API version, e.g. `v2.0`"), ("groupId" = String, Path, description = "Group id")),
+    responses(
+        (status = 200, body = GroupDto),
+        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::openapi::ApiError),
+        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
+        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
+        (status = 404, description = "groupNotFound", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = ["groups:read"])),
+)]
 pub(crate) async fn get(
     auth: Authorized<GroupsRead>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GroupDto>, ApiError> {
     let g = state
         .groups
         .get(&auth.access.company_id(), &group_id(&id)?)
         .await?;
-    Ok(Json(group_json(&g)))
+    Ok(Json(group_dto(&g)))
 }
 
 /// `POST /api/v2/groups`.
+#[utoipa::path(
+    post,
+    path = "/api/v2/groups",
+    tag = "groups",
+    params(("360-api-version" = String, Header, description = "API version, e.g. `v2.0`")),
+    request_body = InputGroup,
+    responses(
+        (status = 201, body = GroupDto),
+        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::openapi::ApiError),
+        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
+        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
+        (status = 404, description = "parentGroupNotFound", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = ["groups:write"])),
+)]
 pub(crate) async fn create(
     auth: Authorized<GroupsWrite>,
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<GroupDto>), ApiError> {
     let b: InputGroup = parse_body(&headers, body, state.max_body_bytes)?;
     min_len("name", &b.name, 1)?;
     if let Some(c) = &b.custom {
@@ -373,17 +437,32 @@ pub(crate) async fn create(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(group_json(&g))))
+    Ok((StatusCode::CREATED, Json(group_dto(&g))))
 }
 
 /// `PATCH /api/v2/groups/{groupId}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v2/groups/{groupId}",
+    tag = "groups",
+    params(("360-api-version" = String, Header, description = "API version, e.g. `v2.0`"), ("groupId" = String, Path, description = "Group id")),
+    request_body = PatchGroupBody,
+    responses(
+        (status = 200, body = GroupDto),
+        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::openapi::ApiError),
+        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
+        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
+        (status = 404, description = "groupNotFound, parentGroupNotFound", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = ["groups:write"])),
+)]
 pub(crate) async fn update(
     auth: Authorized<GroupsWrite>,
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<GroupDto>, ApiError> {
     let id = group_id(&id)?;
     let b: PatchGroupBody = parse_body(&headers, body, state.max_body_bytes)?;
     if let Some(n) = &b.name {
@@ -428,10 +507,24 @@ pub(crate) async fn update(
             },
         )
         .await?;
-    Ok(Json(group_json(&g)))
+    Ok(Json(group_dto(&g)))
 }
 
-/// `DELETE /api/v2/groups/{groupId}`.
+/// `DELETE /api/v2/groups/{groupId}`: the group and its descendants.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/groups/{groupId}",
+    tag = "groups",
+    params(("360-api-version" = String, Header, description = "API version, e.g. `v2.0`"), ("groupId" = String, Path, description = "Group id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::openapi::ApiError),
+        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
+        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
+        (status = 404, description = "groupNotFound", body = crate::openapi::ApiError),
+    ),
+    security(("bearer" = ["groups:write"])),
+)]
 pub(crate) async fn delete(
     auth: Authorized<GroupsWrite>,
     State(state): State<AppState>,

@@ -32,6 +32,7 @@ mod health;
 mod logging;
 mod metrics;
 mod oauth;
+mod openapi;
 pub mod resource;
 mod startup;
 mod state;

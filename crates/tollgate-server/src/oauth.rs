@@ -310,7 +310,24 @@ fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, Token
     })
 }
 
-/// `POST /api/v2/oauth2/token`.
+/// `POST /api/v2/oauth2/token`: the client credentials grant.
+#[utoipa::path(
+    post,
+    path = "/api/v2/oauth2/token",
+    tag = "oauth",
+    request_body(content(
+        (crate::openapi::TokenRequest = "application/json"),
+        (crate::openapi::TokenRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "A token (`Cache-Control: no-store`)", body = crate::openapi::TokenResponse),
+        (status = 400, description = "invalid_request, unsupported_grant_type, invalid_scope", body = crate::openapi::OAuthError),
+        (status = 401, description = "invalid_client", body = crate::openapi::OAuthError),
+        (status = 413, description = "Body over the limit", body = crate::openapi::OAuthError),
+        (status = 415, description = "Unsupported content type", body = crate::openapi::OAuthError),
+    ),
+    security((), ("client_basic" = [])),
+)]
 pub(crate) async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -389,6 +406,21 @@ fn management_request(
 
 /// `POST /api/v2/oauth2/introspect` (RFC 7662). A caller sees only its own company's tokens;
 /// everything else reads `{"active": false}`.
+#[utoipa::path(
+    post,
+    path = "/api/v2/oauth2/introspect",
+    tag = "oauth",
+    request_body(content(
+        (crate::openapi::TokenManagementRequest = "application/x-www-form-urlencoded"),
+        (crate::openapi::TokenManagementRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, body = crate::openapi::IntrospectionResponse),
+        (status = 400, description = "invalid_request", body = crate::openapi::OAuthError),
+        (status = 401, description = "invalid_client", body = crate::openapi::OAuthError),
+    ),
+    security((), ("client_basic" = [])),
+)]
 pub(crate) async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -410,6 +442,21 @@ pub(crate) async fn introspect(
 
 /// `POST /api/v2/oauth2/revoke` (RFC 7009). 200 for unknown, invalid or expired tokens; a token of
 /// another client is refused; a revoked token is refused by the resource side at once.
+#[utoipa::path(
+    post,
+    path = "/api/v2/oauth2/revoke",
+    tag = "oauth",
+    request_body(content(
+        (crate::openapi::TokenManagementRequest = "application/x-www-form-urlencoded"),
+        (crate::openapi::TokenManagementRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 400, description = "invalid_request, unauthorized_client (another client's token)", body = crate::openapi::OAuthError),
+        (status = 401, description = "invalid_client", body = crate::openapi::OAuthError),
+    ),
+    security((), ("client_basic" = [])),
+)]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -26,7 +26,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::resource::ResourceGuard;
 use crate::state::AppState;
-use crate::{groups, health, logging, metrics, oauth, wellknown};
+use crate::{groups, health, logging, metrics, oauth, openapi, wellknown};
 
 /// A built server, bound to its port, not yet serving.
 #[derive(Debug)]
@@ -187,6 +187,8 @@ impl App {
 
 /// Builds the router over `state`.
 fn router(state: AppState, max_body: usize) -> Router {
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .url("/openapi.json", openapi::document(&state.base_url));
     Router::new()
         .route("/api/v2/oauth2/token", post(oauth::token))
         .route("/api/v2/oauth2/introspect", post(oauth::introspect))
@@ -197,12 +199,12 @@ fn router(state: AppState, max_body: usize) -> Router {
         )
         .route(
             "/.well-known/openid-configuration",
-            get(wellknown::server_metadata),
+            get(wellknown::openid_configuration),
         )
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/api/v2/groups", get(groups::list).post(groups::create))
         .route(
-            "/api/v2/groups/{group_id}",
+            "/api/v2/groups/{groupId}",
             get(groups::get)
                 .patch(groups::update)
                 .delete(groups::delete),
@@ -210,6 +212,7 @@ fn router(state: AppState, max_body: usize) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
+        .merge(docs)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(logging::log_request))

@@ -31,7 +31,9 @@ pub(crate) fn metadata(issuer: &str, catalog: &ScopeCatalog, algs: &[&str]) -> A
     }))
 }
 
-/// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+    responses((status = 200, description = "Authorization server metadata", body = serde_json::Value)))]
 pub(crate) async fn server_metadata(State(state): State<AppState>) -> Response {
     (
         [(
@@ -43,8 +45,17 @@ pub(crate) async fn server_metadata(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// `GET /.well-known/openid-configuration`: the same document, for clients that only look there.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
+    responses((status = 200, description = "Authorization server metadata", body = serde_json::Value)))]
+pub(crate) async fn openid_configuration(state: State<AppState>) -> Response {
+    server_metadata(state).await
+}
+
 /// `GET /.well-known/jwks.json`: every published key (the current one and, during a rotation's
 /// overlap, the previous ones).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    responses((status = 200, description = "Published signing keys", body = crate::openapi::Jwks)))]
 pub(crate) async fn jwks(State(state): State<AppState>) -> Response {
     let ring = state.authority.keys();
     let keys: Vec<&Value> = ring.public_keys().iter().map(|k| &k.jwk).collect();

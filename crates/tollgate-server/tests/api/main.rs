@@ -7,6 +7,7 @@ mod helpers;
 
 mod bad_input;
 mod groups;
+mod openapi;
 mod schema;
 mod standards;
 mod token;
