@@ -47,6 +47,10 @@ pub enum Command {
     /// Manage token signing keys.
     #[command(subcommand)]
     Key(KeyCmd),
+    /// Get an access token from a server with client credentials; prints the token response.
+    Token(crate::client_cmds::TokenArgs),
+    /// Call a server's API with automatic token handling; prints the answer.
+    Call(crate::client_cmds::CallArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,6 +233,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Company(cmd) => company(&admin(&settings).await?, cmd).await,
         Command::Credential(cmd) => credential(&admin(&settings).await?, cmd).await,
         Command::Key(cmd) => key(&settings, cmd).await,
+        Command::Token(args) => crate::client_cmds::token(args).await,
+        Command::Call(args) => crate::client_cmds::call(args).await,
     }
 }
 

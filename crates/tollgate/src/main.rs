@@ -3,6 +3,7 @@
 //! database through `tollgate_store::open`, which applies pending migrations first.
 
 mod cli;
+mod client_cmds;
 mod output;
 mod serve;
 
