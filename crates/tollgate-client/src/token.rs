@@ -48,7 +48,8 @@ impl Token {
         self.0.scope.as_deref()
     }
 
-    /// When the response arrived (by the source's clock).
+    /// When the token was requested (by the source's clock): its lifetime counts from there, since
+    /// the server issued it after that instant.
     pub fn obtained_at(&self) -> Instant {
         self.0.obtained_at
     }
