@@ -72,21 +72,19 @@ fn clean_env(cmd: &mut Command) -> &mut Command {
 }
 
 /// Reads the pretty-printed JSON object the demo prints on stdout.
-fn read_demo_json(stdout: &mut impl BufRead) -> Value {
+fn read_demo_json(stdout: &mut impl BufRead) -> Result<Value, String> {
     let mut text = String::new();
     loop {
         let mut line = String::new();
-        assert_ne!(
-            stdout.read_line(&mut line).unwrap(),
-            0,
-            "demo output ended early: {text}"
-        );
+        if stdout.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            return Err(format!("demo output ended early: {text:?}"));
+        }
         text.push_str(&line);
         if line.trim_end() == "}" {
             break;
         }
     }
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("demo output not JSON ({e}): {text}"))
+    serde_json::from_str(&text).map_err(|e| format!("demo output not JSON ({e}): {text}"))
 }
 
 /// Keeps reading `from` to its end on a thread, so the child never writes to a closed pipe.
@@ -119,7 +117,15 @@ impl Server {
                 .expect("start tollgate");
             drain(child.stderr.take().unwrap(), log2.clone());
             let mut stdout = BufReader::new(child.stdout.take().unwrap());
-            let demo = read_demo_json(&mut stdout);
+            let demo = read_demo_json(&mut stdout).unwrap_or_else(|e| {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                panic!(
+                    "tollgate serve --demo: {e}\n--- its log\n{}",
+                    log2.lock().unwrap()
+                )
+            });
             drain(stdout, log2);
             (child, demo)
         })
