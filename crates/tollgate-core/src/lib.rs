@@ -21,6 +21,7 @@
 //! assert_eq!(clock.now(), 1_700_003_600);
 //! ```
 
+pub mod accounts;
 pub mod admin;
 pub mod authority;
 pub mod catalog;

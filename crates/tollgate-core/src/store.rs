@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use tollgate_proto::ScopeSet;
 
+use crate::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
 use crate::clock::UnixTime;
 use crate::ids::{ClientId, CompanyId, GroupId};
 use crate::model::{Change, Company, Credential, Group, SigningKeyRecord, StoredSecret};
@@ -34,6 +35,14 @@ pub enum StoreError {
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// A wake-up for readers of the change feed, from backends that can push one (PostgreSQL:
+    /// LISTEN/NOTIFY): the value changes when a write may have been recorded by any node, and after
+    /// each reconnect of the backend's listener (notifications sent meanwhile are lost). A hint only:
+    /// readers still poll [`Store::changes_since`] as a safety net. `None` (the default): poll only.
+    fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 
     /// The server key (≥ 32 random bytes) under which secrets are hashed and cursors signed; created on
     /// first use and shared by every node.
@@ -140,4 +149,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn update_group(&self, group: &Group) -> Result<(), StoreError>;
     /// Deletes a group and all its descendants.
     async fn delete_group(&self, company: &CompanyId, id: &GroupId) -> Result<(), StoreError>;
+
+    // --- people (admin panel) ---
+    /// Adds a user ([`StoreError::Conflict`] if the email is taken).
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    /// One user.
+    async fn get_user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+    /// A user by email.
+    async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+    /// A company's users, oldest first.
+    async fn list_users(&self, company: &CompanyId) -> Result<Vec<User>, StoreError>;
+    /// Changes a role.
+    async fn set_user_role(&self, id: &UserId, role: Role) -> Result<(), StoreError>;
+    /// Deletes a user and their sessions.
+    async fn delete_user(&self, id: &UserId) -> Result<(), StoreError>;
+    /// Adds a session.
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    /// A session by the hash of its token.
+    async fn get_session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Ends a session.
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Appends to the audit log.
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// A company's audit log, newest first.
+    async fn list_audit(
+        &self,
+        company: &CompanyId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 }

@@ -36,6 +36,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Log as JSON lines (default: human-readable).
     pub log_json: bool,
+    /// Panel login attempts allowed per minute from one address.
+    pub login_attempts_per_ip: u32,
+    /// Panel login attempts allowed per minute for one account.
+    pub login_attempts_per_account: u32,
 }
 
 impl Default for Settings {
@@ -54,6 +58,8 @@ impl Default for Settings {
             last_used_flush_ms: 5_000,
             max_body_bytes: 16 * 1024,
             log_json: false,
+            login_attempts_per_ip: 30,
+            login_attempts_per_account: 10,
         }
     }
 }

@@ -235,3 +235,121 @@ impl IntoResponse for ApiError {
         }
     }
 }
+
+/// Admin API errors (JSON envelope `{"error":{"code","message"}}`), also rendered by the panel.
+#[derive(Debug)]
+pub enum AdminApiError {
+    /// 401: no valid session or token.
+    Unauthenticated,
+    /// 403: authenticated, but not an owner/admin (or token without `credentials:manage`).
+    Forbidden,
+    /// 403: missing or wrong CSRF token.
+    Csrf,
+    /// 429: too many login attempts.
+    TooManyAttempts,
+    /// 4xx with a code and message.
+    Client {
+        /// Status.
+        status: StatusCode,
+        /// camelCase code.
+        code: &'static str,
+        /// Message.
+        message: String,
+    },
+    /// 500.
+    Internal,
+}
+
+impl AdminApiError {
+    /// Status, code and message.
+    pub fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            Self::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "log in, or send a bearer token holding credentials:manage".into(),
+            ),
+            Self::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "only a platform admin can do this; ask your platform admin".into(),
+            ),
+            Self::Csrf => (
+                StatusCode::FORBIDDEN,
+                "invalidCsrfToken",
+                "missing or wrong CSRF token; reload the page and try again".into(),
+            ),
+            Self::TooManyAttempts => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "tooManyRequests",
+                "too many login attempts; wait a minute".into(),
+            ),
+            Self::Client {
+                status,
+                code,
+                message,
+            } => (*status, code, message.clone()),
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internalError",
+                "internal error".into(),
+            ),
+        }
+    }
+
+    fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Client {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<tollgate_core::admin::AdminError> for AdminApiError {
+    fn from(e: tollgate_core::admin::AdminError) -> Self {
+        use tollgate_core::admin::AdminError as E;
+        let msg = e.to_string();
+        match e {
+            E::CompanyNotFound => Self::client(StatusCode::NOT_FOUND, "companyNotFound", msg),
+            E::CredentialNotFound => Self::client(StatusCode::NOT_FOUND, "credentialNotFound", msg),
+            E::Invalid(_) => Self::client(StatusCode::BAD_REQUEST, "invalidInput", msg),
+            E::UnknownScopes(_) => Self::client(StatusCode::BAD_REQUEST, "unknownScope", msg),
+            E::OutsideCeiling(_) => Self::client(StatusCode::BAD_REQUEST, "scopeNotAllowed", msg),
+            E::CredentialLimit { .. } => {
+                Self::client(StatusCode::CONFLICT, "credentialLimitReached", msg)
+            }
+            other => {
+                tracing::error!(error = %other, "admin operation failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<tollgate_core::accounts::AccountError> for AdminApiError {
+    fn from(e: tollgate_core::accounts::AccountError) -> Self {
+        use tollgate_core::accounts::AccountError as E;
+        let msg = e.to_string();
+        match e {
+            E::Invalid(_) => Self::client(StatusCode::BAD_REQUEST, "invalidInput", msg),
+            E::EmailTaken => Self::client(StatusCode::CONFLICT, "emailTaken", msg),
+            E::UserNotFound => Self::client(StatusCode::NOT_FOUND, "userNotFound", msg),
+            E::CompanyNotFound => Self::client(StatusCode::NOT_FOUND, "companyNotFound", msg),
+            E::LastAdmin => Self::client(StatusCode::CONFLICT, "lastAdmin", msg),
+            E::BadLogin => Self::client(StatusCode::UNAUTHORIZED, "badLogin", msg),
+            E::NoSession => Self::Unauthenticated,
+            other => {
+                tracing::error!(error = %other, "account operation failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for AdminApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        json_response(status, &ApiErrorBody::new(code, message))
+    }
+}

@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod config;
 mod error;
 mod groups;
@@ -39,7 +40,7 @@ mod state;
 mod wellknown;
 
 pub use config::{ConfigError, Settings};
-pub use error::{ApiError, TokenError};
+pub use error::{AdminApiError, ApiError, TokenError};
 pub use metrics::Metrics;
 pub use startup::App;
 pub use state::AppState;

@@ -89,6 +89,7 @@ impl App {
             HeaderName::from_bytes(settings.version_header.to_ascii_lowercase().as_bytes())?,
             settings.api_versions.clone(),
         ));
+        let state_store = Arc::clone(&store);
         let state = AppState {
             authority,
             guard,
@@ -98,13 +99,21 @@ impl App {
                 hasher.clone(),
                 Arc::clone(&clock),
             ),
-            groups: Groups::new(Arc::clone(&store), clock),
+            groups: Groups::new(Arc::clone(&store), Arc::clone(&clock)),
             store,
             hasher,
             base_url: issuer.into(),
             max_body_bytes: settings.max_body_bytes,
             metrics,
             metadata,
+            accounts: tollgate_core::accounts::Accounts::new(
+                Arc::clone(&state_store),
+                Arc::clone(&clock),
+            ),
+            login_limiter: Arc::new(crate::admin::auth::LoginLimiter::new(
+                settings.login_attempts_per_ip,
+                settings.login_attempts_per_account,
+            )),
         };
         Ok(Self {
             listener,
@@ -174,9 +183,12 @@ impl App {
             stop_rx,
         ));
         tracing::info!(addr = %self.addr, issuer = %self.state.base_url, "tollgate listening");
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         let _ = stop_tx.send(true);
         let _ = sync.await;
         flush_last_used(&self.state).await;
@@ -213,6 +225,7 @@ fn router(state: AppState, max_body: usize) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .merge(docs)
+        .merge(crate::admin::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(logging::log_request))

@@ -35,6 +35,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The RFC 8414 metadata document.
     pub metadata: Arc<serde_json::Value>,
+    /// Users, sessions, audit log.
+    pub accounts: tollgate_core::accounts::Accounts,
+    /// Login brute-force protection.
+    pub login_limiter: Arc<crate::admin::auth::LoginLimiter>,
 }
 
 impl FromRef<AppState> for Arc<ResourceGuard> {

@@ -9,6 +9,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
+use tollgate_core::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
 use tollgate_core::clock::UnixTime;
 use tollgate_core::ids::{ClientId, CompanyId, GroupId, SecretId};
 use tollgate_core::model::{
@@ -141,6 +142,21 @@ fn group_row(r: &SqliteRow) -> Result<Group, StoreError> {
         custom: r.try_get("custom").map_err(backend)?,
         parent_id: parent.as_deref().map(group_id).transpose()?,
         extra: serde_json::from_str(&extra).map_err(|e| StoreError::Backend(Box::new(e)))?,
+    })
+}
+
+fn user_row(r: &SqliteRow) -> Result<User, StoreError> {
+    let id: String = r.try_get("id").map_err(backend)?;
+    let email: String = r.try_get("email").map_err(backend)?;
+    let role: String = r.try_get("role").map_err(backend)?;
+    let bad = |e: String| StoreError::Backend(e.into());
+    Ok(User {
+        id: UserId::parse(&id).map_err(|e| StoreError::Backend(Box::new(e)))?,
+        company_id: company_id(r.try_get("company_id").map_err(backend)?)?,
+        email: Email::parse(&email).map_err(|e| bad(e.to_string()))?,
+        role: role.parse::<Role>().map_err(|e| bad(e.to_string()))?,
+        password_hash: r.try_get("password_hash").map_err(backend)?,
+        created_at: r.try_get("created_at").map_err(backend)?,
     })
 }
 
@@ -715,6 +731,155 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users(id, company_id, email, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(u.id.to_string())
+        .bind(u.company_id.to_string())
+        .bind(u.email.as_str())
+        .bind(u.role.as_str())
+        .bind(&u.password_hash)
+        .bind(u.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get_user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE email = ?")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn list_users(&self, company: &CompanyId) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM users WHERE company_id = ? ORDER BY created_at, id")
+            .bind(company.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn set_user_role(&self, id: &UserId, role: Role) -> Result<(), StoreError> {
+        let r = sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+            .bind(role.as_str())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: &UserId) -> Result<(), StoreError> {
+        let r = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sessions(id_hash, user_id, csrf, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(&s.id_hash)
+            .bind(s.user_id.to_string())
+            .bind(&s.csrf)
+            .bind(s.expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get_session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE id_hash = ?")
+            .bind(id_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| {
+            let uid: String = r.try_get("user_id").map_err(backend)?;
+            Ok(SessionRecord {
+                id_hash: r.try_get("id_hash").map_err(backend)?,
+                user_id: UserId::parse(&uid).map_err(|e| StoreError::Backend(Box::new(e)))?,
+                csrf: r.try_get("csrf").map_err(backend)?,
+                expires_at: r.try_get("expires_at").map_err(backend)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log(at, company_id, actor, action, target, remote_addr) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.at)
+        .bind(e.company_id.to_string())
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.remote_addr)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        company: &CompanyId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM audit_log WHERE company_id = ? ORDER BY seq DESC LIMIT ?")
+                .bind(company.to_string())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEvent {
+                    at: r.try_get("at").map_err(backend)?,
+                    company_id: company_id(r.try_get("company_id").map_err(backend)?)?,
+                    actor: r.try_get("actor").map_err(backend)?,
+                    action: r.try_get("action").map_err(backend)?,
+                    target: r.try_get("target").map_err(backend)?,
+                    remote_addr: r.try_get("remote_addr").map_err(backend)?,
+                })
+            })
+            .collect()
     }
 }
 

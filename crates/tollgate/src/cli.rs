@@ -47,10 +47,48 @@ pub enum Command {
     /// Manage token signing keys.
     #[command(subcommand)]
     Key(KeyCmd),
+    /// Manage admin panel users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Read a company's audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Get an access token from a server with client credentials; prints the token response.
     Token(crate::client_cmds::TokenArgs),
     /// Call a server's API with automatic token handling; prints the answer.
     Call(crate::client_cmds::CallArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a panel user; without --password-stdin a password is generated and printed once.
+    Create {
+        /// Company id.
+        #[arg(long)]
+        company: String,
+        /// Email (the login name).
+        #[arg(long)]
+        email: String,
+        /// owner, admin or member.
+        #[arg(long)]
+        role: String,
+        /// Read the password from stdin (one line; the newline is trimmed).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// The newest events first.
+    List {
+        /// Company id.
+        #[arg(long)]
+        company: String,
+        /// How many events.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +271,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Company(cmd) => company(&admin(&settings).await?, cmd).await,
         Command::Credential(cmd) => credential(&admin(&settings).await?, cmd).await,
         Command::Key(cmd) => key(&settings, cmd).await,
+        Command::User(cmd) => user(&settings, cmd).await,
+        Command::Audit(cmd) => audit(&settings, cmd).await,
         Command::Token(args) => crate::client_cmds::token(args).await,
         Command::Call(args) => crate::client_cmds::call(args).await,
     }
@@ -374,6 +414,78 @@ async fn key(settings: &Settings, cmd: KeyCmd) -> anyhow::Result<()> {
                         "created_at": tollgate_core::clock::rfc3339(k.created_at),
                         "retired_at": k.retired_at.map(tollgate_core::clock::rfc3339),
                         "publish_until": k.publish_until.map(tollgate_core::clock::rfc3339),
+                    })
+                })
+                .collect();
+            print_json(&list)
+        }
+    }
+}
+
+async fn accounts(settings: &Settings) -> anyhow::Result<tollgate_core::accounts::Accounts> {
+    let store = tollgate_store::open(&settings.database_url).await?;
+    Ok(tollgate_core::accounts::Accounts::new(
+        store,
+        Arc::new(SystemClock),
+    ))
+}
+
+async fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<()> {
+    match cmd {
+        UserCmd::Create {
+            company,
+            email,
+            role,
+            password_stdin,
+        } => {
+            let role: tollgate_core::accounts::Role = role.parse()?;
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                (
+                    zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned()),
+                    false,
+                )
+            } else {
+                (tollgate_core::accounts::generate_password()?, true)
+            };
+            let u = accounts(settings)
+                .await?
+                .create_user(&company_id(&company)?, &email, role, &password, None)
+                .await?;
+            let mut v = serde_json::json!({
+                "id": u.id,
+                "company_id": u.company_id.to_string(),
+                "email": u.email.as_str(),
+                "role": u.role,
+            });
+            if generated && let Some(m) = v.as_object_mut() {
+                m.insert(
+                    "password".into(),
+                    serde_json::Value::String(password.to_string()),
+                );
+            }
+            print_json(&v)
+        }
+    }
+}
+
+async fn audit(settings: &Settings, cmd: AuditCmd) -> anyhow::Result<()> {
+    match cmd {
+        AuditCmd::List { company, limit } => {
+            let events = accounts(settings)
+                .await?
+                .audit(&company_id(&company)?, limit)
+                .await?;
+            let list: Vec<_> = events
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "at": tollgate_core::clock::rfc3339(e.at),
+                        "actor": e.actor,
+                        "action": e.action,
+                        "target": e.target,
+                        "remote_addr": e.remote_addr,
                     })
                 })
                 .collect();

@@ -1,0 +1,634 @@
+//! People: users of a company with a role, their passwords (Argon2id), panel sessions, and the audit
+//! log. Authorization is a type: only an [`AdminActor`] can be handed to the operations that manage
+//! credentials and users, and only [`Accounts::admin_actor`] makes one.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::clock::{Clock, UnixTime};
+use crate::ids::{ClientId, CompanyId, ObjectId};
+use crate::random::{self, RandomError};
+use crate::store::{Store, StoreError};
+
+/// Longest accepted password (bytes); Argon2 work grows with it.
+pub const MAX_PASSWORD_LEN: usize = 256;
+/// Shortest accepted password.
+pub const MIN_PASSWORD_LEN: usize = 12;
+/// How long a panel session lives.
+pub const SESSION_TTL: i64 = 8 * 3600;
+
+/// A user id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct UserId(pub ObjectId);
+
+impl Serialize for UserId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl UserId {
+    /// Parses 24 hex digits.
+    pub fn parse(s: &str) -> Result<Self, crate::ids::InvalidId> {
+        ObjectId::parse(s).map(Self)
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A user's role in their company.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Full control, like admin; the reference's "owner".
+    Owner,
+    /// Manages credentials and users.
+    Admin,
+    /// Can log in; cannot see or manage credentials.
+    Member,
+}
+
+impl Role {
+    /// Whether the role manages credentials and users.
+    pub fn is_admin(self) -> bool {
+        matches!(self, Self::Owner | Self::Admin)
+    }
+
+    /// The role as text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Member => "member",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = AccountError;
+    fn from_str(s: &str) -> Result<Self, AccountError> {
+        match s {
+            "owner" => Ok(Self::Owner),
+            "admin" => Ok(Self::Admin),
+            "member" => Ok(Self::Member),
+            _ => Err(AccountError::Invalid(
+                "role must be owner, admin or member".into(),
+            )),
+        }
+    }
+}
+
+/// An email address, trimmed and lowercased.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Email(String);
+
+impl Email {
+    /// Light validation: one `@`, something on each side, a dot in the domain, ≤ 254 characters.
+    pub fn parse(s: &str) -> Result<Self, AccountError> {
+        let s = s.trim().to_lowercase();
+        let ok = s.len() <= 254
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+            && match s.split_once('@') {
+                Some((local, domain)) => {
+                    !local.is_empty()
+                        && domain.contains('.')
+                        && !domain.contains('@')
+                        && !domain.starts_with('.')
+                        && !domain.ends_with('.')
+                }
+                None => false,
+            };
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(AccountError::Invalid("not a valid email address".into()))
+        }
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A user as stored.
+#[derive(Clone, Debug)]
+pub struct User {
+    /// Id.
+    pub id: UserId,
+    /// Company.
+    pub company_id: CompanyId,
+    /// Email (login name, unique).
+    pub email: Email,
+    /// Role.
+    pub role: Role,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Creation time.
+    pub created_at: UnixTime,
+}
+
+/// A panel session as stored (the token itself is never stored, only its SHA-256).
+#[derive(Clone, Debug)]
+pub struct SessionRecord {
+    /// SHA-256 of the session token, base64url.
+    pub id_hash: String,
+    /// Who.
+    pub user_id: UserId,
+    /// The CSRF token every state-changing request must carry.
+    pub csrf: String,
+    /// Expiry.
+    pub expires_at: UnixTime,
+}
+
+/// Who did something, for the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// A panel user.
+    User(String),
+    /// An integration holding `credentials:manage`.
+    Client(ClientId),
+    /// The operator, through the CLI.
+    Operator,
+    /// Nobody authenticated (e.g. a failed login).
+    Anonymous,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::User(email) => write!(f, "user:{email}"),
+            Self::Client(id) => write!(f, "client:{id}"),
+            Self::Operator => f.write_str("operator"),
+            Self::Anonymous => f.write_str("anonymous"),
+        }
+    }
+}
+
+/// One audit event.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEvent {
+    /// When.
+    pub at: UnixTime,
+    /// Company concerned.
+    pub company_id: CompanyId,
+    /// Who (`user:…`, `client:…`, `operator`, `anonymous`).
+    pub actor: String,
+    /// What, e.g. `credential.created`, `login.failed`.
+    pub action: String,
+    /// On what (a client ID, a user email…); never a secret.
+    pub target: String,
+    /// From where.
+    pub remote_addr: Option<String>,
+}
+
+/// Proof that the caller administers `company_id`: only [`Accounts::admin_actor`] and
+/// [`AdminActor::for_client`] (a token holding `credentials:manage`) make one.
+#[derive(Clone, Debug)]
+pub struct AdminActor {
+    company_id: CompanyId,
+    actor: Actor,
+    remote_addr: Option<String>,
+}
+
+impl AdminActor {
+    /// An integration authorized by the `credentials:manage` scope of its token.
+    pub fn for_client(
+        company_id: CompanyId,
+        client: ClientId,
+        remote_addr: Option<String>,
+    ) -> Self {
+        Self {
+            company_id,
+            actor: Actor::Client(client),
+            remote_addr,
+        }
+    }
+
+    /// The company administered.
+    pub fn company_id(&self) -> CompanyId {
+        self.company_id
+    }
+
+    /// Who.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// An audit event by this actor.
+    pub fn event(&self, action: &str, target: impl Into<String>, at: UnixTime) -> AuditEvent {
+        AuditEvent {
+            at,
+            company_id: self.company_id,
+            actor: self.actor.to_string(),
+            action: action.to_owned(),
+            target: target.into(),
+            remote_addr: self.remote_addr.clone(),
+        }
+    }
+}
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccountError {
+    /// Input invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Email already used.
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    /// No such user in the company.
+    #[error("user not found")]
+    UserNotFound,
+    /// No such company.
+    #[error("company not found")]
+    CompanyNotFound,
+    /// The company would be left without an owner or admin.
+    #[error("a company must keep at least one owner or admin")]
+    LastAdmin,
+    /// Wrong email or password (one message for both).
+    #[error("wrong email or password")]
+    BadLogin,
+    /// Session missing or expired.
+    #[error("the session has expired; log in again")]
+    NoSession,
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// The RNG failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// Hashing failed.
+    #[error("password hashing failed")]
+    Hash,
+}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(_) => Self::EmailTaken,
+            StoreError::NotFound => Self::UserNotFound,
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// A logged-in session: the cookie value (shown once) and its CSRF token.
+#[derive(Clone)]
+pub struct NewSession {
+    /// The session token for the cookie.
+    pub token: Zeroizing<String>,
+    /// The CSRF token for forms and the `X-CSRF-Token` header.
+    pub csrf: String,
+    /// The user.
+    pub user: User,
+}
+
+impl fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSession")
+            .field("user", &self.user.email)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session found by its token.
+#[derive(Clone, Debug)]
+pub struct ActiveSession {
+    /// The user.
+    pub user: User,
+    /// Its CSRF token.
+    pub csrf: String,
+}
+
+/// Users, sessions and the audit log.
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+fn hash_token(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()))
+}
+
+fn random_token() -> Result<String, RandomError> {
+    Ok(URL_SAFE_NO_PAD.encode(random::bytes::<32>()?))
+}
+
+/// Hashes a password with Argon2id (default parameters, random 16-byte salt).
+pub fn hash_password(password: &str) -> Result<String, AccountError> {
+    let salt: [u8; 16] = random::bytes()?;
+    Argon2::default()
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| AccountError::Hash)
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    Argon2::default()
+        .verify_password(password.as_bytes(), phc)
+        .is_ok()
+}
+
+/// A generated password (shown once by the CLI when none is given).
+pub fn generate_password() -> Result<Zeroizing<String>, RandomError> {
+    Ok(Zeroizing::new(
+        URL_SAFE_NO_PAD.encode(random::bytes::<18>()?),
+    ))
+}
+
+fn check_password(p: &str) -> Result<(), AccountError> {
+    if p.len() < MIN_PASSWORD_LEN || p.len() > MAX_PASSWORD_LEN {
+        return Err(AccountError::Invalid(format!(
+            "a password has {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+impl Accounts {
+    /// The service over `store`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// Now.
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// Appends to the audit log.
+    pub async fn record(&self, event: AuditEvent) -> Result<(), AccountError> {
+        Ok(self.store.append_audit(&event).await?)
+    }
+
+    /// A company's audit log, newest first.
+    pub async fn audit(
+        &self,
+        company: &CompanyId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, AccountError> {
+        Ok(self.store.list_audit(company, limit).await?)
+    }
+
+    /// Creates a user. Used by the operator (CLI) and by admins (`by`).
+    pub async fn create_user(
+        &self,
+        company: &CompanyId,
+        email: &str,
+        role: Role,
+        password: &str,
+        by: Option<&AdminActor>,
+    ) -> Result<User, AccountError> {
+        if let Some(a) = by
+            && a.company_id != *company
+        {
+            return Err(AccountError::CompanyNotFound);
+        }
+        let email = Email::parse(email)?;
+        check_password(password)?;
+        self.store
+            .get_company(company)
+            .await?
+            .ok_or(AccountError::CompanyNotFound)?;
+        let now = self.clock.now();
+        let user = User {
+            id: UserId(ObjectId::generate(now)?),
+            company_id: *company,
+            email,
+            role,
+            password_hash: hash_password(password)?,
+            created_at: now,
+        };
+        self.store.insert_user(&user).await?;
+        let actor = by
+            .map(|a| a.actor.to_string())
+            .unwrap_or_else(|| Actor::Operator.to_string());
+        self.record(AuditEvent {
+            at: now,
+            company_id: *company,
+            actor,
+            action: "user.created".into(),
+            target: format!("{} ({})", user.email.as_str(), role.as_str()),
+            remote_addr: by.and_then(|a| a.remote_addr.clone()),
+        })
+        .await?;
+        Ok(user)
+    }
+
+    /// The company's users.
+    pub async fn users(&self, by: &AdminActor) -> Result<Vec<User>, AccountError> {
+        Ok(self.store.list_users(&by.company_id).await?)
+    }
+
+    async fn user_in(&self, by: &AdminActor, id: &UserId) -> Result<User, AccountError> {
+        self.store
+            .get_user(id)
+            .await?
+            .filter(|u| u.company_id == by.company_id)
+            .ok_or(AccountError::UserNotFound)
+    }
+
+    async fn keeps_an_admin(
+        &self,
+        company: &CompanyId,
+        without: &UserId,
+    ) -> Result<bool, AccountError> {
+        Ok(self
+            .store
+            .list_users(company)
+            .await?
+            .iter()
+            .any(|u| u.id != *without && u.role.is_admin()))
+    }
+
+    /// Changes a user's role; the last owner/admin cannot be demoted.
+    pub async fn set_role(
+        &self,
+        by: &AdminActor,
+        id: &UserId,
+        role: Role,
+    ) -> Result<User, AccountError> {
+        let mut user = self.user_in(by, id).await?;
+        if user.role.is_admin()
+            && !role.is_admin()
+            && !self.keeps_an_admin(&by.company_id, id).await?
+        {
+            return Err(AccountError::LastAdmin);
+        }
+        self.store.set_user_role(id, role).await?;
+        user.role = role;
+        self.record(by.event(
+            "user.role_changed",
+            format!("{} → {}", user.email.as_str(), role.as_str()),
+            self.now(),
+        ))
+        .await?;
+        Ok(user)
+    }
+
+    /// Removes a user (and their sessions); the last owner/admin cannot be removed.
+    pub async fn remove_user(&self, by: &AdminActor, id: &UserId) -> Result<(), AccountError> {
+        let user = self.user_in(by, id).await?;
+        if user.role.is_admin() && !self.keeps_an_admin(&by.company_id, id).await? {
+            return Err(AccountError::LastAdmin);
+        }
+        self.store.delete_user(id).await?;
+        self.record(by.event("user.removed", user.email.as_str(), self.now()))
+            .await?;
+        Ok(())
+    }
+
+    /// Checks email and password; on success opens a session. Both outcomes are audited.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        remote_addr: Option<String>,
+    ) -> Result<NewSession, AccountError> {
+        let now = self.clock.now();
+        let user = match Email::parse(email) {
+            Ok(e) => self.store.get_user_by_email(&e).await?,
+            Err(_) => None,
+        };
+        let ok = match &user {
+            // Bound the work: an overlong password is simply wrong.
+            Some(u) if password.len() <= MAX_PASSWORD_LEN => {
+                verify_password(password, &u.password_hash)
+            }
+            _ => {
+                // Spend comparable time when the user does not exist.
+                let _ = hash_password(
+                    password
+                        .get(..MAX_PASSWORD_LEN.min(password.len()))
+                        .unwrap_or(""),
+                );
+                false
+            }
+        };
+        let Some(user) = user.filter(|_| ok) else {
+            if let Some(u) = self
+                .store
+                .get_user_by_email(&Email::parse(email).unwrap_or(Email(String::new())))
+                .await?
+            {
+                self.record(AuditEvent {
+                    at: now,
+                    company_id: u.company_id,
+                    actor: Actor::Anonymous.to_string(),
+                    action: "login.failed".into(),
+                    target: u.email.as_str().to_owned(),
+                    remote_addr,
+                })
+                .await?;
+            }
+            return Err(AccountError::BadLogin);
+        };
+        let token = Zeroizing::new(random_token()?);
+        let csrf = random_token()?;
+        self.store
+            .insert_session(&SessionRecord {
+                id_hash: hash_token(&token),
+                user_id: user.id,
+                csrf: csrf.clone(),
+                expires_at: now + SESSION_TTL,
+            })
+            .await?;
+        self.record(AuditEvent {
+            at: now,
+            company_id: user.company_id,
+            actor: Actor::User(user.email.as_str().to_owned()).to_string(),
+            action: "login.succeeded".into(),
+            target: user.email.as_str().to_owned(),
+            remote_addr,
+        })
+        .await?;
+        Ok(NewSession { token, csrf, user })
+    }
+
+    /// The session behind a cookie value, if live.
+    pub async fn session(&self, token: &str) -> Result<ActiveSession, AccountError> {
+        let rec = self
+            .store
+            .get_session(&hash_token(token))
+            .await?
+            .filter(|s| s.expires_at > self.clock.now())
+            .ok_or(AccountError::NoSession)?;
+        let user = self
+            .store
+            .get_user(&rec.user_id)
+            .await?
+            .ok_or(AccountError::NoSession)?;
+        Ok(ActiveSession {
+            user,
+            csrf: rec.csrf,
+        })
+    }
+
+    /// Ends a session.
+    pub async fn logout(&self, token: &str) -> Result<(), AccountError> {
+        Ok(self.store.delete_session(&hash_token(token)).await?)
+    }
+
+    /// The admin capability of a session's user, if they are an owner or admin.
+    pub fn admin_actor(session: &ActiveSession, remote_addr: Option<String>) -> Option<AdminActor> {
+        session.user.role.is_admin().then(|| AdminActor {
+            company_id: session.user.company_id,
+            actor: Actor::User(session.user.email.as_str().to_owned()),
+            remote_addr,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("wrong horse battery", &h));
+    }
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.com",
+            "ada@x",
+            "a b@x.com",
+            "ada@x.com.",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roles() {
+        assert!(Role::Owner.is_admin() && Role::Admin.is_admin() && !Role::Member.is_admin());
+        assert_eq!("member".parse::<Role>().unwrap(), Role::Member);
+        assert!("root".parse::<Role>().is_err());
+    }
+}

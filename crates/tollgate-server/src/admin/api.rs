@@ -1,0 +1,407 @@
+//! The admin JSON API under `/admin/api/v1/`: the panel's operations, for scripts. Every operation is
+//! scoped to the caller's own company; another company's objects read as missing.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tollgate_core::accounts::{AdminActor, AuditEvent, Role, User, UserId};
+use tollgate_core::admin::{CreatedCredential, CredentialChanges};
+use tollgate_core::clock::rfc3339;
+use tollgate_core::ids::ClientId;
+use tollgate_core::model::Credential;
+use tollgate_proto::ScopeSet;
+
+use super::auth::ApiAdmin;
+use crate::error::AdminApiError;
+use crate::state::AppState;
+
+/// A credential as admins see it: never a secret, except `client_secret` right after create/rotate.
+#[derive(Debug, Serialize)]
+pub(crate) struct CredentialView {
+    client_id: String,
+    label: String,
+    scopes: ScopeSet,
+    effective_scopes: ScopeSet,
+    created_at: String,
+    updated_at: String,
+    last_used_at: Option<String>,
+    secrets: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+pub(crate) fn credential_view(
+    c: &Credential,
+    ceiling: &ScopeSet,
+    secret: Option<&str>,
+) -> CredentialView {
+    CredentialView {
+        client_id: c.client_id.as_str().to_owned(),
+        label: c.label.clone(),
+        scopes: c.scopes.clone(),
+        effective_scopes: c.scopes.intersection(ceiling),
+        created_at: rfc3339(c.created_at),
+        updated_at: rfc3339(c.updated_at),
+        last_used_at: c.last_used_at.map(rfc3339),
+        secrets: c
+            .secrets
+            .iter()
+            .map(|s| json!({"id": s.id.as_str(), "created_at": rfc3339(s.created_at), "expires_at": s.expires_at.map(rfc3339)}))
+            .collect(),
+        client_secret: secret.map(str::to_owned),
+    }
+}
+
+pub(crate) fn user_view(u: &User) -> Value {
+    json!({"id": u.id, "email": u.email.as_str(), "role": u.role, "created_at": rfc3339(u.created_at)})
+}
+
+pub(crate) fn audit_view(e: &AuditEvent) -> Value {
+    json!({"at": rfc3339(e.at), "actor": e.actor, "action": e.action, "target": e.target, "remote_addr": e.remote_addr})
+}
+
+fn not_found() -> AdminApiError {
+    AdminApiError::Client {
+        status: StatusCode::NOT_FOUND,
+        code: "credentialNotFound",
+        message: "credential not found".into(),
+    }
+}
+
+/// The credential, if it belongs to the caller's company.
+pub(crate) async fn own_credential(
+    state: &AppState,
+    actor: &AdminActor,
+    client_id: &str,
+) -> Result<Credential, AdminApiError> {
+    let id = ClientId::parse(client_id).map_err(|_| not_found())?;
+    match state.admin.credential(&id).await {
+        Ok(c) if c.company_id == actor.company_id() => Ok(c),
+        Ok(_) | Err(tollgate_core::admin::AdminError::CredentialNotFound) => Err(not_found()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn ceiling(
+    state: &AppState,
+    actor: &AdminActor,
+) -> Result<ScopeSet, AdminApiError> {
+    Ok(state.admin.company(&actor.company_id()).await?.scopes)
+}
+
+async fn audit(
+    state: &AppState,
+    actor: &AdminActor,
+    action: &str,
+    target: &str,
+) -> Result<(), AdminApiError> {
+    Ok(state
+        .accounts
+        .record(actor.event(action, target, state.accounts.now()))
+        .await?)
+}
+
+/// Operations shared by the JSON API and the panel.
+pub(crate) mod ops {
+    use super::*;
+
+    pub(crate) async fn create(
+        state: &AppState,
+        actor: &AdminActor,
+        label: &str,
+        scopes: ScopeSet,
+    ) -> Result<CreatedCredential, AdminApiError> {
+        let created = state
+            .admin
+            .create_credential(&actor.company_id(), label, scopes)
+            .await?;
+        audit(
+            state,
+            actor,
+            "credential.created",
+            created.credential.client_id.as_str(),
+        )
+        .await?;
+        Ok(created)
+    }
+
+    pub(crate) async fn update(
+        state: &AppState,
+        actor: &AdminActor,
+        client_id: &str,
+        changes: CredentialChanges,
+    ) -> Result<Credential, AdminApiError> {
+        let c = own_credential(state, actor, client_id).await?;
+        let updated = state.admin.update_credential(&c.client_id, changes).await?;
+        audit(state, actor, "credential.updated", c.client_id.as_str()).await?;
+        Ok(updated)
+    }
+
+    pub(crate) async fn rotate(
+        state: &AppState,
+        actor: &AdminActor,
+        client_id: &str,
+        grace: i64,
+    ) -> Result<CreatedCredential, AdminApiError> {
+        let c = own_credential(state, actor, client_id).await?;
+        let r = state.admin.rotate_secret(&c.client_id, grace).await?;
+        audit(
+            state,
+            actor,
+            "credential.rotated",
+            &format!("{} (grace {grace}s)", c.client_id),
+        )
+        .await?;
+        Ok(r)
+    }
+
+    pub(crate) async fn delete(
+        state: &AppState,
+        actor: &AdminActor,
+        client_id: &str,
+    ) -> Result<(), AdminApiError> {
+        let c = own_credential(state, actor, client_id).await?;
+        match state.admin.delete_credential(&c.client_id).await {
+            // Deleted concurrently by someone else: the outcome the caller wanted.
+            Ok(()) | Err(tollgate_core::admin::AdminError::CredentialNotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        audit(state, actor, "credential.deleted", c.client_id.as_str()).await
+    }
+}
+
+/// `GET /admin/api/v1/credentials`.
+pub(crate) async fn list_credentials(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+) -> Result<Json<Vec<CredentialView>>, AdminApiError> {
+    let ceiling = ceiling(&state, &actor).await?;
+    let list = state.admin.credentials(&actor.company_id()).await?;
+    Ok(Json(
+        list.iter()
+            .map(|c| credential_view(c, &ceiling, None))
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateBody {
+    label: String,
+    scopes: Vec<String>,
+}
+
+fn scopes(list: &[String]) -> Result<ScopeSet, AdminApiError> {
+    ScopeSet::parse_list(&list.join(" ")).map_err(|e| AdminApiError::Client {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalidInput",
+        message: e.to_string(),
+    })
+}
+
+fn bad_json(e: axum::extract::rejection::JsonRejection) -> AdminApiError {
+    AdminApiError::Client {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalidInput",
+        message: e.body_text(),
+    }
+}
+
+/// `POST /admin/api/v1/credentials`: the secret is in this response only.
+pub(crate) async fn create_credential(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<CredentialView>), AdminApiError> {
+    let Json(b) = body.map_err(bad_json)?;
+    let created = ops::create(&state, &actor, &b.label, scopes(&b.scopes)?).await?;
+    let ceiling = ceiling(&state, &actor).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(credential_view(
+            &created.credential,
+            &ceiling,
+            Some(created.secret.expose()),
+        )),
+    ))
+}
+
+/// `GET /admin/api/v1/credentials/{client_id}`.
+pub(crate) async fn get_credential(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(id): Path<String>,
+) -> Result<Json<CredentialView>, AdminApiError> {
+    let c = own_credential(&state, &actor, &id).await?;
+    Ok(Json(credential_view(
+        &c,
+        &ceiling(&state, &actor).await?,
+        None,
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateBody {
+    label: Option<String>,
+    scopes: Option<Vec<String>>,
+}
+
+/// `PATCH /admin/api/v1/credentials/{client_id}`.
+pub(crate) async fn update_credential(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(id): Path<String>,
+    body: Result<Json<UpdateBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<CredentialView>, AdminApiError> {
+    let Json(b) = body.map_err(bad_json)?;
+    let changes = CredentialChanges {
+        label: b.label,
+        scopes: b.scopes.as_deref().map(scopes).transpose()?,
+    };
+    let c = ops::update(&state, &actor, &id, changes).await?;
+    Ok(Json(credential_view(
+        &c,
+        &ceiling(&state, &actor).await?,
+        None,
+    )))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RotateBody {
+    #[serde(default)]
+    grace_seconds: i64,
+}
+
+/// `POST /admin/api/v1/credentials/{client_id}/rotate`: the new secret is in this response only.
+pub(crate) async fn rotate_credential(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(id): Path<String>,
+    body: Option<Json<RotateBody>>,
+) -> Result<Json<CredentialView>, AdminApiError> {
+    let grace = body.map(|Json(b)| b.grace_seconds).unwrap_or(0);
+    let r = ops::rotate(&state, &actor, &id, grace).await?;
+    Ok(Json(credential_view(
+        &r.credential,
+        &ceiling(&state, &actor).await?,
+        Some(r.secret.expose()),
+    )))
+}
+
+/// `DELETE /admin/api/v1/credentials/{client_id}`.
+pub(crate) async fn delete_credential(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AdminApiError> {
+    ops::delete(&state, &actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /admin/api/v1/users`.
+pub(crate) async fn list_users(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+) -> Result<Json<Vec<Value>>, AdminApiError> {
+    Ok(Json(
+        state
+            .accounts
+            .users(&actor)
+            .await?
+            .iter()
+            .map(user_view)
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewUserBody {
+    email: String,
+    role: String,
+    password: String,
+}
+
+/// `POST /admin/api/v1/users`.
+pub(crate) async fn create_user(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    body: Result<Json<NewUserBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), AdminApiError> {
+    let Json(b) = body.map_err(bad_json)?;
+    let role: Role = b.role.parse()?;
+    let u = state
+        .accounts
+        .create_user(
+            &actor.company_id(),
+            &b.email,
+            role,
+            &b.password,
+            Some(&actor),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(user_view(&u))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoleBody {
+    role: String,
+}
+
+fn user_id(s: &str) -> Result<UserId, AdminApiError> {
+    UserId::parse(s).map_err(|_| AdminApiError::Client {
+        status: StatusCode::NOT_FOUND,
+        code: "userNotFound",
+        message: "user not found".into(),
+    })
+}
+
+/// `PATCH /admin/api/v1/users/{id}`.
+pub(crate) async fn update_user(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(id): Path<String>,
+    body: Result<Json<RoleBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, AdminApiError> {
+    let Json(b) = body.map_err(bad_json)?;
+    let u = state
+        .accounts
+        .set_role(&actor, &user_id(&id)?, b.role.parse()?)
+        .await?;
+    Ok(Json(user_view(&u)))
+}
+
+/// `DELETE /admin/api/v1/users/{id}`.
+pub(crate) async fn delete_user(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AdminApiError> {
+    state.accounts.remove_user(&actor, &user_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /admin/api/v1/audit`.
+pub(crate) async fn list_audit(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+) -> Result<Json<Vec<Value>>, AdminApiError> {
+    let events = state.accounts.audit(&actor.company_id(), 500).await?;
+    Ok(Json(events.iter().map(audit_view).collect()))
+}
+
+/// `GET /admin/api/v1/session`: who is logged in, and the CSRF token to send as `X-CSRF-Token` on
+/// state-changing admin API calls made with the session cookie.
+pub(crate) async fn session(super::auth::Session(s): super::auth::Session) -> Json<Value> {
+    Json(json!({
+        "email": s.user.email.as_str(),
+        "role": s.user.role,
+        "company_id": s.user.company_id.to_string(),
+        "csrf_token": s.csrf,
+    }))
+}

@@ -1,0 +1,141 @@
+//! Who is calling the admin side: a panel session (cookie; state-changing requests also carry the
+//! session's CSRF token) or an integration whose token holds `credentials:manage`.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::Method;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::request::Parts;
+use tollgate_core::accounts::{Accounts, ActiveSession, AdminActor};
+use tollgate_core::catalog::CREDENTIALS_MANAGE;
+
+use crate::error::AdminApiError;
+use crate::state::AppState;
+
+/// The session cookie's name.
+pub(crate) const SESSION_COOKIE: &str = "tollgate_session";
+/// The header carrying the CSRF token on admin API calls made with a session.
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The caller's address, for the audit log.
+pub(crate) fn remote_addr(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+/// The session cookie's value, if any.
+pub(crate) fn session_cookie(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+/// A logged-in panel user (any role).
+#[derive(Debug, Clone)]
+pub(crate) struct Session(pub ActiveSession);
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = AdminApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = session_cookie(parts).ok_or(AdminApiError::Unauthenticated)?;
+        let s = state
+            .accounts
+            .session(token)
+            .await
+            .map_err(|_| AdminApiError::Unauthenticated)?;
+        Ok(Self(s))
+    }
+}
+
+/// An administrator of a company, through the admin JSON API.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiAdmin(pub AdminActor);
+
+impl FromRequestParts<AppState> for ApiAdmin {
+    type Rejection = AdminApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let remote = remote_addr(parts);
+        if let Some(auth) = parts.headers.get(AUTHORIZATION) {
+            let v = auth.to_str().map_err(|_| AdminApiError::Unauthenticated)?;
+            let (scheme, token) = v.split_once(' ').ok_or(AdminApiError::Unauthenticated)?;
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return Err(AdminApiError::Unauthenticated);
+            }
+            let access = state
+                .authority
+                .authorize(token.trim())
+                .map_err(|_| AdminApiError::Unauthenticated)?;
+            if !access.allows(CREDENTIALS_MANAGE) {
+                return Err(AdminApiError::Forbidden);
+            }
+            return Ok(Self(AdminActor::for_client(
+                access.company_id(),
+                access.client_id().clone(),
+                remote,
+            )));
+        }
+        let Session(session) = Session::from_request_parts(parts, state).await?;
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                sent.as_bytes(),
+                session.csrf.as_bytes(),
+            )) {
+                return Err(AdminApiError::Csrf);
+            }
+        }
+        Accounts::admin_actor(&session, remote)
+            .map(Self)
+            .ok_or(AdminApiError::Forbidden)
+    }
+}
+
+/// Login attempts per minute, per client address and per account (brute-force protection).
+#[derive(Debug)]
+pub struct LoginLimiter {
+    by_ip: governor::DefaultKeyedRateLimiter<String>,
+    by_account: governor::DefaultKeyedRateLimiter<String>,
+}
+
+impl LoginLimiter {
+    /// `per_ip` attempts a minute from one address, `per_account` for one email.
+    pub fn new(per_ip: u32, per_account: u32) -> Self {
+        let q = |n: u32| {
+            governor::Quota::per_minute(
+                std::num::NonZeroU32::new(n.max(1)).unwrap_or(std::num::NonZeroU32::MIN),
+            )
+        };
+        Self {
+            by_ip: governor::RateLimiter::keyed(q(per_ip)),
+            by_account: governor::RateLimiter::keyed(q(per_account)),
+        }
+    }
+
+    /// Whether one more attempt is allowed (counts it).
+    pub fn allow(&self, ip: &str, account: &str) -> bool {
+        self.by_ip.check_key(&ip.to_owned()).is_ok()
+            && self.by_account.check_key(&account.to_owned()).is_ok()
+    }
+}

@@ -1,0 +1,671 @@
+//! The admin JSON API and the panel's HTTP behaviour: roles, sessions, CSRF, tenant isolation, audit.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tollgate_core::accounts::{Accounts, Role};
+use tollgate_core::admin::CompanyChanges;
+use tollgate_core::ids::CompanyId;
+
+use crate::helpers::{self, TestApp};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Panel {
+    client: reqwest::Client,
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+fn accounts(app: &TestApp) -> Accounts {
+    Accounts::new(app.store.clone(), app.clock.clone())
+}
+
+async fn user(app: &TestApp, company: CompanyId, email: &str, role: Role) {
+    accounts(app)
+        .create_user(&company, email, role, PASSWORD, None)
+        .await
+        .unwrap();
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> Result<Panel, (u16, String)> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{}/admin/login", app.base))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    if r.status() != StatusCode::SEE_OTHER {
+        let s = r.status().as_u16();
+        return Err((s, r.text().await.unwrap()));
+    }
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/admin"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let s: Value = client
+        .get(format!("{}/admin/api/v1/session", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Ok(Panel {
+        client,
+        base: app.base.clone(),
+        cookie,
+        csrf: s["csrf_token"].as_str().unwrap().to_owned(),
+    })
+}
+
+impl Panel {
+    fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.base, path))
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+    }
+}
+
+async fn admin_setup() -> (TestApp, CompanyId, Panel) {
+    let app = helpers::spawn().await;
+    let company = app
+        .company("groups:read groups:write users:read credentials:manage")
+        .await;
+    user(&app, company, "ada@example.com", Role::Admin).await;
+    let p = login(&app, "ada@example.com", PASSWORD).await.unwrap();
+    (app, company, p)
+}
+
+#[tokio::test]
+async fn admin_manages_credentials_through_the_json_api() {
+    let (app, _company, p) = admin_setup().await;
+    let r = p
+        .req(Method::POST, "/admin/api/v1/credentials")
+        .json(&json!({"label": "HR Integration - Payroll System", "scopes": ["groups:read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let c: Value = r.json().await.unwrap();
+    let id = c["client_id"].as_str().unwrap().to_owned();
+    let secret = c["client_secret"].as_str().unwrap().to_owned();
+    app.sync().await;
+    let cred = helpers::Cred {
+        company: _company,
+        client_id: id.clone(),
+        secret: secret.clone(),
+    };
+    let token = app.token(&cred).await;
+
+    // Never the secret again.
+    let list = p
+        .req(Method::GET, "/admin/api/v1/credentials")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains(&id) && !list.contains(&secret));
+    let one = p
+        .req(Method::GET, &format!("/admin/api/v1/credentials/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!one.contains(&secret));
+
+    // Edit scopes: the token's effective scopes follow.
+    let r = p
+        .req(Method::PATCH, &format!("/admin/api/v1/credentials/{id}"))
+        .json(&json!({"scopes": ["groups:write"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.sync().await;
+    assert_eq!(
+        app.api(Method::GET, "/api/v2/groups", &token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    // Rotate without grace: old secret refused.
+    let r: Value = p
+        .req(
+            Method::POST,
+            &format!("/admin/api/v1/credentials/{id}/rotate"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(r["client_secret"], secret.as_str());
+    app.sync().await;
+    assert_eq!(app.request_token(&cred).await.status(), 401);
+
+    // Delete: gone.
+    assert_eq!(
+        p.req(Method::DELETE, &format!("/admin/api/v1/credentials/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        p.req(Method::GET, &format!("/admin/api/v1/credentials/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    // A second (concurrent) delete is not an error the user can act on: 404.
+    assert_eq!(
+        p.req(Method::DELETE, &format!("/admin/api/v1/credentials/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // Audit log.
+    let audit: Value = p
+        .req(Method::GET, "/admin/api/v1/audit")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "credential.created",
+        "credential.updated",
+        "credential.rotated",
+        "credential.deleted",
+        "login.succeeded",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["actor"] != "" && e["at"].is_string())
+    );
+    assert!(!audit.to_string().contains(&secret));
+}
+
+#[tokio::test]
+async fn policies_give_clear_errors_and_change_nothing() {
+    let (app, company, p) = admin_setup().await;
+    let create = |label: &str, scopes: Value| {
+        p.req(Method::POST, "/admin/api/v1/credentials")
+            .json(&json!({"label": label, "scopes": scopes}))
+    };
+    for (label, scopes, code) in [
+        ("", json!(["groups:read"]), "invalidInput"),
+        (&"x".repeat(201)[..], json!(["groups:read"]), "invalidInput"),
+        ("ok", json!(["users:write"]), "scopeNotAllowed"),
+        ("ok", json!(["nope:read"]), "unknownScope"),
+        ("ok", json!(["not a scope"]), "invalidInput"),
+    ] {
+        let r = create(label, scopes).send().await.unwrap();
+        assert_eq!(r.status(), 400);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], code);
+    }
+    let r = p
+        .req(Method::POST, "/admin/api/v1/credentials")
+        .body("{nope")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(
+        app.admin.credentials(&company).await.unwrap().is_empty(),
+        "nothing created"
+    );
+
+    // The limit.
+    app.admin
+        .update_company(
+            &company,
+            CompanyChanges {
+                max_credentials: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            create("ok", json!(["groups:read"]))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            201
+        );
+    }
+    let r = create("third", json!(["groups:read"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "credentialLimitReached");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("maximum of 2")
+    );
+}
+
+#[tokio::test]
+async fn csrf_and_sessions_are_enforced() {
+    let (app, company, p) = admin_setup().await;
+    // No CSRF header / wrong one: 403, nothing created.
+    for csrf in [None, Some("wrong")] {
+        let mut req = p
+            .client
+            .post(format!("{}/admin/api/v1/credentials", app.base))
+            .header("cookie", &p.cookie)
+            .json(&json!({"label": "x", "scopes": ["groups:read"]}));
+        if let Some(c) = csrf {
+            req = req.header("x-csrf-token", c);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "invalidCsrfToken");
+    }
+    // Panel form without the token.
+    let r = p
+        .client
+        .post(format!("{}/admin/credentials", app.base))
+        .header("cookie", &p.cookie)
+        .form(&[("label", "x"), ("scope", "groups:read")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(app.admin.credentials(&company).await.unwrap().is_empty());
+    // No session, garbage session, expired session.
+    let r = app
+        .client
+        .get(format!("{}/admin/api/v1/credentials", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .client
+        .get(format!("{}/admin/api/v1/credentials", app.base))
+        .header("cookie", "tollgate_session=garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    app.clock.advance(tollgate_core::accounts::SESSION_TTL);
+    assert_eq!(
+        p.req(Method::GET, "/admin/api/v1/credentials")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let r = p
+        .client
+        .get(format!("{}/admin/credentials", app.base))
+        .header("cookie", &p.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "panel pages redirect to login");
+}
+
+#[tokio::test]
+async fn logins_fail_clearly_are_audited_and_rate_limited() {
+    let app = helpers::spawn_with(|s| s.login_attempts_per_account = 3).await;
+    let company = app.company("groups:read").await;
+    user(&app, company, "ada@example.com", Role::Admin).await;
+    let (status, body) = login(&app, "ada@example.com", "wrong password!!")
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status, 401);
+    assert!(body.contains("Wrong email or password"));
+    let (status, _) = login(&app, "nobody@example.com", "wrong password!!")
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status, 401);
+    let _ = login(&app, "ada@example.com", "wrong password!!").await;
+    let _ = login(&app, "ada@example.com", "wrong password!!").await;
+    let (status, _) = login(&app, "ada@example.com", PASSWORD)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status, 429, "4th attempt for the account within a minute");
+    let events = accounts(&app).audit(&company, 100).await.unwrap();
+    assert!(events.iter().filter(|e| e.action == "login.failed").count() >= 2);
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.action.starts_with("login."))
+            .all(|e| e.remote_addr.as_deref() == Some("127.0.0.1"))
+    );
+}
+
+#[tokio::test]
+async fn members_are_refused_everywhere() {
+    let app = helpers::spawn().await;
+    let company = app.company("groups:read").await;
+    user(&app, company, "bob@example.com", Role::Member).await;
+    let p = login(&app, "bob@example.com", PASSWORD).await.unwrap();
+    let home = p
+        .client
+        .get(format!("{}/admin", app.base))
+        .header("cookie", &p.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+    assert!(
+        home.text()
+            .await
+            .unwrap()
+            .contains("ask your platform admin")
+    );
+    for path in ["/admin/credentials", "/admin/users", "/admin/audit"] {
+        let r = p
+            .client
+            .get(format!("{}{path}", app.base))
+            .header("cookie", &p.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+    }
+    for (m, path) in [
+        (Method::GET, "/admin/api/v1/credentials"),
+        (Method::POST, "/admin/api/v1/credentials"),
+        (Method::GET, "/admin/api/v1/users"),
+        (Method::GET, "/admin/api/v1/audit"),
+    ] {
+        let r = p
+            .req(m.clone(), path)
+            .json(&json!({"label": "x", "scopes": []}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{m} {path}");
+    }
+}
+
+#[tokio::test]
+async fn tenants_are_isolated_on_every_route() {
+    let (app, _a, pa) = admin_setup().await;
+    let b = app.company("groups:read groups:write").await;
+    let cred_b = app.credential_in(b, "groups:read").await;
+    user(&app, b, "bea@example.com", Role::Admin).await;
+    let bea_id = accounts(&app)
+        .users(&tollgate_core::accounts::AdminActor::for_client(
+            b,
+            tollgate_core::ids::ClientId::parse(&cred_b.client_id).unwrap(),
+            None,
+        ))
+        .await
+        .unwrap()[0]
+        .id
+        .to_string();
+    let id = &cred_b.client_id;
+    for (m, path, body) in [
+        (Method::GET, format!("/admin/api/v1/credentials/{id}"), None),
+        (
+            Method::PATCH,
+            format!("/admin/api/v1/credentials/{id}"),
+            Some(json!({"label": "pwned"})),
+        ),
+        (
+            Method::POST,
+            format!("/admin/api/v1/credentials/{id}/rotate"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/admin/api/v1/credentials/{id}"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/admin/api/v1/users/{bea_id}"),
+            Some(json!({"role": "member"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/admin/api/v1/users/{bea_id}"),
+            None,
+        ),
+    ] {
+        let mut req = pa.req(m.clone(), &path);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        assert_eq!(req.send().await.unwrap().status(), 404, "{m} {path}");
+    }
+    for path in [
+        format!("/admin/credentials/{id}"),
+        format!("/admin/credentials/{id}/delete"),
+    ] {
+        let r = pa
+            .client
+            .get(format!("{}{path}", app.base))
+            .header("cookie", &pa.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    let r = pa
+        .client
+        .post(format!("{}/admin/credentials/{id}/delete", app.base))
+        .header("cookie", &pa.cookie)
+        .form(&[("csrf", pa.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // B's things are intact and invisible to A.
+    let list = pa
+        .req(Method::GET, "/admin/api/v1/credentials")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!list.contains(id.as_str()));
+    let users = pa
+        .req(Method::GET, "/admin/api/v1/users")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!users.contains("bea@example.com"));
+    assert!(!app.token(&cred_b).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_token_with_credentials_manage_can_script_the_admin_api() {
+    let app = helpers::spawn().await;
+    let company = app.company("groups:read credentials:manage").await;
+    let manager = app.credential_in(company, "credentials:manage").await;
+    let token = app.token(&manager).await;
+    let r = app
+        .client
+        .post(format!("{}/admin/api/v1/credentials", app.base))
+        .bearer_auth(&token)
+        .json(&json!({"label": "made by a script", "scopes": ["groups:read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let audit = accounts(&app).audit(&company, 10).await.unwrap();
+    assert_eq!(audit[0].actor, format!("client:{}", manager.client_id));
+    // Without the scope: 403.
+    let plain = app.credential_in(company, "groups:read").await;
+    let t = app.token(&plain).await;
+    let r = app
+        .client
+        .get(format!("{}/admin/api/v1/credentials", app.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn users_are_managed_and_the_last_admin_stays() {
+    let (app, company, p) = admin_setup().await;
+    let r = p
+        .req(Method::POST, "/admin/api/v1/users")
+        .json(&json!({"email": "Bob@Example.com", "role": "member", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let bob: Value = r.json().await.unwrap();
+    assert_eq!(bob["email"], "bob@example.com");
+    let r = p
+        .req(Method::POST, "/admin/api/v1/users")
+        .json(&json!({"email": "bob@example.com", "role": "member", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let r = p
+        .req(Method::POST, "/admin/api/v1/users")
+        .json(&json!({"email": "x@example.com", "role": "member", "password": "short"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let users: Value = p
+        .req(Method::GET, "/admin/api/v1/users")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ada = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "ada@example.com")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Ada is the only admin: she cannot demote or remove herself.
+    let r = p
+        .req(Method::PATCH, &format!("/admin/api/v1/users/{ada}"))
+        .json(&json!({"role": "member"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        p.req(Method::DELETE, &format!("/admin/api/v1/users/{ada}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        409
+    );
+    // Promote Bob, then Ada may step down.
+    let bob_id = bob["id"].as_str().unwrap();
+    assert_eq!(
+        p.req(Method::PATCH, &format!("/admin/api/v1/users/{bob_id}"))
+            .json(&json!({"role": "owner"}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        p.req(Method::DELETE, &format!("/admin/api/v1/users/{bob_id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let events = accounts(&app).audit(&company, 50).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "user.created"));
+    assert!(events.iter().any(|e| e.action == "user.role_changed"));
+    assert!(events.iter().any(|e| e.action == "user.removed"));
+}
+
+#[tokio::test]
+async fn labels_are_escaped_in_the_panel() {
+    let (app, company, p) = admin_setup().await;
+    app.admin
+        .create_credential(
+            &company,
+            "<script>alert(1)</script>",
+            "groups:read".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    let html = p
+        .client
+        .get(format!("{}/admin/credentials", app.base))
+        .header("cookie", &p.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || html.contains("&lt;script&gt;"),
+        "escaped"
+    );
+}
