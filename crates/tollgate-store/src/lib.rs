@@ -1,19 +1,26 @@
 //! Storage backends for tollgate: implementations of [`tollgate_core::store::Store`].
 //!
-//! Today: SQLite ([`SqliteStore`], WAL mode, embedded migrations, a change feed kept by triggers so
-//! that writes by any process — the server, the CLI, another node — reach every server's cache).
-//! PostgreSQL will follow behind the same trait.
+//! - SQLite ([`SqliteStore`]): one machine; WAL mode, embedded migrations, a change feed kept by
+//!   triggers so that writes by any process — the server, the CLI — reach every server's cache.
+//! - PostgreSQL ([`PgStore`]): any number of nodes on one database; the same schema and change feed,
+//!   plus LISTEN/NOTIFY so that every node hears of a change as soon as it commits.
+//!
+//! [`open`] picks the backend from the URL and migrates (safely when several nodes start at once).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tollgate_store::OpenError> {
 //! let store = tollgate_store::open("sqlite://tollgate.db").await?; // migrates first
-//! # let _ = store; Ok(()) }
+//! let shared = tollgate_store::open("postgres://tollgate@db.internal/tollgate").await?;
+//! # let _ = (store, shared); Ok(()) }
 //! ```
 
+mod postgres;
 mod sqlite;
+pub mod testing;
 
 use std::sync::Arc;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 use tollgate_core::store::Store;
 
@@ -22,7 +29,7 @@ use tollgate_core::store::Store;
 #[non_exhaustive]
 pub enum OpenError {
     /// The URL names a backend this build does not have.
-    #[error("unsupported database URL `{0}`: use sqlite://PATH (PostgreSQL support is coming)")]
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://USER@HOST/DATABASE")]
     UnsupportedUrl(String),
     /// Connecting failed.
     #[error("cannot open the database: {0}")]
@@ -36,6 +43,8 @@ pub enum OpenError {
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url).await?))
     } else {
         let shown: String = url
             .split('@')
