@@ -312,10 +312,20 @@ impl KeyRing {
     /// Builds the ring from stored keys at `now`: the newest unretired key signs; every key still
     /// published verifies.
     pub fn from_records(records: &[SigningKeyRecord], now: UnixTime) -> Result<Self, KeyError> {
+        // A key signs from its `created_at` (a scheduled rotation puts that in the future, so
+        // verifiers can fetch the new key before any token uses it) until its `retired_at`.
+        let signs_now =
+            |r: &&SigningKeyRecord| r.created_at <= now && r.retired_at.is_none_or(|t| t > now);
         let current_rec = records
             .iter()
-            .filter(|r| r.retired_at.is_none())
+            .filter(signs_now)
             .max_by_key(|r| (r.created_at, r.kid.clone()))
+            .or_else(|| {
+                records
+                    .iter()
+                    .filter(|r| r.retired_at.is_none())
+                    .max_by_key(|r| (r.created_at, r.kid.clone()))
+            })
             .ok_or(KeyError::NoCurrentKey)?;
         let current = Arc::new(SigningKey::from_record(current_rec)?);
         let mut verifiers = HashMap::new();
@@ -325,7 +335,11 @@ impl KeyRing {
             if r.publish_until.is_some_and(|t| t <= now) && r.kid != current_rec.kid {
                 continue;
             }
-            if let Some(t) = r.publish_until {
+            for t in [Some(r.created_at), r.retired_at, r.publish_until]
+                .into_iter()
+                .flatten()
+                .filter(|t| *t > now)
+            {
                 next_change = Some(next_change.map_or(t, |n| n.min(t)));
             }
             let alg: SigningAlg = r.alg.parse()?;
@@ -406,10 +420,24 @@ pub async fn rotate(
     overlap_secs: i64,
     now: UnixTime,
 ) -> Result<SigningKeyRecord, RotateError> {
-    let new = generate(alg, now)?;
+    rotate_scheduled(store, alg, overlap_secs, 0, now).await
+}
+
+/// Like [`rotate`], but the new key is only published for `activate_after_secs` before it starts
+/// signing: resource servers that cache the JWKS (commonly 30–60 s, and JWKS clients that refetch
+/// for an unknown `kid` at most every 30 s) then know it before its first token arrives.
+pub async fn rotate_scheduled(
+    store: &dyn Store,
+    alg: SigningAlg,
+    overlap_secs: i64,
+    activate_after_secs: i64,
+    now: UnixTime,
+) -> Result<SigningKeyRecord, RotateError> {
+    let switch_at = now + activate_after_secs.max(0);
+    let new = generate(alg, switch_at)?;
     store.insert_signing_key(&new).await?;
     store
-        .retire_signing_keys(&new.kid, now, now + overlap_secs.max(0))
+        .retire_signing_keys(&new.kid, switch_at, switch_at + overlap_secs.max(0))
         .await?;
     Ok(new)
 }
@@ -451,6 +479,26 @@ mod tests {
         let r = ring(&[b, a.clone()], 1000);
         assert_eq!(r.public_keys().len(), 1);
         assert!(r.verifier(&a.kid, jsonwebtoken::Algorithm::EdDSA).is_none());
+    }
+
+    #[test]
+    fn scheduled_key_is_published_before_it_signs() {
+        let mut old = generate_ed25519(100).unwrap();
+        let new = generate_ed25519(200).unwrap(); // activates at 200
+        old.retired_at = Some(200);
+        old.publish_until = Some(800);
+        let before = ring(&[old.clone(), new.clone()], 150);
+        assert_eq!(
+            before.current().kid(),
+            old.kid,
+            "old key signs until the switch"
+        );
+        assert_eq!(before.public_keys().len(), 2, "new key already published");
+        assert_eq!(before.next_change(), Some(200));
+        let after = ring(&[old.clone(), new.clone()], 200);
+        assert_eq!(after.current().kid(), new.kid);
+        assert_eq!(after.public_keys().len(), 2);
+        assert_eq!(after.next_change(), Some(800));
     }
 
     #[test]

@@ -102,6 +102,10 @@ pub enum KeyCmd {
         /// Algorithm of the new key: EdDSA, ES256 or RS256 (default: the configured `signing_alg`).
         #[arg(long)]
         alg: Option<String>,
+        /// Publish the new key this many seconds before it starts signing, so resource servers that
+        /// cache the JWKS learn it first (90 covers the usual 60 s cache plus a 30 s refetch limit).
+        #[arg(long, default_value_t = 0)]
+        activate_after: i64,
     },
     /// List signing keys (never the private parts).
     List,
@@ -389,13 +393,32 @@ async fn key(settings: &Settings, cmd: KeyCmd) -> anyhow::Result<()> {
     use tollgate_core::keys::SigningAlg;
     let store = tollgate_store::open(&settings.database_url).await?;
     match cmd {
-        KeyCmd::Rotate { overlap, alg } => {
+        KeyCmd::Rotate {
+            overlap,
+            alg,
+            activate_after,
+        } => {
             if !(0..=30 * 24 * 3600).contains(&overlap) {
                 anyhow::bail!("--overlap must be between 0 and 2592000 seconds");
             }
+            if !(0..=24 * 3600).contains(&activate_after) {
+                anyhow::bail!("--activate-after must be between 0 and 86400 seconds");
+            }
             let alg: SigningAlg = alg.as_deref().unwrap_or(&settings.signing_alg).parse()?;
-            let new = tollgate_core::keys::rotate(&*store, alg, overlap, SystemClock.now()).await?;
-            print_json(&serde_json::json!({"kid": new.kid, "alg": new.alg, "overlap": overlap}))
+            let new = tollgate_core::keys::rotate_scheduled(
+                &*store,
+                alg,
+                overlap,
+                activate_after,
+                SystemClock.now(),
+            )
+            .await?;
+            print_json(&serde_json::json!({
+                "kid": new.kid,
+                "alg": new.alg,
+                "overlap": overlap,
+                "signs_from": tollgate_core::clock::rfc3339(new.created_at),
+            }))
         }
         KeyCmd::List => {
             let keys = store.signing_keys().await?;

@@ -555,3 +555,47 @@ async fn revocations_are_pruned_once_the_token_has_expired() {
     app.store.prune_revoked(now + 3600).await.unwrap();
     assert!(app.store.revoked_tokens(0).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn scheduled_rotation_publishes_the_new_key_before_it_signs() {
+    let app = helpers::spawn().await;
+    let cred = app.credential("groups:read").await;
+    let old = app.token(&cred).await;
+    let new_key = tollgate_core::keys::rotate_scheduled(
+        &*app.store,
+        SigningAlg::EdDSA,
+        3600,
+        90,
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    app.sync().await;
+    let kids: Vec<String> = jwks(&app).await["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(kids.contains(&new_key.kid), "published ahead");
+    assert_eq!(
+        kid_of(&app.token(&cred).await),
+        kid_of(&old),
+        "old key still signs"
+    );
+    app.clock.advance(90);
+    app.sync().await;
+    assert_eq!(
+        kid_of(&app.token(&cred).await),
+        new_key.kid,
+        "new key signs after the delay"
+    );
+    assert_eq!(
+        app.api(Method::GET, "/api/v2/groups", &old)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
