@@ -321,6 +321,29 @@ struct CredentialsPage {
     secret: Option<ShownSecret>,
 }
 
+/// The credentials page showing a secret just created or rotated (the only time it is shown).
+async fn secret_page(
+    state: &AppState,
+    admin: &PanelAdmin,
+    status: StatusCode,
+    notice: &str,
+    created: &tollgate_core::admin::CreatedCredential,
+) -> Response {
+    let shown = ShownSecret {
+        client_id: created.credential.client_id.as_str().to_owned(),
+        secret: created.secret.expose().to_owned(),
+    };
+    credentials_page(
+        state,
+        admin,
+        status,
+        None,
+        Some(notice.to_owned()),
+        Some(shown),
+    )
+    .await
+}
+
 #[derive(serde::Deserialize)]
 struct Notice {
     done: Option<String>,
@@ -402,17 +425,12 @@ async fn create(State(state): State<AppState>, admin: PanelAdmin, body: Bytes) -
     .await;
     match result {
         Ok(c) => {
-            let shown = ShownSecret {
-                client_id: c.credential.client_id.as_str().to_owned(),
-                secret: c.secret.expose().to_owned(),
-            };
-            credentials_page(
+            secret_page(
                 &state,
                 &admin,
                 StatusCode::CREATED,
-                None,
-                Some("Credential created.".into()),
-                Some(shown),
+                "Credential created.",
+                &c,
             )
             .await
         }
@@ -530,21 +548,7 @@ async fn rotate(
     }
     .await;
     match result {
-        Ok(r) => {
-            let shown = ShownSecret {
-                client_id: r.credential.client_id.as_str().to_owned(),
-                secret: r.secret.expose().to_owned(),
-            };
-            credentials_page(
-                &state,
-                &admin,
-                StatusCode::OK,
-                None,
-                Some("Secret rotated.".into()),
-                Some(shown),
-            )
-            .await
-        }
+        Ok(r) => secret_page(&state, &admin, StatusCode::OK, "Secret rotated.", &r).await,
         Err(
             e @ (AdminApiError::Csrf
             | AdminApiError::Client {
