@@ -240,6 +240,10 @@ async fn not_found() -> impl IntoResponse {
 }
 
 /// Keeps the directory in step with the store, writes last-used times, prunes the change feed.
+///
+/// The feed is read every `every` and, with a store that can push (PostgreSQL's LISTEN/NOTIFY), as
+/// soon as the store signals a change; the periodic read stays as the safety net for missed
+/// notifications.
 async fn background(
     state: AppState,
     every: Duration,
@@ -248,18 +252,32 @@ async fn background(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut wake = state.store.subscribe();
     let mut n: u64 = 0;
     let flush_every = (flush.as_millis() / every.as_millis().max(1)).max(1) as u64;
     let prune_every = (600_000 / every.as_millis().max(1) as u64).max(1);
+    let mut failing = false;
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
+        let ticked = tokio::select! {
+            _ = tick.tick() => true,
+            () = woken(&mut wake) => false,
             _ = stop.changed() => return,
+        };
+        match state.authority.sync(&*state.store).await {
+            Ok(_) if std::mem::take(&mut failing) => {
+                tracing::info!("change feed sync works again");
+            }
+            Ok(_) => {}
+            Err(e) if failing => tracing::debug!(error = %e, "change feed sync still failing"),
+            Err(e) => {
+                tracing::warn!(error = %e, "change feed sync failed; serving from cache");
+                failing = true;
+            }
+        }
+        if !ticked {
+            continue;
         }
         n += 1;
-        if let Err(e) = state.authority.sync(&*state.store).await {
-            tracing::warn!(error = %e, "change feed sync failed; serving from cache");
-        }
         if n.is_multiple_of(flush_every) {
             flush_last_used(&state).await;
         }
@@ -273,6 +291,18 @@ async fn background(
             }
         }
     }
+}
+
+/// Resolves when the store signals a change; never for a store that cannot signal.
+async fn woken(wake: &mut Option<watch::Receiver<u64>>) {
+    if let Some(rx) = wake.as_mut() {
+        if rx.changed().await.is_ok() {
+            return;
+        }
+        // The store stopped signalling: polling alone from now on.
+        *wake = None;
+    }
+    std::future::pending::<()>().await
 }
 
 async fn flush_last_used(state: &AppState) {

@@ -132,7 +132,7 @@ async fn listen(pool: PgPool, tx: watch::Sender<u64>) {
                     failing = true;
                 }
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff = (backoff * 2).min(Duration::from_secs(2));
                 continue;
             }
         };

@@ -2,7 +2,8 @@
 //!
 //! [`TestDatabase::create`] makes a fresh, empty database `tollgate_test_<random>` through a
 //! maintenance connection and drops it when the value is dropped (closing any connection still in
-//! it), so tests running in parallel never see each other's data. The maintenance URL comes from
+//! it), so tests running in parallel never see each other's data. Its sessions commit without
+//! waiting for the disk (`synchronous_commit = off`): a test database need not survive a crash. The maintenance URL comes from
 //! `TOLLGATE_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`; its role must
 //! be allowed to create databases.
 //!
@@ -57,6 +58,11 @@ impl TestDatabase {
         sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER DATABASE {name} SET synchronous_commit = off"
+        )))
+        .execute(&mut conn)
+        .await?;
         conn.close().await?;
         let url = admin.clone().database(&name).to_url_lossy().to_string();
         Ok(Self {

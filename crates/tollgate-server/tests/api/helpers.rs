@@ -1,4 +1,8 @@
 //! Spawns the real app and talks to it over HTTP.
+//!
+//! Each app gets a database of its own: a SQLite file in a temporary directory, or, when
+//! `TOLLGATE_TEST_BACKEND=postgres`, a fresh PostgreSQL database (`tollgate_store::testing`), dropped
+//! with the app. `.ci/run` runs this suite once per backend.
 
 use std::sync::Arc;
 
@@ -12,6 +16,7 @@ use tollgate_core::clock::{Clock, ManualClock, SystemClock};
 use tollgate_core::ids::CompanyId;
 use tollgate_core::store::Store;
 use tollgate_server::{App, Settings};
+use tollgate_store::testing::TestDatabase;
 
 pub const VERSION_HEADER: &str = "360-api-version";
 
@@ -25,7 +30,52 @@ pub struct TestApp {
     pub db_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: TempDir,
+    // Last: the database outlives everything above.
+    _db: TestDb,
+}
+
+/// The storage backend of a test app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `TOLLGATE_TEST_BACKEND`: `postgres` (or `postgresql`), else SQLite.
+    pub fn from_env() -> Self {
+        match std::env::var("TOLLGATE_TEST_BACKEND").as_deref() {
+            Ok("postgres" | "postgresql") => Self::Postgres,
+            Ok("sqlite") | Err(_) => Self::Sqlite,
+            Ok(other) => panic!("TOLLGATE_TEST_BACKEND={other}: use sqlite or postgres"),
+        }
+    }
+}
+
+/// A test database; dropping it removes the file or the database.
+#[allow(dead_code)] // held for its `Drop`
+pub enum TestDb {
+    Sqlite(TempDir),
+    Postgres(TestDatabase),
+    /// Owned by someone else (another node of the same cluster, or the test).
+    Shared,
+}
+
+/// A fresh, empty database of `backend`: its URL and the guard that removes it.
+pub async fn fresh_database(backend: Backend) -> (String, TestDb) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+            (url, TestDb::Sqlite(dir))
+        }
+        Backend::Postgres => {
+            let db = TestDatabase::create()
+                .await
+                .expect("create a PostgreSQL test database (is PostgreSQL running?)");
+            (db.url().to_owned(), TestDb::Postgres(db))
+        }
+    }
 }
 
 pub struct Cred {
@@ -39,8 +89,23 @@ pub async fn spawn() -> TestApp {
 }
 
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db_url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+    let (db_url, db) = fresh_database(Backend::from_env()).await;
+    spawn_on(db_url, db, tweak).await
+}
+
+/// Spawns an app on `db_url` (unless `tweak` changes it), keeping `db` alive as long as the app.
+pub async fn spawn_on(db_url: String, db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    spawn_node(db_url, db, clock, tweak).await
+}
+
+/// As [`spawn_on`], with a given clock (nodes of one cluster share theirs).
+pub async fn spawn_node(
+    db_url: String,
+    db: TestDb,
+    clock: Arc<ManualClock>,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
         database_url: db_url.clone(),
@@ -50,7 +115,6 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     };
     tweak(&mut settings);
     let settings_db_url = settings.database_url.clone();
-    let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let app = App::build(settings, clock.clone())
         .await
         .expect("build app");
@@ -72,7 +136,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         db_url: settings_db_url,
         shutdown: Some(tx),
         task: Some(task),
-        _dir: dir,
+        _db: db,
     }
 }
 

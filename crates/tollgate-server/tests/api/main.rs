@@ -1,4 +1,5 @@
-//! Black-box tests: the real server on a port-0 listener with its own SQLite file, over HTTP.
+//! Black-box tests: the real server on a port-0 listener with its own database, over HTTP: a SQLite
+//! file, or a fresh PostgreSQL database with `TOLLGATE_TEST_BACKEND=postgres` (see `helpers`).
 //! One test binary (modules below) keeps link times down.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -8,6 +9,7 @@ mod helpers;
 mod admin;
 mod bad_input;
 mod groups;
+mod multinode;
 mod openapi;
 mod schema;
 mod standards;

@@ -1,0 +1,471 @@
+//! Several nodes on one PostgreSQL database: what one node changes, every node enforces within a
+//! second. Three apps run in this process on loopback port-0 listeners, sharing one fresh database,
+//! one issuer (as behind a load balancer) and one clock. Their periodic change-feed poll is slowed to
+//! 30 s, so only PostgreSQL's LISTEN/NOTIFY can make them this quick.
+//!
+//! These tests use PostgreSQL whatever `TOLLGATE_TEST_BACKEND` says (`.ci/run` skips them in the
+//! suite's second run).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Method;
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tollgate_core::admin::{CompanyChanges, CredentialChanges};
+use tollgate_core::clock::{Clock, ManualClock, SystemClock};
+use tollgate_core::ids::ClientId;
+use tollgate_core::keys::{self, SigningAlg};
+
+use crate::helpers::{self, Backend, Cred, TestApp, TestDb, error_of};
+
+const ISSUER: &str = "https://tollgate.cluster.test";
+/// The safety-net poll, slowed down so that it cannot be what makes a test pass.
+const SLOW_POLL_MS: u64 = 30_000;
+const WITHIN: Duration = Duration::from_secs(1);
+
+struct Cluster {
+    nodes: Vec<TestApp>,
+    clock: Arc<ManualClock>,
+    relay: Option<Relay>,
+    // Last: the database outlives the nodes.
+    db: TestDb,
+}
+
+/// Three nodes on one fresh PostgreSQL database.
+async fn cluster() -> Cluster {
+    start_cluster(false).await
+}
+
+/// As [`cluster`]; with `relayed`, the nodes reach the database through a [`Relay`].
+async fn start_cluster(relayed: bool) -> Cluster {
+    let (db_url, db) = helpers::fresh_database(Backend::Postgres).await;
+    let relay = if relayed {
+        Some(Relay::start(postgres_addr(&db_url)).await)
+    } else {
+        None
+    };
+    let url = relay
+        .as_ref()
+        .map_or(db_url.clone(), |r| via(&db_url, r.addr));
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(
+            helpers::spawn_node(url.clone(), TestDb::Shared, clock.clone(), |s| {
+                s.issuer = Some(ISSUER.into());
+                s.sync_interval_ms = SLOW_POLL_MS;
+            })
+            .await,
+        );
+    }
+    Cluster {
+        nodes,
+        clock,
+        relay,
+        db,
+    }
+}
+
+impl Cluster {
+    fn database(&self) -> &tollgate_store::testing::TestDatabase {
+        match &self.db {
+            TestDb::Postgres(db) => db,
+            _ => panic!("a cluster runs on PostgreSQL"),
+        }
+    }
+
+    /// A credential created through node 1, once every node can issue tokens for it.
+    async fn credential(&self, scopes: &str) -> Cred {
+        let cred = self.nodes[0].credential(scopes).await;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let took = until(|| async { node.request_token(&cred).await.status() == 200 }).await;
+            assert!(
+                took < WITHIN,
+                "node {} learned of the credential after {took:?}",
+                i + 1
+            );
+        }
+        cred
+    }
+}
+
+/// Polls `check` every 10 ms until it holds; returns how long that took (fails after 10 s).
+async fn until<F, Fut>(mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still not so after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn status(node: &TestApp, token: &str) -> u16 {
+    node.api(Method::GET, "/api/v2/groups", token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn kid_of(token: &str) -> String {
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+async fn published_kids(node: &TestApp) -> Vec<String> {
+    let set: Value = node
+        .client
+        .get(format!("{}/.well-known/jwks.json", node.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    set["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn client_id(cred: &Cred) -> ClientId {
+    ClientId::parse(&cred.client_id).unwrap()
+}
+
+#[tokio::test]
+async fn a_credential_deleted_on_one_node_is_refused_on_the_others_within_a_second() {
+    let c = cluster().await;
+    let cred = c.credential("groups:read").await;
+    let token = c.nodes[1].token(&cred).await;
+    for node in &c.nodes {
+        assert_eq!(status(node, &token).await, 200);
+    }
+
+    c.nodes[0]
+        .admin
+        .delete_credential(&client_id(&cred))
+        .await
+        .unwrap();
+    for (i, node) in c.nodes.iter().enumerate().skip(1) {
+        let took = until(|| async { status(node, &token).await == 401 }).await;
+        assert!(
+            took < WITHIN,
+            "node {} still accepted the token after {took:?}",
+            i + 1
+        );
+        let (status, body, _) = error_of(node.request_token(&cred).await).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_key_rotated_on_one_node_signs_everywhere_and_every_token_verifies_everywhere() {
+    let c = cluster().await;
+    let cred = c.credential("groups:read").await;
+    let before = c.nodes[2].token(&cred).await;
+    let old_kid = kid_of(&before);
+
+    // `tollgate key rotate` through node 2's database handle.
+    let new_key = keys::rotate(&*c.nodes[1].store, SigningAlg::EdDSA, 3600, c.clock.now())
+        .await
+        .unwrap();
+    assert_ne!(new_key.kid, old_kid);
+    for (i, node) in c.nodes.iter().enumerate() {
+        let took = until(|| async { kid_of(&node.token(&cred).await) == new_key.kid }).await;
+        assert!(
+            took < WITHIN,
+            "node {} signed with the old key for {took:?}",
+            i + 1
+        );
+        let kids = published_kids(node).await;
+        assert!(
+            kids.contains(&new_key.kid) && kids.contains(&old_kid),
+            "node {}: JWKS {kids:?} lacks a key of the overlap",
+            i + 1
+        );
+    }
+
+    // A token of node 3 with the new key, and one from before the rotation, verify on every node.
+    let after = c.nodes[2].token(&cred).await;
+    assert_eq!(kid_of(&after), new_key.kid);
+    for node in &c.nodes {
+        assert_eq!(status(node, &after).await, 200);
+        assert_eq!(
+            status(node, &before).await,
+            200,
+            "old key's token within the overlap"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_token_revoked_on_one_node_is_refused_on_the_others_within_a_second() {
+    let c = cluster().await;
+    let cred = c.credential("groups:read").await;
+    let token = c.nodes[0].token(&cred).await;
+    let other = c.nodes[0].token(&cred).await;
+    assert_eq!(status(&c.nodes[2], &token).await, 200);
+
+    let r = c.nodes[0]
+        .client
+        .post(format!("{}/api/v2/oauth2/revoke", c.nodes[0].base))
+        .basic_auth(&cred.client_id, Some(&cred.secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for (i, node) in c.nodes.iter().enumerate() {
+        let took = until(|| async { status(node, &token).await == 401 }).await;
+        assert!(
+            took < WITHIN,
+            "node {} still accepted the token after {took:?}",
+            i + 1
+        );
+        assert_eq!(
+            status(node, &other).await,
+            200,
+            "other tokens are not affected"
+        );
+    }
+}
+
+#[tokio::test]
+async fn scopes_secrets_and_ceilings_changed_on_one_node_apply_everywhere_within_a_second() {
+    let c = cluster().await;
+    let cred = c.credential("groups:read groups:write").await;
+    let token = c.nodes[0].token(&cred).await;
+    let write = |node: &TestApp, token: String| {
+        let req = node
+            .api(Method::POST, "/api/v2/groups", &token)
+            .json(&serde_json::json!({"name": "x"}));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_ne!(write(&c.nodes[2], token.clone()).await, 403);
+
+    // The company's ceiling narrowed on node 2: writes refused on nodes 1 and 3.
+    c.nodes[1]
+        .admin
+        .update_company(
+            &cred.company,
+            CompanyChanges {
+                scopes: Some("groups:read users:read".parse().unwrap()),
+                ..CompanyChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    for i in [0, 2] {
+        let took = until(|| async { write(&c.nodes[i], token.clone()).await == 403 }).await;
+        assert!(
+            took < WITHIN,
+            "node {} allowed the write for {took:?}",
+            i + 1
+        );
+    }
+
+    // The credential's own scopes narrowed on node 3: reads refused everywhere.
+    c.nodes[2]
+        .admin
+        .update_credential(
+            &client_id(&cred),
+            CredentialChanges {
+                label: None,
+                scopes: Some("users:read".parse().unwrap()),
+            },
+        )
+        .await
+        .unwrap();
+    for (i, node) in c.nodes.iter().enumerate() {
+        let took = until(|| async { status(node, &token).await == 403 }).await;
+        assert!(
+            took < WITHIN,
+            "node {} allowed the read for {took:?}",
+            i + 1
+        );
+    }
+
+    // The secret rotated without grace on node 1: the old one fails and the new one works everywhere.
+    let rotated = c.nodes[0]
+        .admin
+        .rotate_secret(&client_id(&cred), 0)
+        .await
+        .unwrap();
+    let fresh = Cred {
+        company: cred.company,
+        client_id: cred.client_id.clone(),
+        secret: rotated.secret.expose().to_owned(),
+    };
+    for (i, node) in c.nodes.iter().enumerate() {
+        let took = until(|| async {
+            node.request_token(&cred).await.status() == 401
+                && node.request_token(&fresh).await.status() == 200
+        })
+        .await;
+        assert!(
+            took < WITHIN,
+            "node {} lagged the rotation by {took:?}",
+            i + 1
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The database goes away and comes back
+// ---------------------------------------------------------------------------------------------
+
+/// A TCP relay to PostgreSQL that can be cut (every connection dropped, new ones refused) and
+/// restored: a database outage as the nodes see it, without touching the shared server.
+struct Relay {
+    addr: SocketAddr,
+    up: watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (up, _) = watch::channel(true);
+        let state = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !*state.borrow() {
+                    continue; // refused: dropped at once
+                }
+                let mut cut = state.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { addr, up }
+    }
+
+    fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+/// `url` with its host and port replaced by `addr`.
+fn via(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (userinfo, hostpath) = match rest.rsplit_once('@') {
+        Some((u, h)) => (format!("{u}@"), h),
+        None => (String::new(), rest),
+    };
+    let path = &hostpath[hostpath.find('/').unwrap()..];
+    format!("{scheme}://{userinfo}{addr}{path}")
+}
+
+/// Where the test databases live (host:port of the maintenance URL).
+fn postgres_addr(url: &str) -> SocketAddr {
+    let rest = url.split_once("://").unwrap().1;
+    let hostpath = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let hostport = &hostpath[..hostpath.find('/').unwrap()];
+    let hostport = if hostport.contains(':') {
+        hostport.to_owned()
+    } else {
+        format!("{hostport}:5432")
+    };
+    let hostport = hostport.replace("localhost", "127.0.0.1");
+    hostport.parse().unwrap()
+}
+
+async fn introspect(node: &TestApp, caller: &Cred, token: &str) -> Value {
+    node.client
+        .post(format!("{}/api/v2/oauth2/introspect", node.base))
+        .basic_auth(&caller.client_id, Some(&caller.secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn ready(node: &TestApp) -> u16 {
+    node.client
+        .get(format!("{}/readyz", node.base))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn nodes_serve_from_cache_while_the_database_is_away_and_catch_up_when_it_returns() {
+    let c = start_cluster(true).await;
+    let relay = c.relay.as_ref().unwrap();
+    let cred = c.credential("groups:read").await;
+    let token = c.nodes[0].token(&cred).await;
+    // The operator's CLI, straight to the database.
+    let operator = tollgate_store::open(c.database().url()).await.unwrap();
+
+    relay.cut();
+    for node in &c.nodes {
+        let took = until(|| async { ready(node).await == 503 }).await;
+        assert!(
+            took < Duration::from_secs(10),
+            "readiness noticed after {took:?}"
+        );
+        // Tokens are issued and checked from the in-memory directory. (The example API's own data
+        // lives in the database: its calls fail with 500 meanwhile.)
+        assert_eq!(node.request_token(&cred).await.status(), 200);
+        assert_eq!(introspect(node, &cred, &token).await["active"], true);
+    }
+
+    // A change the nodes cannot hear of while they are cut off: the NOTIFY is lost for them.
+    operator.delete_credential(&client_id(&cred)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    relay.restore();
+    let restored = Instant::now();
+    for (i, node) in c.nodes.iter().enumerate() {
+        // Each node's listener reconnects on its own (backoff at most 2 s) and reads the feed.
+        until(|| async { status(node, &token).await == 401 }).await;
+        let took = restored.elapsed();
+        assert!(
+            took < Duration::from_secs(4),
+            "node {} caught up {took:?} after the database came back",
+            i + 1
+        );
+        assert_eq!(ready(node).await, 200);
+        assert_eq!(node.request_token(&cred).await.status(), 401);
+    }
+}
