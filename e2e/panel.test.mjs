@@ -479,6 +479,44 @@ describe('admin panel in Chromium', { concurrency: false }, () => {
     assert.equal(await page.inputValue('#edit-form input[name=label]'), label);
   });
 
+  it('reloading the page that shows a new secret creates no second credential', async () => {
+    const page = await adminPage();
+    const countBefore = (await listed(page)).length;
+    const { response, clientId, secret } = await createCredential(page, 'Reloaded after creation', ['groups:read']);
+    assert.equal(response.status(), 201);
+    // The browser's Reload button on the page showing the secret (a headed Chromium first asks
+    // whether to send the form again; the user who says yes must not get a second credential).
+    await page.reload();
+    const after = await listed(page);
+    assert.equal(
+      after.length,
+      countBefore + 1,
+      `reloading the secret page created another credential: ${JSON.stringify(after.map((c) => c.label))}`,
+    );
+    assert.equal(after.filter((c) => c.label === 'Reloaded after creation').length, 1);
+    await tokenFor(clientId, secret);
+  });
+
+  it('reloading the page that shows a rotated secret does not rotate again', async () => {
+    const page = await adminPage();
+    const { clientId } = await createCredential(page, 'Reloaded after rotation', ['groups:read']);
+    await page.goto(`${BASE}/admin/credentials/${clientId}`);
+    const rotated = await submit(page, '#rotate-form button[type=submit]');
+    assert.equal(rotated.status(), 200);
+    const copied = (await page.textContent('#client-secret')).trim();
+    await page.reload();
+    const shownAgain = (await page.locator('#client-secret').count()) > 0;
+    const other = shownAgain ? (await page.textContent('#client-secret')).trim() : null;
+    assert.ok(
+      other === null || other === copied,
+      'reloading the rotated-secret page rotated the secret again and showed a new one',
+    );
+    // The secret the admin copied keeps working, well past the sync delay.
+    await new Promise((r) => setTimeout(r, SYNC_MS));
+    const token = await requestToken(clientId, copied);
+    assert.equal(token.status, 200, `the rotated secret the page showed first is refused: ${JSON.stringify(token.body)}`);
+  });
+
   it('a forged cross-site POST creates nothing', async (t) => {
     const page = await adminPage();
     const before = await listed(page);
@@ -511,6 +549,28 @@ describe('admin panel in Chromium', { concurrency: false }, () => {
     }
 
     assert.deepEqual(await listed(page), before, 'a forged POST changed the credentials');
+  });
+
+  it('a forged cross-site login leaves the browser logged out', async (t) => {
+    // Login CSRF: another site posts the login form with an account it controls, so that the
+    // victim's browser ends up in that account's session.
+    const page = await newPage();
+    const attacker = await servePage(`<!doctype html><title>Hello</title>
+<form id="f" method="post" action="${BASE}/admin/login">
+<input name="email" value="${MEMBER.email}"><input name="password" value="${MEMBER.password}">
+</form><script>document.getElementById('f').submit()</script>`);
+    t.after(() => attacker.server.close());
+    const posted = page.waitForRequest((r) => r.method() === 'POST' && r.url() === `${BASE}/admin/login`);
+    await page.goto(`http://localhost:${attacker.port}/`, { waitUntil: 'commit' });
+    await posted;
+    await page.waitForURL(`${BASE}/admin**`);
+    await page.waitForLoadState();
+    await page.goto(`${BASE}/admin`);
+    assert.equal(
+      new URL(page.url()).pathname,
+      '/admin/login',
+      `a login form posted from another site logged the browser in as ${MEMBER.email}`,
+    );
   });
 
   it('the users and audit pages show who did what', async () => {

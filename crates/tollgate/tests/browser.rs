@@ -5,9 +5,10 @@
 //! user create` for an admin (generated password) and a member (`--password-stdin`), `tollgate
 //! serve --listen 127.0.0.1:0` — then runs `node --test e2e/panel.test.mjs` with the server's URL,
 //! the company id and both users' emails and passwords in its environment, and fails unless node
-//! exits 0. The browser tests cover login, a credential's one-time secret, its tokens, editing its
-//! scopes, rotation with and without grace, deletion, a member's refusal, a forged cross-site POST
-//! and the credential limit; they take screenshots of the main pages.
+//! exits 0. The browser tests cover login, a credential's one-time secret (also when the browser
+//! reloads the page that shows it), its tokens, editing its scopes, rotation with and without grace,
+//! deletion, a member's refusal, forged cross-site POSTs (a credential, a login), HTML in labels and
+//! the credential limit; they take screenshots of the main pages.
 //!
 //! Chromium and playwright-core are installed by `e2e/setup` (run by `.ci/run`); without them this
 //! test fails and names that command. Screenshots go to a temporary folder; to refresh the ones in
