@@ -77,7 +77,9 @@ impl PgStore {
     pub async fn open(url: &str) -> Result<Self, OpenError> {
         let opts = PgConnectOptions::from_str(url)
             .map_err(OpenError::Connect)?
-            .application_name("tollgate");
+            .application_name("tollgate")
+            // Not "relation _sqlx_migrations already exists, skipping" at every start.
+            .options([("client_min_messages", "warning")]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .min_connections(1)
@@ -639,17 +641,29 @@ impl Store for PgStore {
         retired_at: UnixTime,
         publish_until: UnixTime,
     ) -> Result<(), StoreError> {
+        // Nodes that start at once on an empty database each add a key and retire the others; done
+        // blindly, two such rotations can retire each other's key and leave none current. So the key
+        // kept is the one added last among `keep` and the unretired keys: in the usual case that is
+        // `keep` itself, and rotations racing each other all converge on the same key. The table
+        // lock makes them take turns.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         sqlx::query(
             "UPDATE signing_keys SET retired_at = $1, publish_until = $2 \
-             WHERE kid <> $3 AND retired_at IS NULL",
+             WHERE retired_at IS NULL AND kid <> ( \
+                 SELECT kid FROM signing_keys WHERE retired_at IS NULL OR kid = $3 \
+                 ORDER BY added DESC LIMIT 1)",
         )
         .bind(retired_at)
         .bind(publish_until)
         .bind(keep)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        Ok(())
+        tx.commit().await.map_err(backend)
     }
 
     async fn revoke_token(

@@ -469,3 +469,64 @@ async fn nodes_serve_from_cache_while_the_database_is_away_and_catch_up_when_it_
         assert_eq!(node.request_token(&cred).await.status(), 401);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_started_at_once_on_an_empty_database_agree_on_one_signing_key() {
+    // Every node finds no signing key and makes one: they must end with one current key between them.
+    for round in 0..5 {
+        let (url, _db) = helpers::fresh_database(Backend::Postgres).await;
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let starting: Vec<_> = (0..4)
+            .map(|_| {
+                let (url, clock) = (url.clone(), clock.clone());
+                tokio::spawn(async move {
+                    helpers::spawn_node(url, TestDb::Shared, clock, |s| {
+                        s.issuer = Some(ISSUER.into());
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut nodes = Vec::new();
+        for s in starting {
+            nodes.push(
+                s.await
+                    .unwrap_or_else(|e| panic!("round {round}: a node failed to start: {e}")),
+            );
+        }
+        // A node that read the keys before a later one rotated learns of it through the feed.
+        let kids = || {
+            nodes
+                .iter()
+                .map(|n| n.authority.keys().current().kid().to_owned())
+                .collect::<std::collections::HashSet<String>>()
+        };
+        let took = until(|| async { kids().len() == 1 }).await;
+        assert!(
+            took < WITHIN,
+            "round {round}: nodes signed with {:?} for {took:?}",
+            kids()
+        );
+        // And the database agrees: one key is current, the others retired (published for a while).
+        let current: Vec<String> = nodes[0]
+            .store
+            .signing_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.retired_at.is_none())
+            .map(|k| k.kid)
+            .collect();
+        assert_eq!(
+            current,
+            kids().into_iter().collect::<Vec<_>>(),
+            "round {round}"
+        );
+        // Every node restarts fine on what was left.
+        let again = helpers::spawn_node(url.clone(), TestDb::Shared, clock.clone(), |s| {
+            s.issuer = Some(ISSUER.into());
+        })
+        .await;
+        assert!(kids().contains(again.authority.keys().current().kid()));
+    }
+}
