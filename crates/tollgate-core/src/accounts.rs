@@ -325,7 +325,8 @@ fn hash_token(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()))
 }
 
-fn random_token() -> Result<String, RandomError> {
+/// 32 random bytes, base64url: session tokens, CSRF tokens, one-use form tokens.
+pub fn random_token() -> Result<String, RandomError> {
     Ok(URL_SAFE_NO_PAD.encode(random::bytes::<32>()?))
 }
 

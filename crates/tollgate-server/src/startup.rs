@@ -110,6 +110,7 @@ impl App {
                 Arc::clone(&state_store),
                 Arc::clone(&clock),
             ),
+            form_nonces: Arc::default(),
             login_limiter: Arc::new(crate::admin::auth::LoginLimiter::new(
                 settings.login_attempts_per_ip,
                 settings.login_attempts_per_account,

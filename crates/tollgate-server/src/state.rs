@@ -37,6 +37,8 @@ pub struct AppState {
     pub metadata: Arc<serde_json::Value>,
     /// Users, sessions, audit log.
     pub accounts: tollgate_core::accounts::Accounts,
+    /// One-use tokens of the panel forms that show a secret.
+    pub form_nonces: Arc<crate::admin::pages::FormNonces>,
     /// Login brute-force protection.
     pub login_limiter: Arc<crate::admin::auth::LoginLimiter>,
 }

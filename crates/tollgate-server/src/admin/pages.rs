@@ -22,6 +22,56 @@ use super::auth::{SESSION_COOKIE, remote_addr, session_cookie};
 use crate::error::AdminApiError;
 use crate::state::AppState;
 
+/// One-use tokens of the forms that show a secret (create, rotate): a second POST of the same form —
+/// the browser's Reload on the page showing the secret — creates or rotates nothing. Kept in memory
+/// for an hour on the node that served the form.
+#[derive(Debug, Default)]
+pub struct FormNonces(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl FormNonces {
+    /// Whether `nonce` is seen for the first time (and remembers it).
+    fn first_use(&self, nonce: &str, now: i64) -> bool {
+        let Ok(mut seen) = self.0.lock() else {
+            return false;
+        };
+        if seen.len() > 10_000 {
+            seen.retain(|_, t| *t > now - 3600);
+        }
+        seen.insert(nonce.to_owned(), now).is_none()
+    }
+}
+
+fn new_nonce() -> String {
+    tollgate_core::accounts::random_token().unwrap_or_default()
+}
+
+/// Refuses a replayed form: `Err` is the response to send instead.
+fn check_nonce(state: &AppState, form: &FormBody) -> Result<(), Response> {
+    match form.get("nonce").filter(|n| n.len() >= 16) {
+        Some(n) if state.form_nonces.first_use(n, state.accounts.now()) => Ok(()),
+        Some(_) => Err(Redirect::to("/admin/credentials?done=already").into_response()),
+        None => Err(error_page(
+            &AdminApiError::Client {
+                status: StatusCode::BAD_REQUEST,
+                code: "invalidInput",
+                message: "the form is incomplete; reload the page and try again".into(),
+            },
+            "/admin/credentials",
+        )),
+    }
+}
+
+/// Login CSRF: a login form posted from another site is refused (Fetch Metadata, then Origin).
+fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return matches!(site, "same-origin" | "none");
+    }
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some(origin) => state.base_url.trim_end_matches('/') == origin,
+        None => true,
+    }
+}
+
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(home))
@@ -208,8 +258,19 @@ fn session_cookie_header(state: &AppState, value: &str, max_age: i64) -> Option<
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if !same_origin(&state, &headers) {
+        return html(
+            StatusCode::FORBIDDEN,
+            &LoginPage {
+                error: Some(
+                    "This login form was sent from another site; log in from this page.".into(),
+                ),
+            },
+        );
+    }
     let form = FormBody::parse(&body);
     let email = form.get("email").unwrap_or("").trim().to_lowercase();
     let password = form.get("password").unwrap_or("");
@@ -319,6 +380,7 @@ struct CredentialsPage {
     error: Option<String>,
     notice: Option<String>,
     secret: Option<ShownSecret>,
+    nonce: String,
 }
 
 /// The credentials page showing a secret just created or rotated (the only time it is shown).
@@ -392,6 +454,7 @@ async fn credentials_page(
             error,
             notice,
             secret,
+            nonce: new_nonce(),
         },
     )
 }
@@ -404,13 +467,28 @@ async fn credentials(
     let notice = n.done.as_deref().map(|d| match d {
         "updated" => "Credential updated.".to_owned(),
         "deleted" => "Credential deleted; its tokens are refused from now on.".to_owned(),
+        "already" => {
+            "That form was already sent: nothing was done again (a secret is shown only once)."
+                .to_owned()
+        }
         _ => "Done.".to_owned(),
     });
     credentials_page(&state, &admin, StatusCode::OK, None, notice, None).await
 }
 
+/// Checks the CSRF token, then the form's one-use token: `Some(response)` to send instead.
+fn guard_secret_form(state: &AppState, admin: &PanelAdmin, form: &FormBody) -> Option<Response> {
+    if let Err(e) = form.check_csrf(&admin.csrf) {
+        return Some(error_page(&e, "/admin/credentials"));
+    }
+    check_nonce(state, form).err()
+}
+
 async fn create(State(state): State<AppState>, admin: PanelAdmin, body: Bytes) -> Response {
     let form = FormBody::parse(&body);
+    if let Some(refused) = guard_secret_form(&state, &admin, &form) {
+        return refused;
+    }
     let result = async {
         form.check_csrf(&admin.csrf)?;
         let scopes = form.scopes()?;
@@ -451,6 +529,7 @@ struct EditPage {
     label: String,
     scopes: Vec<(String, bool)>,
     error: Option<String>,
+    nonce: String,
 }
 
 async fn edit_view(
@@ -480,6 +559,7 @@ async fn edit_view(
                 .map(|s| (s.to_string(), c.scopes.contains(s)))
                 .collect(),
             error,
+            nonce: new_nonce(),
         },
     )
 }
@@ -531,6 +611,9 @@ async fn rotate(
     body: Bytes,
 ) -> Response {
     let form = FormBody::parse(&body);
+    if let Some(refused) = guard_secret_form(&state, &admin, &form) {
+        return refused;
+    }
     let result = async {
         form.check_csrf(&admin.csrf)?;
         let grace = form
