@@ -40,6 +40,10 @@ pub struct Settings {
     pub login_attempts_per_ip: u32,
     /// Panel login attempts allowed per minute for one account.
     pub login_attempts_per_account: u32,
+    /// Rate limits of the OAuth endpoints and the API (`[rate_limits]`).
+    pub rate_limits: crate::ratelimit::RateLimitSettings,
+    /// Redis for rate limits shared by every node (`redis://HOST:PORT/DB`); unset: counted per node.
+    pub redis_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -60,6 +64,8 @@ impl Default for Settings {
             log_json: false,
             login_attempts_per_ip: 30,
             login_attempts_per_account: 10,
+            rate_limits: crate::ratelimit::RateLimitSettings::default(),
+            redis_url: None,
         }
     }
 }

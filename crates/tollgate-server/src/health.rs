@@ -23,7 +23,12 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
     match db {
         Ok(()) if key_ok => (
             StatusCode::OK,
-            Json(json!({"status": "ready", "database": "ok", "signing_key": keys.current().kid()})),
+            Json(json!({
+                "status": "ready",
+                "database": "ok",
+                "signing_key": keys.current().kid(),
+                "rate_limits": state.rate_limits.status(),
+            })),
         ),
         Ok(()) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -26,7 +26,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::resource::ResourceGuard;
 use crate::state::AppState;
-use crate::{groups, health, logging, metrics, oauth, openapi, wellknown};
+use crate::{groups, health, logging, metrics, oauth, openapi, ratelimit, wellknown};
 
 /// A built server, bound to its port, not yet serving.
 #[derive(Debug)]
@@ -115,6 +115,11 @@ impl App {
                 settings.login_attempts_per_ip,
                 settings.login_attempts_per_account,
             )),
+            rate_limits: Arc::new(crate::ratelimit::RateLimiter::new(
+                settings.rate_limits.clone(),
+                settings.redis_url.as_deref(),
+                Arc::clone(&clock),
+            )?),
         };
         Ok(Self {
             listener,
@@ -202,10 +207,21 @@ impl App {
 fn router(state: AppState, max_body: usize) -> Router {
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .url("/openapi.json", openapi::document(&state.base_url));
+    let oauth_limits = axum::middleware::from_fn_with_state(state.clone(), ratelimit::oauth);
+    let api_limits = axum::middleware::from_fn_with_state(state.clone(), ratelimit::api);
     Router::new()
-        .route("/api/v2/oauth2/token", post(oauth::token))
-        .route("/api/v2/oauth2/introspect", post(oauth::introspect))
-        .route("/api/v2/oauth2/revoke", post(oauth::revoke))
+        .route(
+            "/api/v2/oauth2/token",
+            post(oauth::token).layer(oauth_limits.clone()),
+        )
+        .route(
+            "/api/v2/oauth2/introspect",
+            post(oauth::introspect).layer(oauth_limits.clone()),
+        )
+        .route(
+            "/api/v2/oauth2/revoke",
+            post(oauth::revoke).layer(oauth_limits),
+        )
         .route(
             "/.well-known/oauth-authorization-server",
             get(wellknown::server_metadata),
@@ -215,12 +231,18 @@ fn router(state: AppState, max_body: usize) -> Router {
             get(wellknown::openid_configuration),
         )
         .route("/.well-known/jwks.json", get(wellknown::jwks))
-        .route("/api/v2/groups", get(groups::list).post(groups::create))
+        .route(
+            "/api/v2/groups",
+            get(groups::list)
+                .post(groups::create)
+                .layer(api_limits.clone()),
+        )
         .route(
             "/api/v2/groups/{groupId}",
             get(groups::get)
                 .patch(groups::update)
-                .delete(groups::delete),
+                .delete(groups::delete)
+                .layer(api_limits),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -41,6 +41,8 @@ pub struct AppState {
     pub form_nonces: Arc<crate::admin::pages::FormNonces>,
     /// Login brute-force protection.
     pub login_limiter: Arc<crate::admin::auth::LoginLimiter>,
+    /// Rate limits of the OAuth endpoints and the API.
+    pub rate_limits: Arc<crate::ratelimit::RateLimiter>,
 }
 
 impl FromRef<AppState> for Arc<ResourceGuard> {

@@ -129,6 +129,12 @@ pub struct ServeArgs {
     /// Log JSON lines.
     #[arg(long, env = "TOLLGATE_LOG_JSON")]
     pub log_json: bool,
+    /// Rate limits on or off (off: for benchmarks and test suites).
+    #[arg(long, env = "TOLLGATE_RATE_LIMITS", value_parser = ["on", "off"])]
+    pub rate_limits: Option<String>,
+    /// Redis for rate limits shared by every node (redis://HOST:PORT/DB); unset: counted per node.
+    #[arg(long, env = "TOLLGATE_REDIS_URL")]
+    pub redis_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,12 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()
         settings.token_ttl = t;
     }
     settings.log_json |= args.log_json;
+    if let Some(r) = args.rate_limits {
+        settings.rate_limits.enabled = r == "on";
+    }
+    if let Some(u) = args.redis_url {
+        settings.redis_url = Some(u);
+    }
     init_logging(settings.log_json);
     // Install the handlers before anything else, so a SIGTERM during start-up is a graceful stop too.
     let shutdown = shutdown_signal()?;

@@ -11,6 +11,7 @@ mod bad_input;
 mod groups;
 mod multinode;
 mod openapi;
+mod ratelimits;
 mod schema;
 mod standards;
 mod token;

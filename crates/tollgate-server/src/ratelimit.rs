@@ -1,0 +1,491 @@
+//! Rate limits: token requests per client ID; failed client authentications per client ID and per IP
+//! address (brute-force protection, on by default); API requests per company, with separate read
+//! and write budgets. Over a limit: 429 `{"error":"tooManyRequests"}` with `Retry-After`.
+//!
+//! Every limit is a fixed window (N per minute, or per second for API budgets), counted in memory
+//! on each node, or in Redis when `redis_url` is set, so that the sum over every node respects the
+//! limit. While Redis is unreachable a node counts in memory, says so in its log and in `/readyz`,
+//! and goes back to Redis on its own. `rate_limits.enabled = false` (`--rate-limits off`) switches
+//! every limit off, for benchmarks and test suites.
+//!
+//! Failed authentications are checked *before* the secret is: a client ID or address over its budget
+//! gets 429 whatever it sends, so a guesser learns nothing from the answers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use dashmap::DashMap;
+use serde::Deserialize;
+use tollgate_core::clock::{Clock, UnixTime};
+
+use crate::error::TokenError;
+use crate::state::AppState;
+
+/// The `[rate_limits]` section of the configuration. A budget of 0 switches that limit off.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Master switch (`--rate-limits off`).
+    pub enabled: bool,
+    /// Token requests per client ID per minute.
+    pub token_per_client_per_minute: u32,
+    /// Failed authentications per client ID per minute.
+    pub failed_auth_per_client_per_minute: u32,
+    /// Failed authentications per IP address per minute.
+    pub failed_auth_per_ip_per_minute: u32,
+    /// API reads (GET, HEAD) per company per second (the reference documents 50).
+    pub api_reads_per_company_per_second: u32,
+    /// API writes per company per second (the reference documents 10).
+    pub api_writes_per_company_per_second: u32,
+    /// Prefix of the Redis keys (several deployments may share one Redis).
+    pub redis_prefix: String,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token_per_client_per_minute: 600,
+            // Generous: a person or a test suite making a few dozen mistakes a minute is not blocked.
+            failed_auth_per_client_per_minute: 60,
+            failed_auth_per_ip_per_minute: 300,
+            api_reads_per_company_per_second: 0,
+            api_writes_per_company_per_second: 0,
+            redis_prefix: "tollgate".into(),
+        }
+    }
+}
+
+/// What is limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// Token requests, per client ID.
+    Token,
+    /// Failed authentications, per client ID.
+    FailedAuthClient,
+    /// Failed authentications, per IP address.
+    FailedAuthIp,
+    /// API reads, per company.
+    ApiRead,
+    /// API writes, per company.
+    ApiWrite,
+}
+
+impl Limit {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::FailedAuthClient => "fail-client",
+            Self::FailedAuthIp => "fail-ip",
+            Self::ApiRead => "api-read",
+            Self::ApiWrite => "api-write",
+        }
+    }
+}
+
+/// Over the limit: try again after this many seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// Seconds until the window ends.
+    pub retry_after: u64,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let mut r = (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            r#"{"error":"tooManyRequests"}"#,
+        )
+            .into_response();
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(self.retry_after.max(1)));
+        r
+    }
+}
+
+/// The limiter of one node.
+pub struct RateLimiter {
+    settings: RateLimitSettings,
+    clock: Arc<dyn Clock>,
+    local: DashMap<(Limit, String), (UnixTime, u32)>,
+    hits: AtomicU64,
+    redis: Option<Shared>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("settings", &self.settings)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters in Redis.
+struct Shared {
+    conn: redis::aio::ConnectionManager,
+    script: redis::Script,
+    failing: AtomicBool,
+}
+
+/// How long one Redis round trip may take before the node counts in memory instead.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(300);
+/// Keys sent to Redis or kept in memory are cut to this length (they come from requests).
+const MAX_KEY: usize = 128;
+
+impl RateLimiter {
+    /// A limiter; with `redis_url`, counting in Redis (connected lazily, reconnected on its own).
+    pub fn new(
+        settings: RateLimitSettings,
+        redis_url: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, redis::RedisError> {
+        let redis = match redis_url {
+            Some(url) if settings.enabled => {
+                let client = redis::Client::open(url)?;
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(REDIS_TIMEOUT))
+                    .set_response_timeout(Some(REDIS_TIMEOUT))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_secs(1));
+                Some(Shared {
+                    conn: redis::aio::ConnectionManager::new_lazy_with_config(client, config)?,
+                    // One round trip per hit: count, and start the window's expiry on its first hit.
+                    script: redis::Script::new(
+                        "local n = redis.call('INCR', KEYS[1]) \
+                         if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end \
+                         return n",
+                    ),
+                    failing: AtomicBool::new(false),
+                })
+            }
+            _ => None,
+        };
+        Ok(Self {
+            settings,
+            clock,
+            local: DashMap::new(),
+            hits: AtomicU64::new(0),
+            redis,
+        })
+    }
+
+    /// Where limits are counted: `off`, `memory`, `redis`, or `memory (redis unreachable)`.
+    pub fn status(&self) -> &'static str {
+        match &self.redis {
+            _ if !self.settings.enabled => "off",
+            None => "memory",
+            Some(s) if s.failing.load(Ordering::Relaxed) => "memory (redis unreachable)",
+            Some(_) => "redis",
+        }
+    }
+
+    /// Whether any limit applies.
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled
+    }
+
+    fn budget(&self, limit: Limit) -> (u32, i64) {
+        let s = &self.settings;
+        match limit {
+            Limit::Token => (s.token_per_client_per_minute, 60),
+            Limit::FailedAuthClient => (s.failed_auth_per_client_per_minute, 60),
+            Limit::FailedAuthIp => (s.failed_auth_per_ip_per_minute, 60),
+            Limit::ApiRead => (s.api_reads_per_company_per_second, 1),
+            Limit::ApiWrite => (s.api_writes_per_company_per_second, 1),
+        }
+    }
+
+    /// Counts one event against `limit` for `key`; refused when that goes over the budget.
+    pub async fn hit(&self, limit: Limit, key: &str) -> Result<(), Refused> {
+        self.count(limit, key, true).await
+    }
+
+    /// Refused if `key` is already over `limit` (counts nothing).
+    pub async fn check(&self, limit: Limit, key: &str) -> Result<(), Refused> {
+        self.count(limit, key, false).await
+    }
+
+    async fn count(&self, limit: Limit, key: &str, add: bool) -> Result<(), Refused> {
+        let (max, period) = self.budget(limit);
+        if !self.settings.enabled || max == 0 {
+            return Ok(());
+        }
+        let key: String = key.chars().take(MAX_KEY).collect();
+        let now = self.clock.now();
+        let window = now.div_euclid(period);
+        let refused = Refused {
+            retry_after: ((window + 1) * period - now).max(1) as u64,
+        };
+        let n = match self.shared_count(limit, &key, window, period, add).await {
+            Some(n) => n,
+            None => self.local_count(limit, key, window, add),
+        };
+        // With `add`, `n` includes this event: the budget allows `max` of them.
+        let over = if add { n > max } else { n >= max };
+        if over { Err(refused) } else { Ok(()) }
+    }
+
+    fn local_count(&self, limit: Limit, key: String, window: UnixTime, add: bool) -> u32 {
+        if self.hits.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            // Forget finished windows now and then (keys come from requests: keep memory bounded).
+            let now = self.clock.now();
+            self.local
+                .retain(|(l, _), (w, _)| *w >= now.div_euclid(self.budget(*l).1));
+        }
+        if !add {
+            return self
+                .local
+                .get(&(limit, key))
+                .filter(|e| e.0 == window)
+                .map_or(0, |e| e.1);
+        }
+        let mut e = self.local.entry((limit, key)).or_insert((window, 0));
+        if e.0 != window {
+            *e = (window, 0);
+        }
+        e.1 = e.1.saturating_add(1);
+        e.1
+    }
+
+    /// The count in Redis, or `None` (count locally) when Redis does not answer in time.
+    async fn shared_count(
+        &self,
+        limit: Limit,
+        key: &str,
+        window: UnixTime,
+        period: i64,
+        add: bool,
+    ) -> Option<u32> {
+        let shared = self.redis.as_ref()?;
+        let rkey = format!(
+            "{}:rl:{}:{}:{}",
+            self.settings.redis_prefix,
+            limit.name(),
+            key,
+            window
+        );
+        let mut conn = shared.conn.clone();
+        let call = async {
+            if add {
+                shared
+                    .script
+                    .key(&rkey)
+                    .arg(period + 1)
+                    .invoke_async::<u32>(&mut conn)
+                    .await
+            } else {
+                redis::cmd("GET")
+                    .arg(&rkey)
+                    .query_async::<Option<u32>>(&mut conn)
+                    .await
+                    .map(Option::unwrap_or_default)
+            }
+        };
+        let outcome = match tokio::time::timeout(REDIS_TIMEOUT, call).await {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("no answer in time".to_owned()),
+        };
+        match outcome {
+            Ok(n) => {
+                if shared.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("rate limits: Redis answers again; counting there");
+                }
+                Some(n)
+            }
+            Err(e) => {
+                if !shared.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "rate limits: Redis unreachable; counting on this node until it is back");
+                }
+                None
+            }
+        }
+    }
+}
+
+/// The caller's IP address, if the server knows it.
+fn client_ip(req: &Request) -> Option<String> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+/// The client ID a token-endpoint request names (Basic header, or the body's `client_id`), as far
+/// as it can be read; the endpoint itself parses the request strictly.
+fn named_client(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    if let Some(basic) = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(basic.trim())
+            .ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        let id = decoded
+            .split_once(':')
+            .map_or(decoded.as_str(), |(id, _)| id);
+        return Some(
+            percent_encoding::percent_decode_str(id)
+                .decode_utf8_lossy()
+                .into_owned(),
+        );
+    }
+    let json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if json {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        v.get("client_id")?.as_str().map(str::to_owned)
+    } else {
+        form_urlencoded::parse(body)
+            .find(|(k, _)| k == "client_id")
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// Middleware of the token, introspection and revocation endpoints: refuses client IDs and addresses
+/// over their failed-authentication budget before anything else, counts token requests per client
+/// ID, and counts every 401 as a failed authentication.
+pub(crate) async fn oauth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limits = &state.rate_limits;
+    if !limits.enabled() {
+        return next.run(req).await;
+    }
+    let ip = client_ip(&req);
+    let is_token = req.uri().path().ends_with("/token");
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, state.max_body_bytes).await else {
+        return TokenError::PayloadTooLarge(state.max_body_bytes).into_response();
+    };
+    let client = named_client(&parts.headers, &bytes);
+    if let Some(ip) = &ip
+        && let Err(r) = limits.check(Limit::FailedAuthIp, ip).await
+    {
+        return r.into_response();
+    }
+    if let Some(client) = &client {
+        if let Err(r) = limits.check(Limit::FailedAuthClient, client).await {
+            return r.into_response();
+        }
+        if is_token && let Err(r) = limits.hit(Limit::Token, client).await {
+            return r.into_response();
+        }
+    }
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        // The budget is checked before the next attempt; the answer to this one stays a 401.
+        if let Some(ip) = &ip {
+            let _ = limits.hit(Limit::FailedAuthIp, ip).await;
+        }
+        if let Some(client) = &client {
+            let _ = limits.hit(Limit::FailedAuthClient, client).await;
+        }
+    }
+    response
+}
+
+/// Middleware of the API routes: counts each request with a live token against its company's read
+/// (GET, HEAD) or write budget. Requests without a valid token go through, to be refused by the
+/// resource guard as usual.
+pub(crate) async fn api(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limits = &state.rate_limits;
+    if !limits.enabled() {
+        return next.run(req).await;
+    }
+    let company = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| state.authority.authorize(t.trim()).ok())
+        .map(|access| access.company_id().to_string());
+    if let Some(company) = company {
+        let limit = if matches!(*req.method(), Method::GET | Method::HEAD) {
+            Limit::ApiRead
+        } else {
+            Limit::ApiWrite
+        };
+        if let Err(r) = limits.hit(limit, &company).await {
+            return r.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use tollgate_core::clock::ManualClock;
+
+    use super::*;
+
+    fn limiter(settings: RateLimitSettings) -> (RateLimiter, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(1_700_000_040)); // a minute boundary
+        let l = RateLimiter::new(settings, None, clock.clone()).unwrap_or_else(|_| unreachable!());
+        (l, clock)
+    }
+
+    #[tokio::test]
+    async fn a_window_allows_its_budget_then_refuses_until_it_ends() {
+        let (l, clock) = limiter(RateLimitSettings {
+            api_writes_per_company_per_second: 3,
+            ..RateLimitSettings::default()
+        });
+        for _ in 0..3 {
+            assert_eq!(l.hit(Limit::ApiWrite, "c").await, Ok(()));
+        }
+        assert_eq!(
+            l.hit(Limit::ApiWrite, "c").await,
+            Err(Refused { retry_after: 1 })
+        );
+        assert_eq!(l.hit(Limit::ApiWrite, "other").await, Ok(()), "per key");
+        assert_eq!(l.hit(Limit::ApiRead, "c").await, Ok(()), "reads are off");
+        clock.advance(1);
+        assert_eq!(l.hit(Limit::ApiWrite, "c").await, Ok(()), "a new window");
+    }
+
+    #[tokio::test]
+    async fn check_counts_nothing_and_refuses_at_the_budget() {
+        let (l, clock) = limiter(RateLimitSettings {
+            failed_auth_per_ip_per_minute: 2,
+            ..RateLimitSettings::default()
+        });
+        assert_eq!(l.check(Limit::FailedAuthIp, "ip").await, Ok(()));
+        assert_eq!(l.check(Limit::FailedAuthIp, "ip").await, Ok(()));
+        let _ = l.hit(Limit::FailedAuthIp, "ip").await;
+        assert_eq!(l.check(Limit::FailedAuthIp, "ip").await, Ok(()));
+        let _ = l.hit(Limit::FailedAuthIp, "ip").await;
+        clock.advance(20);
+        assert_eq!(
+            l.check(Limit::FailedAuthIp, "ip").await,
+            Err(Refused { retry_after: 40 })
+        );
+    }
+
+    #[tokio::test]
+    async fn off_means_off() {
+        let (l, _) = limiter(RateLimitSettings {
+            enabled: false,
+            token_per_client_per_minute: 1,
+            ..RateLimitSettings::default()
+        });
+        for _ in 0..10 {
+            assert_eq!(l.hit(Limit::Token, "c").await, Ok(()));
+        }
+        assert_eq!(l.status(), "off");
+    }
+}
