@@ -45,12 +45,12 @@ fn new_nonce() -> String {
     tollgate_core::accounts::random_token().unwrap_or_default()
 }
 
-/// Refuses a replayed form: `Err` is the response to send instead.
-fn check_nonce(state: &AppState, form: &FormBody) -> Result<(), Response> {
+/// Refuses a replayed form: `Some` is the response to send instead.
+fn check_nonce(state: &AppState, form: &FormBody) -> Option<Response> {
     match form.get("nonce").filter(|n| n.len() >= 16) {
-        Some(n) if state.form_nonces.first_use(n, state.accounts.now()) => Ok(()),
-        Some(_) => Err(Redirect::to("/admin/credentials?done=already").into_response()),
-        None => Err(error_page(
+        Some(n) if state.form_nonces.first_use(n, state.accounts.now()) => None,
+        Some(_) => Some(Redirect::to("/admin/credentials?done=already").into_response()),
+        None => Some(error_page(
             &AdminApiError::Client {
                 status: StatusCode::BAD_REQUEST,
                 code: "invalidInput",
@@ -481,7 +481,7 @@ fn guard_secret_form(state: &AppState, admin: &PanelAdmin, form: &FormBody) -> O
     if let Err(e) = form.check_csrf(&admin.csrf) {
         return Some(error_page(&e, "/admin/credentials"));
     }
-    check_nonce(state, form).err()
+    check_nonce(state, form)
 }
 
 async fn create(State(state): State<AppState>, admin: PanelAdmin, body: Bytes) -> Response {
