@@ -263,6 +263,12 @@ impl Authority {
         clock: Arc<dyn Clock>,
         settings: TokenSettings,
     ) -> Result<Self, AuthorityError> {
+        // The directory first: it reads the change feed's position before anything else, so a key
+        // rotated by another node while this one loads is replayed by the next sync. (Loaded the
+        // other way round, such a rotation fell between the key ring and the position and this node
+        // kept signing with a retired key.)
+        let directory = Directory::new();
+        directory.sync(store, clock.now()).await?;
         let ring = load_key_ring(store, clock.now(), Some(&settings)).await?;
         let validations = [
             jsonwebtoken::Algorithm::EdDSA,
@@ -284,8 +290,8 @@ impl Authority {
             (alg, v)
         })
         .collect();
-        let authority = Self {
-            directory: Directory::new(),
+        Ok(Self {
+            directory,
             keys: RwLock::new(Arc::new(ring)),
             hasher,
             clock,
@@ -293,12 +299,7 @@ impl Authority {
             validations,
             verified: quick_cache::sync::Cache::new(VERIFIED_CACHE),
             last_used: Mutex::new(HashMap::new()),
-        };
-        authority
-            .directory
-            .sync(store, authority.clock.now())
-            .await?;
-        Ok(authority)
+        })
     }
 
     /// Applies the store's change feed; reloads keys if they changed.
@@ -593,13 +594,24 @@ async fn load_key_ring(
             .filter(|r| r.retired_at.is_none())
             .max_by_key(|r| (r.created_at, r.kid.clone()));
         if current.is_none_or(|r| r.alg != alg.as_str()) {
-            crate::keys::rotate(store, alg, i64::from(settings.ttl), now)
-                .await
-                .map_err(|e| match e {
-                    crate::keys::RotateError::Key(k) => AuthorityError::Key(k),
-                    crate::keys::RotateError::Store(s) => AuthorityError::Store(s),
-                })?;
+            store
+                .insert_signing_key(&crate::keys::generate(alg, now)?)
+                .await?;
             records = store.signing_keys().await?;
+            // Nodes starting at once may each have added a key. Every node keeps the same one (the
+            // newest, then the greatest kid) and retires the others, so they converge on one
+            // signer; a retired key stays published for one token lifetime.
+            let winner = records
+                .iter()
+                .filter(|r| r.retired_at.is_none() && r.alg == alg.as_str())
+                .max_by_key(|r| (r.created_at, r.kid.clone()))
+                .map(|r| r.kid.clone());
+            if let Some(winner) = winner {
+                store
+                    .retire_signing_keys(&winner, now, now + i64::from(settings.ttl))
+                    .await?;
+                records = store.signing_keys().await?;
+            }
         }
     }
     Ok(KeyRing::from_records(&records, now)?)
