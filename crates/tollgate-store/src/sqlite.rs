@@ -41,12 +41,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .min_connections(1)
-            .connect_with(opts)
-            .await
-            .map_err(OpenError::Connect)?;
+        let pool = connect(opts).await?;
         migrate(&pool).await?;
         Ok(Self { pool })
     }
@@ -54,6 +49,34 @@ impl SqliteStore {
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Opens the pool. Switching a fresh file to WAL needs an exclusive lock that `busy_timeout` does not
+/// wait for (SQLite answers `SQLITE_BUSY` at once), so when several processes open a new file at once,
+/// the losers try again.
+async fn connect(opts: SqliteConnectOptions) -> Result<SqlitePool, OpenError> {
+    let mut attempt = 0;
+    loop {
+        let opened = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(opts.clone())
+            .await;
+        match opened {
+            Ok(pool) => return Ok(pool),
+            Err(sqlx::Error::Database(e))
+                if attempt < 20
+                    && e.code()
+                        .and_then(|c| c.parse::<i32>().ok())
+                        .is_some_and(|c| c & 0xff == 5) =>
+            {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "database busy while opening; retrying");
+                tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
+            }
+            Err(e) => return Err(OpenError::Connect(e)),
+        }
     }
 }
 
