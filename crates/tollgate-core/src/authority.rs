@@ -450,10 +450,7 @@ impl Authority {
     /// RFC 7009: the token to revoke, if it is a live token of ours (signature checked, not expired).
     pub fn revocation_target(&self, token: &str) -> Option<RevocationTarget> {
         let now = self.clock.now();
-        let v = match self.verified.get(token) {
-            Some(v) => v,
-            None => Arc::new(self.verify_signature(token).ok()?),
-        };
+        let v = self.verified(token, now).ok()?;
         if now >= v.exp {
             return None;
         }
@@ -492,16 +489,7 @@ impl Authority {
     /// are still live.
     pub fn authorize(&self, token: &str) -> Result<Access, TokenRejection> {
         let now = self.clock.now();
-        let verified = match self.verified.get(token) {
-            Some(v) => v,
-            None => {
-                let v = Arc::new(self.verify_signature(token)?);
-                if v.exp > now {
-                    self.verified.insert(token.into(), Arc::clone(&v));
-                }
-                v
-            }
-        };
+        let verified = self.verified(token, now)?;
         if now >= verified.exp {
             return Err(TokenRejection::Expired);
         }
@@ -531,6 +519,18 @@ impl Authority {
             credential,
             company,
         })
+    }
+
+    /// The token's verified claims: from the cache, or checked once and cached until `exp`.
+    fn verified(&self, token: &str, now: UnixTime) -> Result<Arc<VerifiedToken>, TokenRejection> {
+        if let Some(v) = self.verified.get(token) {
+            return Ok(v);
+        }
+        let v = Arc::new(self.verify_signature(token)?);
+        if v.exp > now {
+            self.verified.insert(token.into(), Arc::clone(&v));
+        }
+        Ok(v)
     }
 
     fn verify_signature(&self, token: &str) -> Result<VerifiedToken, TokenRejection> {

@@ -27,9 +27,8 @@ pub(crate) fn remote_addr(parts: &Parts) -> Option<String> {
 }
 
 /// The session cookie's value, if any.
-pub(crate) fn session_cookie(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+pub(crate) fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -51,7 +50,7 @@ impl FromRequestParts<AppState> for Session {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = session_cookie(parts).ok_or(AdminApiError::Unauthenticated)?;
+        let token = session_cookie(&parts.headers).ok_or(AdminApiError::Unauthenticated)?;
         let s = state
             .accounts
             .session(token)

@@ -151,7 +151,7 @@ impl FromRequestParts<AppState> for PanelUser {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Some(token) = session_cookie(parts) else {
+        let Some(token) = session_cookie(&parts.headers) else {
             return Err(Redirect::to("/admin/login").into_response());
         };
         match state.accounts.session(token).await {
@@ -313,14 +313,7 @@ async fn logout(
     if let Err(e) = form.check_csrf(&user.session.csrf) {
         return error_page(&e, "/admin");
     }
-    let token = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_owned());
+    let token = session_cookie(&headers).map(str::to_owned);
     if let Some(t) = token {
         let _ = state.accounts.logout(&t).await;
     }
