@@ -38,6 +38,7 @@ pub mod ratelimit;
 pub mod resource;
 mod startup;
 mod state;
+pub mod views;
 mod wellknown;
 
 pub use config::{ConfigError, Settings};

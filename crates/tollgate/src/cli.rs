@@ -508,15 +508,7 @@ async fn audit(settings: &Settings, cmd: AuditCmd) -> anyhow::Result<()> {
                 .await?;
             let list: Vec<_> = events
                 .iter()
-                .map(|e| {
-                    serde_json::json!({
-                        "at": tollgate_core::clock::rfc3339(e.at),
-                        "actor": e.actor,
-                        "action": e.action,
-                        "target": e.target,
-                        "remote_addr": e.remote_addr,
-                    })
-                })
+                .map(tollgate_server::views::audit_view)
                 .collect();
             print_json(&list)
         }

@@ -27,25 +27,12 @@ pub fn company(c: &Company) -> Value {
     })
 }
 
-/// A credential; `secret` only right after create or rotate.
+/// A credential; `secret` only right after create or rotate (the admin API's shape).
 pub fn credential(c: &Credential, ceiling: &ScopeSet, secret: Option<&ClientSecret>) -> Value {
-    let mut v = json!({
-        "client_id": c.client_id.as_str(),
-        "company_id": c.company_id.to_string(),
-        "label": c.label,
-        "scopes": c.scopes,
-        "effective_scopes": c.scopes.intersection(ceiling),
-        "secrets": c.secrets.iter().map(|s| json!({
-            "id": s.id.as_str(),
-            "created_at": rfc3339(s.created_at),
-            "expires_at": s.expires_at.map(rfc3339),
-        })).collect::<Vec<_>>(),
-        "created_at": rfc3339(c.created_at),
-        "updated_at": rfc3339(c.updated_at),
-        "last_used_at": c.last_used_at.map(rfc3339),
-    });
-    if let (Some(s), Some(m)) = (secret, v.as_object_mut()) {
-        m.insert("client_secret".into(), Value::String(s.expose().to_owned()));
-    }
-    v
+    serde_json::to_value(tollgate_server::views::credential_view(
+        c,
+        ceiling,
+        secret.map(ClientSecret::expose),
+    ))
+    .unwrap_or(Value::Null)
 }

@@ -4,11 +4,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
-use tollgate_core::accounts::{AdminActor, AuditEvent, Role, User, UserId};
+use tollgate_core::accounts::{AdminActor, Role, UserId};
 use tollgate_core::admin::{CreatedCredential, CredentialChanges};
-use tollgate_core::clock::rfc3339;
 use tollgate_core::ids::ClientId;
 use tollgate_core::model::Credential;
 use tollgate_proto::ScopeSet;
@@ -16,51 +15,7 @@ use tollgate_proto::ScopeSet;
 use super::auth::ApiAdmin;
 use crate::error::AdminApiError;
 use crate::state::AppState;
-
-/// A credential as admins see it: never a secret, except `client_secret` right after create/rotate.
-#[derive(Debug, Serialize)]
-pub(crate) struct CredentialView {
-    client_id: String,
-    label: String,
-    scopes: ScopeSet,
-    effective_scopes: ScopeSet,
-    created_at: String,
-    updated_at: String,
-    last_used_at: Option<String>,
-    secrets: Vec<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_secret: Option<String>,
-}
-
-pub(crate) fn credential_view(
-    c: &Credential,
-    ceiling: &ScopeSet,
-    secret: Option<&str>,
-) -> CredentialView {
-    CredentialView {
-        client_id: c.client_id.as_str().to_owned(),
-        label: c.label.clone(),
-        scopes: c.scopes.clone(),
-        effective_scopes: c.scopes.intersection(ceiling),
-        created_at: rfc3339(c.created_at),
-        updated_at: rfc3339(c.updated_at),
-        last_used_at: c.last_used_at.map(rfc3339),
-        secrets: c
-            .secrets
-            .iter()
-            .map(|s| json!({"id": s.id.as_str(), "created_at": rfc3339(s.created_at), "expires_at": s.expires_at.map(rfc3339)}))
-            .collect(),
-        client_secret: secret.map(str::to_owned),
-    }
-}
-
-pub(crate) fn user_view(u: &User) -> Value {
-    json!({"id": u.id, "email": u.email.as_str(), "role": u.role, "created_at": rfc3339(u.created_at)})
-}
-
-pub(crate) fn audit_view(e: &AuditEvent) -> Value {
-    json!({"at": rfc3339(e.at), "actor": e.actor, "action": e.action, "target": e.target, "remote_addr": e.remote_addr})
-}
+use crate::views::{CredentialView, audit_view, credential_view, user_view};
 
 fn not_found() -> AdminApiError {
     AdminApiError::Client {

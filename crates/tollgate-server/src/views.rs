@@ -1,0 +1,54 @@
+//! The JSON shapes of credentials, users and audit events, shared by the admin API and the CLI.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tollgate_core::accounts::{AuditEvent, User};
+use tollgate_core::clock::rfc3339;
+use tollgate_core::model::Credential;
+use tollgate_proto::ScopeSet;
+
+/// A credential as admins see it: never a secret, except `client_secret` right after create/rotate.
+#[derive(Debug, Serialize)]
+pub struct CredentialView {
+    client_id: String,
+    company_id: String,
+    label: String,
+    scopes: ScopeSet,
+    effective_scopes: ScopeSet,
+    created_at: String,
+    updated_at: String,
+    last_used_at: Option<String>,
+    secrets: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+/// The view of `c` within `ceiling`; `secret` only right after create or rotate.
+pub fn credential_view(c: &Credential, ceiling: &ScopeSet, secret: Option<&str>) -> CredentialView {
+    CredentialView {
+        client_id: c.client_id.as_str().to_owned(),
+        company_id: c.company_id.to_string(),
+        label: c.label.clone(),
+        scopes: c.scopes.clone(),
+        effective_scopes: c.scopes.intersection(ceiling),
+        created_at: rfc3339(c.created_at),
+        updated_at: rfc3339(c.updated_at),
+        last_used_at: c.last_used_at.map(rfc3339),
+        secrets: c
+            .secrets
+            .iter()
+            .map(|s| json!({"id": s.id.as_str(), "created_at": rfc3339(s.created_at), "expires_at": s.expires_at.map(rfc3339)}))
+            .collect(),
+        client_secret: secret.map(str::to_owned),
+    }
+}
+
+/// A user as admins see it (never the password hash).
+pub fn user_view(u: &User) -> Value {
+    json!({"id": u.id, "email": u.email.as_str(), "role": u.role, "created_at": rfc3339(u.created_at)})
+}
+
+/// An audit event.
+pub fn audit_view(e: &AuditEvent) -> Value {
+    json!({"at": rfc3339(e.at), "actor": e.actor, "action": e.action, "target": e.target, "remote_addr": e.remote_addr})
+}
