@@ -594,24 +594,16 @@ async fn load_key_ring(
             .filter(|r| r.retired_at.is_none())
             .max_by_key(|r| (r.created_at, r.kid.clone()));
         if current.is_none_or(|r| r.alg != alg.as_str()) {
-            store
-                .insert_signing_key(&crate::keys::generate(alg, now)?)
-                .await?;
+            // Nodes starting at once may each rotate here; the store's retirement keeps the key
+            // added last, so they converge on one signer. A retired key stays published for one
+            // token lifetime.
+            crate::keys::rotate(store, alg, i64::from(settings.ttl), now)
+                .await
+                .map_err(|e| match e {
+                    crate::keys::RotateError::Key(k) => AuthorityError::Key(k),
+                    crate::keys::RotateError::Store(s) => AuthorityError::Store(s),
+                })?;
             records = store.signing_keys().await?;
-            // Nodes starting at once may each have added a key. Every node keeps the same one (the
-            // newest, then the greatest kid) and retires the others, so they converge on one
-            // signer; a retired key stays published for one token lifetime.
-            let winner = records
-                .iter()
-                .filter(|r| r.retired_at.is_none() && r.alg == alg.as_str())
-                .max_by_key(|r| (r.created_at, r.kid.clone()))
-                .map(|r| r.kid.clone());
-            if let Some(winner) = winner {
-                store
-                    .retire_signing_keys(&winner, now, now + i64::from(settings.ttl))
-                    .await?;
-                records = store.signing_keys().await?;
-            }
         }
     }
     Ok(KeyRing::from_records(&records, now)?)

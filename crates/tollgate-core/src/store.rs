@@ -96,8 +96,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
     /// Adds a signing key.
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
-    /// Retires every unretired key but `keep`: it stops signing at `retired_at` and stays published
-    /// until `publish_until`.
+    /// Retires every unretired key but one: it stops signing at `retired_at` and stays published
+    /// until `publish_until`. The key kept is the one added last among `keep` and the unretired
+    /// keys — `keep` itself unless another rotation raced this one — so racing rotations converge.
     async fn retire_signing_keys(
         &self,
         keep: &str,

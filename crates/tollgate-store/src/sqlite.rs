@@ -534,8 +534,13 @@ impl Store for SqliteStore {
         publish_until: UnixTime,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE signing_keys SET retired_at = ?, publish_until = ? \
-             WHERE kid <> ? AND retired_at IS NULL",
+            // As on PostgreSQL: the key kept is the one added last among `keep` and the unretired
+            // keys, so rotations racing each other (processes starting at once) converge on one key
+            // instead of retiring each other's. One statement: SQLite runs it under its write lock.
+            "UPDATE signing_keys SET retired_at = ?1, publish_until = ?2 \
+             WHERE retired_at IS NULL AND kid <> ( \
+                 SELECT kid FROM signing_keys WHERE retired_at IS NULL OR kid = ?3 \
+                 ORDER BY rowid DESC LIMIT 1)",
         )
         .bind(retired_at)
         .bind(publish_until)

@@ -472,9 +472,18 @@ async fn nodes_serve_from_cache_while_the_database_is_away_and_catch_up_when_it_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_started_at_once_on_an_empty_database_agree_on_one_signing_key() {
+    nodes_agree_on_one_signing_key(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn processes_started_at_once_on_an_empty_sqlite_file_agree_on_one_signing_key() {
+    nodes_agree_on_one_signing_key(Backend::Sqlite).await;
+}
+
+async fn nodes_agree_on_one_signing_key(backend: Backend) {
     // Every node finds no signing key and makes one: they must end with one current key between them.
     for round in 0..5 {
-        let (url, _db) = helpers::fresh_database(Backend::Postgres).await;
+        let (url, _db) = helpers::fresh_database(backend).await;
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let starting: Vec<_> = (0..4)
             .map(|_| {
