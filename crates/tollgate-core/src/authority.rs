@@ -221,7 +221,7 @@ impl Access {
 
 /// Issues and authorizes tokens.
 pub struct Authority {
-    directory: Directory,
+    directory: Arc<Directory>,
     keys: RwLock<Arc<KeyRing>>,
     hasher: SecretHasher,
     clock: Arc<dyn Clock>,
@@ -267,7 +267,7 @@ impl Authority {
         // rotated by another node while this one loads is replayed by the next sync. (Loaded the
         // other way round, such a rotation fell between the key ring and the position and this node
         // kept signing with a retired key.)
-        let directory = Directory::new();
+        let directory = Arc::new(Directory::new());
         directory.sync(store, clock.now()).await?;
         let ring = load_key_ring(store, clock.now(), Some(&settings)).await?;
         let validations = [
@@ -320,6 +320,11 @@ impl Authority {
     /// The directory (for readiness and metrics).
     pub fn directory(&self) -> &Directory {
         &self.directory
+    }
+
+    /// The directory, shared (the example API's group cache follows its group versions).
+    pub fn shared_directory(&self) -> Arc<Directory> {
+        Arc::clone(&self.directory)
     }
 
     /// The key ring in force.

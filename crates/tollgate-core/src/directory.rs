@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use dashmap::DashMap;
 use tollgate_proto::ScopeSet;
@@ -57,8 +57,19 @@ pub struct Directory {
     credentials: DashMap<ClientId, Arc<CredentialEntry>>,
     /// Revoked token ids with the time their token expires (after which the entry is useless).
     revoked: DashMap<Box<str>, UnixTime>,
+    /// Bumped for a company when its groups change (the example API caches group pages by it).
+    group_versions: DashMap<CompanyId, u64>,
+    /// Bumped on every full reload: every cached group page is then stale.
+    epoch: AtomicU64,
     seq: AtomicI64,
     next_prune: AtomicI64,
+}
+
+/// The version of a company's groups: a cached page read at one version is stale at another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupsVersion {
+    epoch: u64,
+    company: u64,
 }
 
 const BATCH: u32 = 5_000;
@@ -94,6 +105,19 @@ impl Directory {
         self.revoked.insert(jti.into(), expires_at);
     }
 
+    /// The current version of `company`'s groups.
+    pub fn groups_version(&self, company: &CompanyId) -> GroupsVersion {
+        GroupsVersion {
+            epoch: self.epoch.load(Ordering::SeqCst),
+            company: self.group_versions.get(company).map_or(0, |v| *v),
+        }
+    }
+
+    /// Marks `company`'s groups changed (on a write by this node, at once; the feed tells others).
+    pub fn note_groups_changed(&self, company: &CompanyId) {
+        *self.group_versions.entry(*company).or_insert(0) += 1;
+    }
+
     /// Number of credentials held.
     pub fn credential_count(&self) -> usize {
         self.credentials.len()
@@ -120,6 +144,8 @@ impl Directory {
         for (jti, exp) in revoked {
             self.revoked.insert(jti.into(), exp);
         }
+        // Group changes missed while the feed could not be followed: every cached page goes.
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         self.seq.store(seq, Ordering::SeqCst);
         Ok(())
     }
@@ -156,6 +182,11 @@ impl Directory {
                     ChangeKind::Company => self.refresh_company(store, &ch.key).await?,
                     ChangeKind::Credential => self.refresh_credential(store, &ch.key).await?,
                     ChangeKind::SigningKey => out.keys_changed = true,
+                    ChangeKind::Groups => {
+                        if let Ok(company) = CompanyId::parse(&ch.key) {
+                            self.note_groups_changed(&company);
+                        }
+                    }
                     ChangeKind::Revocation => {
                         if let Some(exp) = store.revoked_token(&ch.key).await? {
                             self.revoked.insert(ch.key.as_str().into(), exp);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::clock::Clock;
+use crate::directory::{Directory, GroupsVersion};
 use crate::ids::{CompanyId, GroupId};
 use crate::model::Group;
 use crate::random::RandomError;
@@ -114,11 +115,21 @@ pub struct GroupPage {
     pub next_after: Option<GroupId>,
 }
 
+/// How many companies' first pages are kept in memory.
+const CACHED_PAGES: usize = 10_000;
+
 /// The groups service.
+///
+/// The first page of each company's groups (what almost every `GET /api/v2/groups` asks for) is
+/// kept in memory, tagged with the version of that company's groups in the [`Directory`]: a write on
+/// this node bumps it at once, a write on another node bumps it when the change feed brings it, and
+/// a page read at an older version is read again. Later pages always come from the store.
 #[derive(Debug, Clone)]
 pub struct Groups {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    directory: Arc<Directory>,
+    first_pages: Arc<quick_cache::sync::Cache<CompanyId, (GroupsVersion, Arc<GroupPage>)>>,
 }
 
 fn check_public(g: &Group) -> Result<(), GroupError> {
@@ -136,13 +147,40 @@ fn check_public(g: &Group) -> Result<(), GroupError> {
 }
 
 impl Groups {
-    /// The service over `store`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    /// The service over `store`; `directory` tells it when cached pages are stale.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, directory: Arc<Directory>) -> Self {
+        Self {
+            store,
+            clock,
+            directory,
+            first_pages: Arc::new(quick_cache::sync::Cache::new(CACHED_PAGES)),
+        }
     }
 
-    /// A page of the company's groups, after `after`.
+    /// A page of the company's groups, after `after` (the first page when `None`).
     pub async fn list(
+        &self,
+        company: &CompanyId,
+        after: Option<&GroupId>,
+    ) -> Result<Arc<GroupPage>, GroupError> {
+        if after.is_some() {
+            return Ok(Arc::new(self.read_page(company, after).await?));
+        }
+        // The version is read before the store: a write committed during the read bumps it, so a
+        // page that may miss that write is never taken for current.
+        let version = self.directory.groups_version(company);
+        if let Some((v, page)) = self.first_pages.get(company)
+            && v == version
+        {
+            return Ok(page);
+        }
+        let page = Arc::new(self.read_page(company, None).await?);
+        self.first_pages
+            .insert(*company, (version, Arc::clone(&page)));
+        Ok(page)
+    }
+
+    async fn read_page(
         &self,
         company: &CompanyId,
         after: Option<&GroupId>,
@@ -187,6 +225,7 @@ impl Groups {
         };
         check_public(&g)?;
         self.store.insert_group(&g).await?;
+        self.directory.note_groups_changed(company);
         Ok(g)
     }
 
@@ -223,6 +262,7 @@ impl Groups {
         }
         check_public(&g)?;
         self.store.update_group(&g).await?;
+        self.directory.note_groups_changed(company);
         Ok(g)
     }
 
@@ -262,6 +302,7 @@ impl Groups {
             return Err(GroupError::GroupIsRoot);
         }
         self.store.delete_group(company, id).await?;
+        self.directory.note_groups_changed(company);
         Ok(())
     }
 }

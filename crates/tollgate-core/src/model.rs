@@ -80,6 +80,8 @@ pub enum ChangeKind {
     SigningKey,
     /// A revoked token (key: jti).
     Revocation,
+    /// The groups of a company (key: company id).
+    Groups,
 }
 
 /// One entry of the store's change feed: something about `key` changed at `seq`.

@@ -46,4 +46,4 @@ pub use error::{AdminApiError, ApiError, TokenError};
 pub use metrics::Metrics;
 pub use ratelimit::RateLimitSettings;
 pub use startup::App;
-pub use state::AppState;
+pub use state::{AppState, Services};

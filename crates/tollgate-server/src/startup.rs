@@ -25,7 +25,7 @@ use tollgate_proto::{ApiErrorBody, Scope};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::resource::ResourceGuard;
-use crate::state::AppState;
+use crate::state::{AppState, Services};
 use crate::{groups, health, logging, metrics, oauth, openapi, ratelimit, wellknown};
 
 /// A built server, bound to its port, not yet serving.
@@ -90,7 +90,8 @@ impl App {
             settings.api_versions.clone(),
         ));
         let state_store = Arc::clone(&store);
-        let state = AppState {
+        let directory = authority.shared_directory();
+        let state = AppState::new(Services {
             authority,
             guard,
             admin: Admin::new(
@@ -99,7 +100,11 @@ impl App {
                 hasher.clone(),
                 Arc::clone(&clock),
             ),
-            groups: Groups::new(Arc::clone(&store), Arc::clone(&clock)),
+            groups: Groups::new(
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                directory,
+            ),
             store,
             hasher,
             base_url: issuer.into(),
@@ -120,7 +125,7 @@ impl App {
                 settings.redis_url.as_deref(),
                 Arc::clone(&clock),
             )?),
-        };
+        });
         Ok(Self {
             listener,
             addr,

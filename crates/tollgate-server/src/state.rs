@@ -12,9 +12,29 @@ use tollgate_core::store::Store;
 use crate::metrics::Metrics;
 use crate::resource::ResourceGuard;
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach: one `Arc`, so the clone axum makes for every extractor and
+/// middleware of every request is one reference-count increment.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// Shares `services` with every handler.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
+#[derive(Debug)]
+pub struct Services {
     /// Token issue and verify.
     pub authority: Arc<Authority>,
     /// The resource-side checks.

@@ -755,6 +755,7 @@ impl Store for PgStore {
                 "credential" => ChangeKind::Credential,
                 "key" => ChangeKind::SigningKey,
                 "revocation" => ChangeKind::Revocation,
+                "groups" => ChangeKind::Groups,
                 _ => continue,
             };
             out.push(Change {

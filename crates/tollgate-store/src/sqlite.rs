@@ -640,6 +640,7 @@ impl Store for SqliteStore {
                 "credential" => ChangeKind::Credential,
                 "key" => ChangeKind::SigningKey,
                 "revocation" => ChangeKind::Revocation,
+                "groups" => ChangeKind::Groups,
                 _ => continue,
             };
             out.push(Change {

@@ -84,7 +84,11 @@ async fn env(backend: Backend) -> Env {
     let clock = Arc::new(ManualClock::new(T0));
     let hasher = SecretHasher::new(&store.server_key().await.expect("server key"));
     let admin = admin_over(store.clone(), &clock).await;
-    let groups = Groups::new(store.clone(), clock.clone());
+    let groups = Groups::new(
+        store.clone(),
+        clock.clone(),
+        Arc::new(tollgate_core::directory::Directory::new()),
+    );
     Env {
         url,
         store,

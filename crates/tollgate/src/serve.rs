@@ -27,7 +27,7 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()
     if let Some(u) = args.redis_url {
         settings.redis_url = Some(u);
     }
-    init_logging(settings.log_json);
+    let _log_writer = init_logging(settings.log_json);
     // Install the handlers before anything else, so a SIGTERM during start-up is a graceful stop too.
     let shutdown = shutdown_signal()?;
     let app = App::build(settings, Arc::new(SystemClock)).await?;
@@ -35,17 +35,29 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()
     app.run_until_stopped(shutdown).await
 }
 
-fn init_logging(json: bool) {
+/// Logs go to stderr through a writer thread: request threads format a line and hand it over; the
+/// thread writes whatever has queued up in one buffered write (not one system call per request
+/// line). Nothing is dropped: when the queue is full, request threads wait. The returned guard
+/// flushes what is left when `serve` returns.
+fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("tollgate-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if json {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }
 
 /// On an empty database: with `--demo`, create demo data and print its credential once; without,
@@ -78,7 +90,8 @@ async fn first_run(app: &App, demo: bool) -> anyhow::Result<()> {
         .create_credential(&company.id, "Demo integration", all)
         .await?;
     let groups = app.groups();
-    let root = groups.list(&company.id, None).await?.groups;
+    let first = groups.list(&company.id, None).await?;
+    let root = &first.groups;
     if let Some(root) = root.first() {
         for name in ["Engineering Team", "Marketing Team", "Sales Team"] {
             groups
