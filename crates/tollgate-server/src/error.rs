@@ -39,10 +39,21 @@ pub enum TokenError {
     PayloadTooLarge(usize),
     /// 500.
     Internal,
+    /// 429 with `Retry-After` (the rate limits' own body).
+    TooManyRequests(crate::ratelimit::Refused),
+}
+
+impl From<crate::ratelimit::Refused> for TokenError {
+    fn from(r: crate::ratelimit::Refused) -> Self {
+        Self::TooManyRequests(r)
+    }
 }
 
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
+        if let Self::TooManyRequests(refused) = self {
+            return refused.into_response();
+        }
         let basic = matches!(self, Self::InvalidClient { basic: true });
         let (status, code, description) = match self {
             Self::InvalidRequest(d) => (StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidRequest, d),
@@ -72,7 +83,7 @@ impl IntoResponse for TokenError {
                 OAuthErrorCode::InvalidRequest,
                 format!("the request body exceeds {limit} bytes"),
             ),
-            Self::Internal => (
+            Self::Internal | Self::TooManyRequests(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 OAuthErrorCode::Extension("server_error".into()),
                 "internal error".to_owned(),

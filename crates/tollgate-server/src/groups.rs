@@ -13,7 +13,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
-use tollgate_core::groups::{GroupPatch, NewGroup};
+use std::sync::Arc;
+
+use tollgate_core::groups::{GroupPage, GroupPatch, NewGroup};
 use tollgate_core::ids::{CompanyId, GroupId, ObjectId};
 use tollgate_core::model::Group;
 use utoipa::ToSchema;
@@ -336,8 +338,14 @@ pub(crate) async fn list(
         None => None,
     };
     let page = state.groups.list(&company, after.as_ref()).await?;
-    let body: Vec<GroupDto> = page.groups.iter().map(group_dto).collect();
-    let mut resp = Json(body).into_response();
+    let mut resp = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        page_json(&state, &company, &page)?,
+    )
+        .into_response();
     if let Some(next) = page.next_after {
         let link = format!(
             "<{}/api/v2/groups?cursor={}>; rel=\"next\"",
@@ -349,6 +357,25 @@ pub(crate) async fn list(
         }
     }
     Ok(resp)
+}
+
+/// The JSON of a page. A cached first page (the same `Arc`) is serialized once, not per request.
+fn page_json(
+    state: &AppState,
+    company: &CompanyId,
+    page: &Arc<GroupPage>,
+) -> Result<Bytes, ApiError> {
+    if let Some((cached, json)) = state.page_json.get(company)
+        && Arc::ptr_eq(&cached, page)
+    {
+        return Ok(json);
+    }
+    let body: Vec<GroupDto> = page.groups.iter().map(group_dto).collect();
+    let json = Bytes::from(serde_json::to_vec(&body).map_err(|_| ApiError::Internal)?);
+    state
+        .page_json
+        .insert(*company, (Arc::clone(page), json.clone()));
+    Ok(json)
 }
 
 /// `GET /api/v2/groups/{groupId}`.

@@ -29,6 +29,7 @@ pub(crate) enum TokenOutcome {
     InvalidScope,
     UnsupportedGrantType,
     Error,
+    RateLimited,
 }
 
 /// Resource-side outcomes.
@@ -44,7 +45,7 @@ pub(crate) enum ApiOutcome {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    token: [Counter; 6],
+    token: [Counter; 7],
     api: [Counter; 4],
     credentials: Gauge,
 }
@@ -61,6 +62,7 @@ impl Metrics {
             "invalid_scope",
             "unsupported_grant_type",
             "error",
+            "rate_limited",
         ]
         .map(|o| token_family.get_or_create(&Outcome { outcome: o }).clone());
         let api = [

@@ -3,9 +3,9 @@
 
 use std::borrow::Cow;
 
+use axum::body::Body;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -328,17 +328,14 @@ fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, Token
     ),
     security((), ("client_basic" = [])),
 )]
-pub(crate) async fn token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = token_inner(&state, &headers, body);
+pub(crate) async fn token(State(state): State<AppState>, req: Request) -> Response {
+    let result = token_inner(&state, req).await;
     state.metrics.token(match &result {
         Ok(_) => TokenOutcome::Issued,
         Err(TokenError::InvalidClient { .. }) => TokenOutcome::InvalidClient,
         Err(TokenError::InvalidScope(_)) => TokenOutcome::InvalidScope,
         Err(TokenError::UnsupportedGrantType) => TokenOutcome::UnsupportedGrantType,
+        Err(TokenError::TooManyRequests(_)) => TokenOutcome::RateLimited,
         Err(TokenError::Internal) => TokenOutcome::Error,
         Err(_) => TokenOutcome::InvalidRequest,
     });
@@ -348,14 +345,19 @@ pub(crate) async fn token(
     }
 }
 
-fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, TokenError> {
-    body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            TokenError::PayloadTooLarge(state.max_body_bytes)
-        } else {
-            TokenError::InvalidRequest("the body could not be read".into())
-        }
-    })
+/// The body, up to the configured limit.
+async fn read_body(state: &AppState, body: Body) -> Result<Bytes, TokenError> {
+    axum::body::to_bytes(body, state.max_body_bytes)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                TokenError::PayloadTooLarge(state.max_body_bytes)
+            } else {
+                TokenError::InvalidRequest("the body could not be read".into())
+            }
+        })
 }
 
 fn no_store_json(status: StatusCode, bytes: Vec<u8>) -> Response {
@@ -381,22 +383,43 @@ struct ManagementRequest {
     company: tollgate_core::ids::CompanyId,
 }
 
-fn management_request(
+/// Parses an introspection or revocation request and authenticates its caller, under the same
+/// rate limits as the token endpoint (without the token-request budget).
+async fn management_request(
     state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
 ) -> Result<ManagementRequest, TokenError> {
-    let body = read_body(state, body)?;
-    let fields = parse_fields(headers, &body, Endpoint::TokenManagement)?;
-    let (client_id, secret, basic) = client_auth(headers, fields.client_id, fields.client_secret)?;
-    let (caller, company) = state
-        .authority
-        .authenticate(&client_id, &secret.0)
-        .map_err(|_| TokenError::InvalidClient { basic })?;
-    let token = present(fields.token)
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+    let gate = state
+        .rate_limits
+        .gate(crate::ratelimit::client_ip(&parts.extensions))
+        .await?;
+    let body = read_body(state, body).await?;
+    let fields = match parse_fields(headers, &body, Endpoint::TokenManagement).and_then(|f| {
+        Ok((
+            client_auth(headers, f.client_id, f.client_secret)?,
+            f.token,
+            f.token_type_hint,
+        ))
+    }) {
+        Ok(v) => v,
+        Err(e) => {
+            if matches!(e, TokenError::InvalidClient { .. }) {
+                gate.failed(None).await;
+            }
+            return Err(e);
+        }
+    };
+    let ((client_id, secret, basic), token, _hint) = fields;
+    gate.client(&client_id, false).await?;
+    let Ok((caller, company)) = state.authority.authenticate(&client_id, &secret.0) else {
+        gate.failed(Some(&client_id)).await;
+        return Err(TokenError::InvalidClient { basic });
+    };
+    let token = present(token)
         .ok_or_else(|| TokenError::InvalidRequest("missing token".into()))?
         .into_owned();
-    let _hint = fields.token_type_hint;
     Ok(ManagementRequest {
         token,
         caller,
@@ -421,12 +444,8 @@ fn management_request(
     ),
     security((), ("client_basic" = [])),
 )]
-pub(crate) async fn introspect(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let req = match management_request(&state, &headers, body) {
+pub(crate) async fn introspect(State(state): State<AppState>, req: Request) -> Response {
+    let req = match management_request(&state, req).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
@@ -457,12 +476,8 @@ pub(crate) async fn introspect(
     ),
     security((), ("client_basic" = [])),
 )]
-pub(crate) async fn revoke(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let req = match management_request(&state, &headers, body) {
+pub(crate) async fn revoke(State(state): State<AppState>, req: Request) -> Response {
+    let req = match management_request(&state, req).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
@@ -486,34 +501,50 @@ pub(crate) async fn revoke(
     no_store_json(StatusCode::OK, Vec::new())
 }
 
-fn token_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, TokenError> {
-    let body = read_body(state, body)?;
-    let req = parse_request(headers, &body)?;
-    let issued = state
+/// Parse once, then: rate limits by client ID (before the secret is checked), authenticate and
+/// sign; a failed authentication counts against the client ID and the address.
+async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenError> {
+    let (parts, body) = req.into_parts();
+    let gate = state
+        .rate_limits
+        .gate(crate::ratelimit::client_ip(&parts.extensions))
+        .await?;
+    let body = read_body(state, body).await;
+    let req = match body.and_then(|b| parse_request(&parts.headers, &b)) {
+        Ok(r) => r,
+        Err(e) => {
+            if matches!(e, TokenError::InvalidClient { .. }) {
+                gate.failed(None).await;
+            }
+            return Err(e);
+        }
+    };
+    gate.client(&req.client_id, true).await?;
+    let issued = match state
         .authority
         .issue(&req.client_id, &req.secret.0, req.scope.as_ref())
-        .map_err(|e| match e {
-            IssueError::InvalidClient(why) => {
-                let reason = match why {
-                    ClientAuthFailure::UnknownClient => "unknown client",
-                    ClientAuthFailure::WrongSecret => "wrong secret",
-                    ClientAuthFailure::NoCompany => "company missing",
-                };
-                tracing::info!(client_id = %req.client_id.chars().take(64).collect::<String>(), reason, "client authentication failed");
-                TokenError::InvalidClient { basic: req.basic }
-            }
-            IssueError::InvalidScope(missing) => TokenError::InvalidScope(format!(
+    {
+        Ok(issued) => issued,
+        Err(IssueError::InvalidClient(why)) => {
+            let reason = match why {
+                ClientAuthFailure::UnknownClient => "unknown client",
+                ClientAuthFailure::WrongSecret => "wrong secret",
+                ClientAuthFailure::NoCompany => "company missing",
+            };
+            tracing::info!(client_id = %req.client_id.chars().take(64).collect::<String>(), reason, "client authentication failed");
+            gate.failed(Some(&req.client_id)).await;
+            return Err(TokenError::InvalidClient { basic: req.basic });
+        }
+        Err(IssueError::InvalidScope(missing)) => {
+            return Err(TokenError::InvalidScope(format!(
                 "the credential does not hold: {missing}"
-            )),
-            other => {
-                tracing::error!(error = %other, "token issue failed");
-                TokenError::Internal
-            }
-        })?;
+            )));
+        }
+        Err(other) => {
+            tracing::error!(error = %other, "token issue failed");
+            return Err(TokenError::Internal);
+        }
+    };
     let body = TokenResponse {
         token_type: "Bearer".into(),
         access_token: issued.access_token,

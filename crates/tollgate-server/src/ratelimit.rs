@@ -11,23 +11,20 @@
 //! Failed authentications are checked *before* the secret is: a client ID or address over its budget
 //! gets 429 whatever it sends, so a guesser learns nothing from the answers.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use dashmap::DashMap;
 use serde::Deserialize;
 use tollgate_core::clock::{Clock, UnixTime};
 
-use crate::error::TokenError;
 use crate::state::AppState;
 
 /// The `[rate_limits]` section of the configuration. A budget of 0 switches that limit off.
@@ -67,6 +64,7 @@ impl Default for RateLimitSettings {
 
 /// What is limited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum Limit {
     /// Token requests, per client ID.
     Token,
@@ -89,6 +87,36 @@ impl Limit {
             Self::ApiRead => "api-read",
             Self::ApiWrite => "api-write",
         }
+    }
+}
+
+/// What a limit is counted per: a client ID, an address, a company. Hashed for the local count
+/// (the text form is built only for Redis).
+pub trait LimitKey: std::fmt::Display {
+    /// Feeds the key to `h`.
+    fn hash_key(&self, h: &mut impl std::hash::Hasher);
+}
+
+impl LimitKey for str {
+    fn hash_key(&self, h: &mut impl std::hash::Hasher) {
+        // Only the first MAX_KEY characters count, as in Redis.
+        let cut = self
+            .char_indices()
+            .nth(MAX_KEY)
+            .map_or(self.len(), |(i, _)| i);
+        h.write(&self.as_bytes()[..cut]);
+    }
+}
+
+impl LimitKey for IpAddr {
+    fn hash_key(&self, h: &mut impl std::hash::Hasher) {
+        std::hash::Hash::hash(self, h);
+    }
+}
+
+impl LimitKey for tollgate_core::ids::CompanyId {
+    fn hash_key(&self, h: &mut impl std::hash::Hasher) {
+        std::hash::Hash::hash(self, h);
     }
 }
 
@@ -117,7 +145,10 @@ impl IntoResponse for Refused {
 pub struct RateLimiter {
     settings: RateLimitSettings,
     clock: Arc<dyn Clock>,
-    local: DashMap<(Limit, String), (UnixTime, u32)>,
+    /// Local counts by a keyed hash of (limit, key): no allocation per request, and the random
+    /// hash key keeps requests from choosing collisions. Value: (limit, window, count).
+    local: DashMap<u64, (Limit, UnixTime, u32)>,
+    keys: std::hash::RandomState,
     hits: AtomicU64,
     redis: Option<Shared>,
 }
@@ -175,6 +206,7 @@ impl RateLimiter {
             settings,
             clock,
             local: DashMap::new(),
+            keys: std::hash::RandomState::new(),
             hits: AtomicU64::new(0),
             redis,
         })
@@ -207,27 +239,31 @@ impl RateLimiter {
     }
 
     /// Counts one event against `limit` for `key`; refused when that goes over the budget.
-    pub async fn hit(&self, limit: Limit, key: &str) -> Result<(), Refused> {
+    pub async fn hit<K: LimitKey + ?Sized>(&self, limit: Limit, key: &K) -> Result<(), Refused> {
         self.count(limit, key, true).await
     }
 
     /// Refused if `key` is already over `limit` (counts nothing).
-    pub async fn check(&self, limit: Limit, key: &str) -> Result<(), Refused> {
+    pub async fn check<K: LimitKey + ?Sized>(&self, limit: Limit, key: &K) -> Result<(), Refused> {
         self.count(limit, key, false).await
     }
 
-    async fn count(&self, limit: Limit, key: &str, add: bool) -> Result<(), Refused> {
+    async fn count<K: LimitKey + ?Sized>(
+        &self,
+        limit: Limit,
+        key: &K,
+        add: bool,
+    ) -> Result<(), Refused> {
         let (max, period) = self.budget(limit);
         if !self.settings.enabled || max == 0 {
             return Ok(());
         }
-        let key: String = key.chars().take(MAX_KEY).collect();
         let now = self.clock.now();
         let window = now.div_euclid(period);
         let refused = Refused {
             retry_after: ((window + 1) * period - now).max(1) as u64,
         };
-        let n = match self.shared_count(limit, &key, window, period, add).await {
+        let n = match self.shared_count(limit, key, window, period, add).await {
             Some(n) => n,
             None => self.local_count(limit, key, window, add),
         };
@@ -236,38 +272,52 @@ impl RateLimiter {
         if over { Err(refused) } else { Ok(()) }
     }
 
-    fn local_count(&self, limit: Limit, key: String, window: UnixTime, add: bool) -> u32 {
+    fn local_count<K: LimitKey + ?Sized>(
+        &self,
+        limit: Limit,
+        key: &K,
+        window: UnixTime,
+        add: bool,
+    ) -> u32 {
         if self.hits.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             // Forget finished windows now and then (keys come from requests: keep memory bounded).
             let now = self.clock.now();
             self.local
-                .retain(|(l, _), (w, _)| *w >= now.div_euclid(self.budget(*l).1));
+                .retain(|_, (l, w, _)| *w >= now.div_euclid(self.budget(*l).1));
         }
+        let h = {
+            use std::hash::{BuildHasher as _, Hasher as _};
+            let mut h = self.keys.build_hasher();
+            h.write_u8(limit as u8);
+            key.hash_key(&mut h);
+            h.finish()
+        };
         if !add {
             return self
                 .local
-                .get(&(limit, key))
-                .filter(|e| e.0 == window)
-                .map_or(0, |e| e.1);
+                .get(&h)
+                .filter(|e| e.1 == window)
+                .map_or(0, |e| e.2);
         }
-        let mut e = self.local.entry((limit, key)).or_insert((window, 0));
-        if e.0 != window {
-            *e = (window, 0);
+        let mut e = self.local.entry(h).or_insert((limit, window, 0));
+        if e.1 != window {
+            *e = (limit, window, 0);
         }
-        e.1 = e.1.saturating_add(1);
-        e.1
+        e.2 = e.2.saturating_add(1);
+        e.2
     }
 
     /// The count in Redis, or `None` (count locally) when Redis does not answer in time.
-    async fn shared_count(
+    async fn shared_count<K: LimitKey + ?Sized>(
         &self,
         limit: Limit,
-        key: &str,
+        key: &K,
         window: UnixTime,
         period: i64,
         add: bool,
     ) -> Option<u32> {
         let shared = self.redis.as_ref()?;
+        let key: String = key.to_string().chars().take(MAX_KEY).collect();
         let rkey = format!(
             "{}:rl:{}:{}:{}",
             self.settings.redis_prefix,
@@ -315,114 +365,77 @@ impl RateLimiter {
 }
 
 /// The caller's IP address, if the server knows it.
-fn client_ip(req: &Request) -> Option<String> {
-    req.extensions()
+pub(crate) fn client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| c.0.ip())
 }
 
-/// The client ID a token-endpoint request names (Basic header, or the body's `client_id`), as far
-/// as it can be read; the endpoint itself parses the request strictly.
-fn named_client(headers: &HeaderMap, body: &[u8]) -> Option<String> {
-    if let Some(basic) = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-    {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(basic.trim())
-            .ok()?;
-        let decoded = String::from_utf8(decoded).ok()?;
-        let id = decoded
-            .split_once(':')
-            .map_or(decoded.as_str(), |(id, _)| id);
-        return Some(
-            percent_encoding::percent_decode_str(id)
-                .decode_utf8_lossy()
-                .into_owned(),
-        );
-    }
-    let json = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/json"));
-    if json {
-        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-        v.get("client_id")?.as_str().map(str::to_owned)
-    } else {
-        form_urlencoded::parse(body)
-            .find(|(k, _)| k == "client_id")
-            .map(|(_, v)| v.into_owned())
-    }
+/// The limits of one request to the token, introspection or revocation endpoint. The endpoint
+/// parses the request once and reports to the gate as it goes:
+/// [`RateLimiter::gate`] before anything (an address over its failed-authentication budget gets 429
+/// whatever it sends), [`Gate::client`] once the client ID is known (before the secret is checked),
+/// [`Gate::failed`] after a failed authentication.
+pub(crate) struct Gate<'a> {
+    limits: &'a RateLimiter,
+    ip: Option<IpAddr>,
 }
 
-/// Middleware of the token, introspection and revocation endpoints: refuses client IDs and addresses
-/// over their failed-authentication budget before anything else, counts token requests per client
-/// ID, and counts every 401 as a failed authentication.
-pub(crate) async fn oauth(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limits = &state.rate_limits;
-    if !limits.enabled() {
-        return next.run(req).await;
-    }
-    let ip = client_ip(&req);
-    let is_token = req.uri().path().ends_with("/token");
-    let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, state.max_body_bytes).await else {
-        return TokenError::PayloadTooLarge(state.max_body_bytes).into_response();
-    };
-    let client = named_client(&parts.headers, &bytes);
-    if let Some(ip) = &ip
-        && let Err(r) = limits.check(Limit::FailedAuthIp, ip).await
-    {
-        return r.into_response();
-    }
-    if let Some(client) = &client {
-        if let Err(r) = limits.check(Limit::FailedAuthClient, client).await {
-            return r.into_response();
-        }
-        if is_token && let Err(r) = limits.hit(Limit::Token, client).await {
-            return r.into_response();
-        }
-    }
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    if response.status() == StatusCode::UNAUTHORIZED {
-        // The budget is checked before the next attempt; the answer to this one stays a 401.
+impl RateLimiter {
+    /// Opens the gate for a request from `ip`: refused if the address is over its budget of failed
+    /// authentications.
+    pub(crate) async fn gate(&self, ip: Option<IpAddr>) -> Result<Gate<'_>, Refused> {
         if let Some(ip) = &ip {
-            let _ = limits.hit(Limit::FailedAuthIp, ip).await;
+            self.check(Limit::FailedAuthIp, ip).await?;
         }
-        if let Some(client) = &client {
-            let _ = limits.hit(Limit::FailedAuthClient, client).await;
+        Ok(Gate { limits: self, ip })
+    }
+}
+
+impl Gate<'_> {
+    /// The request names `client`: refused if that client ID is over its budget of failed
+    /// authentications or, for a token request, of token requests (which this counts).
+    pub(crate) async fn client(&self, client: &str, token_request: bool) -> Result<(), Refused> {
+        self.limits.check(Limit::FailedAuthClient, client).await?;
+        if token_request {
+            self.limits.hit(Limit::Token, client).await?;
+        }
+        Ok(())
+    }
+
+    /// Client authentication failed (the answer stays a 401; the budget is checked on the next try).
+    pub(crate) async fn failed(&self, client: Option<&str>) {
+        if let Some(ip) = &self.ip {
+            let _ = self.limits.hit(Limit::FailedAuthIp, ip).await;
+        }
+        if let Some(client) = client {
+            let _ = self.limits.hit(Limit::FailedAuthClient, client).await;
         }
     }
-    response
 }
 
 /// Middleware of the API routes: counts each request with a live token against its company's read
 /// (GET, HEAD) or write budget. Requests without a valid token go through, to be refused by the
-/// resource guard as usual.
-pub(crate) async fn api(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// resource guard as usual. The authorization it did is handed to the guard with the request, so a
+/// token is checked once.
+pub(crate) async fn api(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let limits = &state.rate_limits;
     if !limits.enabled() {
         return next.run(req).await;
     }
-    let company = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|t| state.authority.authorize(t.trim()).ok())
-        .map(|access| access.company_id().to_string());
-    if let Some(company) = company {
+    // The guard's own reading of the header, so that no spelling of it escapes the budget.
+    let access = state.guard.authorize(req.headers()).ok();
+    if let Some(access) = access {
         let limit = if matches!(*req.method(), Method::GET | Method::HEAD) {
             Limit::ApiRead
         } else {
             Limit::ApiWrite
         };
-        if let Err(r) = limits.hit(limit, &company).await {
+        if let Err(r) = limits.hit(limit, &access.company_id()).await {
             return r.into_response();
         }
+        req.extensions_mut()
+            .insert(crate::resource::PreAuthorized(access));
     }
     next.run(req).await
 }

@@ -20,9 +20,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
-use axum::http::HeaderName;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName};
 use tollgate_core::authority::{Access, Authority};
 
 use crate::error::ApiError;
@@ -77,7 +77,7 @@ impl ResourceGuard {
     }
 
     /// Runs the checks in order: token (401), version header (400), scope (403).
-    pub fn check(&self, parts: &Parts, scope: &'static str) -> Result<Access, ApiError> {
+    pub fn check(&self, parts: &mut Parts, scope: &'static str) -> Result<Access, ApiError> {
         let result = self.check_inner(parts, scope);
         self.metrics.api(match &result {
             Ok(_) => ApiOutcome::Allowed,
@@ -90,10 +90,22 @@ impl ResourceGuard {
         result
     }
 
-    fn check_inner(&self, parts: &Parts, scope: &'static str) -> Result<Access, ApiError> {
-        let token = bearer_token(parts)?;
-        let access = self
-            .authority
+    fn check_inner(&self, parts: &mut Parts, scope: &'static str) -> Result<Access, ApiError> {
+        let access = match parts.extensions.remove::<PreAuthorized>() {
+            Some(PreAuthorized(access)) => access,
+            None => self.authorize(&parts.headers)?,
+        };
+        self.check_version(parts)?;
+        if !access.allows(scope) {
+            return Err(ApiError::InsufficientScope(scope));
+        }
+        Ok(access)
+    }
+
+    /// The bearer token of `headers`, authorized (401 otherwise).
+    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<Access, ApiError> {
+        let token = bearer_token(headers)?;
+        self.authority
             .authorize(token)
             .map_err(|e| ApiError::InvalidToken {
                 description: match e {
@@ -109,12 +121,7 @@ impl ResourceGuard {
                     _ => "the access token is invalid",
                 },
                 token_sent: true,
-            })?;
-        self.check_version(parts)?;
-        if !access.allows(scope) {
-            return Err(ApiError::InsufficientScope(scope));
-        }
-        Ok(access)
+            })
     }
 
     fn check_version(&self, parts: &Parts) -> Result<(), ApiError> {
@@ -139,8 +146,8 @@ impl ResourceGuard {
     }
 }
 
-fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(v) = values.next() else {
         return Err(ApiError::InvalidToken {
             description: "an access token is required (Authorization: Bearer …)",
@@ -170,6 +177,11 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     }
     Ok(token)
 }
+
+/// A request whose token an earlier layer (the API rate limiter) has already authorized; the guard
+/// takes it instead of checking the token again. Only server code can put it in a request.
+#[derive(Debug, Clone)]
+pub(crate) struct PreAuthorized(pub(crate) Access);
 
 /// Proof that the request passed the checks for scope `S`.
 #[derive(Debug)]

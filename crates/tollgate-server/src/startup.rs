@@ -100,11 +100,7 @@ impl App {
                 hasher.clone(),
                 Arc::clone(&clock),
             ),
-            groups: Groups::new(
-                Arc::clone(&store),
-                Arc::clone(&clock),
-                directory,
-            ),
+            groups: Groups::new(Arc::clone(&store), Arc::clone(&clock), directory),
             store,
             hasher,
             base_url: issuer.into(),
@@ -120,6 +116,7 @@ impl App {
                 settings.login_attempts_per_ip,
                 settings.login_attempts_per_account,
             )),
+            page_json: quick_cache::sync::Cache::new(10_000),
             rate_limits: Arc::new(crate::ratelimit::RateLimiter::new(
                 settings.rate_limits.clone(),
                 settings.redis_url.as_deref(),
@@ -212,21 +209,11 @@ impl App {
 fn router(state: AppState, max_body: usize) -> Router {
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .url("/openapi.json", openapi::document(&state.base_url));
-    let oauth_limits = axum::middleware::from_fn_with_state(state.clone(), ratelimit::oauth);
     let api_limits = axum::middleware::from_fn_with_state(state.clone(), ratelimit::api);
     Router::new()
-        .route(
-            "/api/v2/oauth2/token",
-            post(oauth::token).layer(oauth_limits.clone()),
-        )
-        .route(
-            "/api/v2/oauth2/introspect",
-            post(oauth::introspect).layer(oauth_limits.clone()),
-        )
-        .route(
-            "/api/v2/oauth2/revoke",
-            post(oauth::revoke).layer(oauth_limits),
-        )
+        .route("/api/v2/oauth2/token", post(oauth::token))
+        .route("/api/v2/oauth2/introspect", post(oauth::introspect))
+        .route("/api/v2/oauth2/revoke", post(oauth::revoke))
         .route(
             "/.well-known/oauth-authorization-server",
             get(wellknown::server_metadata),

@@ -61,6 +61,11 @@ pub struct Services {
     pub form_nonces: Arc<crate::admin::pages::FormNonces>,
     /// Login brute-force protection.
     pub login_limiter: Arc<crate::admin::auth::LoginLimiter>,
+    /// The JSON of the groups' cached first pages, by company (with the page it renders).
+    pub page_json: quick_cache::sync::Cache<
+        tollgate_core::ids::CompanyId,
+        (Arc<tollgate_core::groups::GroupPage>, bytes::Bytes),
+    >,
     /// Rate limits of the OAuth endpoints and the API.
     pub rate_limits: Arc<crate::ratelimit::RateLimiter>,
 }

@@ -539,3 +539,95 @@ async fn nodes_agree_on_one_signing_key(backend: Backend) {
         assert!(kids().contains(again.authority.keys().current().kid()));
     }
 }
+
+async fn group_names(node: &TestApp, token: &str) -> Vec<String> {
+    let v: Value = node
+        .api(Method::GET, "/api/v2/groups", token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every node keeps the first page of a company's groups in memory: a group created, renamed or
+/// deleted through one node shows in every node's list within a second, and at once on the node
+/// that wrote it.
+#[tokio::test]
+async fn group_writes_on_one_node_show_in_every_nodes_cached_list_within_a_second() {
+    let c = cluster().await;
+    let cred = c.credential("groups:read groups:write").await;
+    let token = c.nodes[0].token(&cred).await;
+    for node in &c.nodes {
+        assert_eq!(group_names(node, &token).await.len(), 1, "the root group");
+    }
+    let root = c.nodes[0].root_group(&token).await;
+
+    let r = c.nodes[1]
+        .api(Method::POST, "/api/v2/groups", &token)
+        .json(&serde_json::json!({"name": "Cached Team", "public": false, "parentId": root}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    let id = r.json::<Value>().await.unwrap()["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        group_names(&c.nodes[1], &token)
+            .await
+            .contains(&"Cached Team".to_owned()),
+        "the writing node lists it at once"
+    );
+    for (i, node) in c.nodes.iter().enumerate() {
+        let took = until(|| async {
+            group_names(node, &token)
+                .await
+                .contains(&"Cached Team".to_owned())
+        })
+        .await;
+        assert!(took < WITHIN, "node {} listed it after {took:?}", i + 1);
+    }
+
+    let r = c.nodes[2]
+        .api(Method::PATCH, &format!("/api/v2/groups/{id}"), &token)
+        .json(&serde_json::json!({"name": "Renamed Team"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    for (i, node) in c.nodes.iter().enumerate() {
+        let took = until(|| async {
+            let names = group_names(node, &token).await;
+            names.contains(&"Renamed Team".to_owned()) && !names.contains(&"Cached Team".to_owned())
+        })
+        .await;
+        assert!(
+            took < WITHIN,
+            "node {} showed the rename after {took:?}",
+            i + 1
+        );
+    }
+
+    let r = c.nodes[0]
+        .api(Method::DELETE, &format!("/api/v2/groups/{id}"), &token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    for (i, node) in c.nodes.iter().enumerate() {
+        let took = until(|| async { group_names(node, &token).await.len() == 1 }).await;
+        assert!(
+            took < WITHIN,
+            "node {} still listed it after {took:?}",
+            i + 1
+        );
+    }
+}

@@ -163,6 +163,31 @@ async fn api_reads_and_writes_have_separate_budgets_per_company() {
     assert_eq!(get_groups(&app, &token).await.status(), 200);
 }
 
+/// The guard accepts the scheme in any case (RFC 7235), so the budget must count every spelling:
+/// `bearer` or `BEARER` does not escape it.
+#[tokio::test]
+async fn no_spelling_of_the_bearer_scheme_escapes_a_companys_budget() {
+    let app = helpers::spawn_with(|s| {
+        s.rate_limits = limits(|l| l.api_reads_per_company_per_second = 3);
+    })
+    .await;
+    let cred = app.credential("groups:read").await;
+    let token = app.token(&cred).await;
+    let send = |scheme: &'static str| {
+        app.client
+            .get(format!("{}/api/v2/groups", app.base))
+            .header("360-api-version", "v2.0")
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+    };
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        assert_eq!(send(scheme).await.unwrap().status(), 200, "{scheme}");
+    }
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        assert_limited(send(scheme).await.unwrap()).await;
+    }
+}
+
 #[tokio::test]
 async fn rate_limits_off_switches_every_limit_off() {
     let app = helpers::spawn_with(|s| {
