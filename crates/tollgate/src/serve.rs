@@ -49,8 +49,11 @@ fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
             64 * 1024,
             std::io::stderr(),
         ));
+    // Colours only for a person at a terminal, never escape codes in a log file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(writer);
     if json {
         builder.json().init();
