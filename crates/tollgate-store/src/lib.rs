@@ -65,3 +65,35 @@ fn backend(e: sqlx::Error) -> tollgate_core::store::StoreError {
     }
     tollgate_core::store::StoreError::Backend(Box::new(e))
 }
+
+/// Gives each credential of `creds` its secrets, read as `secrets` streams them by. Both must come
+/// in the same order of client ID (the store's own `ORDER BY client_id`, secrets then by creation),
+/// so one pass joins them and no row set is held in memory: loading a million credentials costs the
+/// credentials themselves, not a second copy of every row.
+pub(crate) async fn attach_secrets<S>(
+    creds: &mut [tollgate_core::model::Credential],
+    mut secrets: S,
+) -> Result<(), tollgate_core::store::StoreError>
+where
+    S: futures_util::Stream<
+            Item = Result<
+                (String, tollgate_core::model::StoredSecret),
+                tollgate_core::store::StoreError,
+            >,
+        > + Unpin,
+{
+    use futures_util::TryStreamExt as _;
+    let mut i = 0;
+    while let Some((client_id, secret)) = secrets.try_next().await? {
+        while i < creds.len() && creds[i].client_id.as_str() != client_id {
+            i += 1;
+        }
+        let Some(c) = creds.get_mut(i) else {
+            return Err(tollgate_core::store::StoreError::Backend(
+                "a secret without its credential, or out of order".into(),
+            ));
+        };
+        c.secrets.push(secret);
+    }
+    Ok(())
+}

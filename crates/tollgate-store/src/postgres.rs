@@ -465,6 +465,7 @@ impl Store for PgStore {
     }
 
     async fn list_all_credentials(&self) -> Result<Vec<Credential>, StoreError> {
+        use futures_util::{StreamExt as _, TryStreamExt as _};
         // One snapshot for credentials and secrets: a rotation committed between two reads must not
         // leave a credential without its new secret.
         let mut tx = self.pool.begin().await.map_err(backend)?;
@@ -472,30 +473,23 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        let rows = sqlx::query(concat!("SELECT ", credential_cols!(), " FROM credentials"))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let mut creds: Vec<Credential> = sqlx::query(concat!(
+            "SELECT ",
+            credential_cols!(),
+            " FROM credentials ORDER BY client_id"
+        ))
+        .fetch(&mut *tx)
+        .map(|r| r.map_err(backend).and_then(|r| credential_row(&r)))
+        .try_collect()
+        .await?;
         let secrets = sqlx::query(
             "SELECT id, client_id, hash, created_at, expires_at FROM credential_secrets \
-             ORDER BY created_at, id",
+             ORDER BY client_id, created_at, id",
         )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
+        .fetch(&mut *tx)
+        .map(|r| r.map_err(backend).and_then(|r| secret_row(&r)));
+        crate::attach_secrets(&mut creds, secrets).await?;
         tx.commit().await.map_err(backend)?;
-        let mut by_client: HashMap<String, Vec<StoredSecret>> = HashMap::new();
-        for r in &secrets {
-            let (cid, s) = secret_row(r)?;
-            by_client.entry(cid).or_default().push(s);
-        }
-        let mut creds = rows
-            .iter()
-            .map(credential_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        for c in &mut creds {
-            c.secrets = by_client.remove(c.client_id.as_str()).unwrap_or_default();
-        }
         Ok(creds)
     }
 

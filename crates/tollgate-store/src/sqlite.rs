@@ -1,6 +1,5 @@
 //! The SQLite backend.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -40,7 +39,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // 1 MiB of page cache per connection (SQLite's default is 2): the hot path reads memory,
+            // not SQLite, so a bigger cache only grows the resident set.
+            .pragma("cache_size", "-1024");
         let pool = connect(opts).await?;
         migrate(&pool).await?;
         Ok(Self { pool })
@@ -211,35 +213,13 @@ impl SqliteStore {
         rows.iter().map(|r| secret_row(r).map(|(_, s)| s)).collect()
     }
 
-    async fn with_secrets(
-        &self,
-        rows: Vec<SqliteRow>,
-        all: bool,
-    ) -> Result<Vec<Credential>, StoreError> {
+    async fn with_secrets(&self, rows: Vec<SqliteRow>) -> Result<Vec<Credential>, StoreError> {
         let mut creds = rows
             .iter()
             .map(credential_row)
             .collect::<Result<Vec<_>, _>>()?;
-        if all {
-            let rows = sqlx::query(
-                "SELECT id, client_id, hash, created_at, expires_at FROM credential_secrets \
-                 ORDER BY created_at, id",
-            )
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-            let mut by_client: HashMap<String, Vec<StoredSecret>> = HashMap::new();
-            for r in &rows {
-                let (cid, s) = secret_row(r)?;
-                by_client.entry(cid).or_default().push(s);
-            }
-            for c in &mut creds {
-                c.secrets = by_client.remove(c.client_id.as_str()).unwrap_or_default();
-            }
-        } else {
-            for c in &mut creds {
-                c.secrets = self.secrets_of(c.client_id.as_str()).await?;
-            }
+        for c in &mut creds {
+            c.secrets = self.secrets_of(c.client_id.as_str()).await?;
         }
         Ok(creds)
     }
@@ -373,7 +353,7 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)?;
         match row {
-            Some(r) => Ok(self.with_secrets(vec![r], false).await?.pop()),
+            Some(r) => Ok(self.with_secrets(vec![r]).await?.pop()),
             None => Ok(None),
         }
     }
@@ -388,15 +368,32 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        self.with_secrets(rows, false).await
+        self.with_secrets(rows).await
     }
 
     async fn list_all_credentials(&self) -> Result<Vec<Credential>, StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", credential_cols!(), " FROM credentials"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        self.with_secrets(rows, true).await
+        use futures_util::{StreamExt as _, TryStreamExt as _};
+        // One read transaction (one WAL snapshot): a rotation committed between the two reads must
+        // not leave a credential without its new secret. Rows are converted as they stream by.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut creds: Vec<Credential> = sqlx::query(concat!(
+            "SELECT ",
+            credential_cols!(),
+            " FROM credentials ORDER BY client_id"
+        ))
+        .fetch(&mut *tx)
+        .map(|r| r.map_err(backend).and_then(|r| credential_row(&r)))
+        .try_collect()
+        .await?;
+        let secrets = sqlx::query(
+            "SELECT id, client_id, hash, created_at, expires_at FROM credential_secrets \
+             ORDER BY client_id, created_at, id",
+        )
+        .fetch(&mut *tx)
+        .map(|r| r.map_err(backend).and_then(|r| secret_row(&r)));
+        crate::attach_secrets(&mut creds, secrets).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(creds)
     }
 
     async fn update_credential(

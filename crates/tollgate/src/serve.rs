@@ -44,6 +44,8 @@ fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        // 8,192 lines in flight (the default, 128 Ki lines, preallocates 4 MB).
+        .buffered_lines_limit(8_192)
         .thread_name("tollgate-log")
         .finish(std::io::BufWriter::with_capacity(
             64 * 1024,
