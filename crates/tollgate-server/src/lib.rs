@@ -32,7 +32,7 @@ mod groups;
 mod health;
 mod logging;
 mod metrics;
-mod oauth;
+pub mod oauth;
 mod openapi;
 pub mod ratelimit;
 pub mod resource;
