@@ -29,7 +29,14 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let creds = dir.path().join("creds.txt");
     let seed = std::process::Command::new(env!("CARGO_BIN_EXE_seed"))
-        .args(["--database-url", &url, "--credentials", "10000", "--sample", "1"])
+        .args([
+            "--database-url",
+            &url,
+            "--credentials",
+            "10000",
+            "--sample",
+            "1",
+        ])
         .arg("--out")
         .arg(&creds)
         .status()
@@ -85,7 +92,11 @@ fn hot_path(c: &mut Criterion) {
         .expect("issue")
         .access_token;
     c.bench_function("token/verify_uncached", |b| {
-        b.iter(|| f.authority.verify_uncached(black_box(&token)).expect("verify"))
+        b.iter(|| {
+            f.authority
+                .verify_uncached(black_box(&token))
+                .expect("verify")
+        })
     });
     c.bench_function("token/authorize_cached", |b| {
         b.iter(|| f.authority.authorize(black_box(&token)).expect("authorize"))
@@ -104,8 +115,8 @@ fn hot_path(c: &mut Criterion) {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-www-form-urlencoded"),
     );
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", f.client_id, f.secret));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", f.client_id, f.secret));
     form.insert(
         header::AUTHORIZATION,
         HeaderValue::from_str(&format!("Basic {basic}")).expect("header"),

@@ -123,6 +123,11 @@ impl Directory {
         self.credentials.len()
     }
 
+    /// Number of companies held.
+    pub fn company_count(&self) -> usize {
+        self.companies.len()
+    }
+
     /// Reloads everything from the store.
     pub async fn reload(&self, store: &dyn Store, now: UnixTime) -> Result<(), StoreError> {
         // Read the position first: changes made while we load are replayed by the next sync.

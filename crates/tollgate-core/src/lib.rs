@@ -34,6 +34,6 @@ pub mod model;
 pub mod secret;
 pub mod store;
 
-mod random;
+pub mod random;
 
 pub use tollgate_proto::{Scope, ScopeSet};

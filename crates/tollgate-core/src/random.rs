@@ -10,6 +10,12 @@ pub(crate) fn bytes<const N: usize>() -> Result<[u8; N], RandomError> {
     Ok(b)
 }
 
+/// Draws once from the RNG, so that its one-time set-up (aws-lc seeds from a CPU-jitter entropy
+/// source, about 20 ms) can run on a spare thread while start-up does other work.
+pub fn warm_up() -> Result<(), RandomError> {
+    bytes::<16>().map(|_| ())
+}
+
 /// The operating system's random number generator failed.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("the system random number generator failed")]

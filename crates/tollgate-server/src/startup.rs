@@ -41,7 +41,10 @@ impl App {
     /// Opens the store (migrating it), loads keys and credentials, binds the listener.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         settings.validate()?;
+        // The RNG's first use sets it up (~20 ms); let that overlap with opening the database.
+        let rng = tokio::task::spawn_blocking(tollgate_core::random::warm_up);
         let store = tollgate_store::open(&settings.database_url).await?;
+        rng.await??;
         Self::build_with_store(settings, store, clock).await
     }
 

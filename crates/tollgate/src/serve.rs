@@ -69,7 +69,8 @@ fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
 /// say how to create the first company.
 async fn first_run(app: &App, demo: bool) -> anyhow::Result<()> {
     let admin = app.admin();
-    if !admin.companies().await?.is_empty() {
+    // The directory was just loaded from the store: no need to list every company again.
+    if app.authority().directory().company_count() > 0 {
         if demo {
             eprintln!(
                 "tollgate: --demo ignored: the database already holds data (the demo secret was printed on first run; \
