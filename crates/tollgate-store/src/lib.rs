@@ -66,6 +66,13 @@ fn backend(e: sqlx::Error) -> tollgate_core::store::StoreError {
     tollgate_core::store::StoreError::Backend(Box::new(e))
 }
 
+/// Every credential, in client-ID order (the same SQL on both backends; see [`attach_secrets`]).
+pub(crate) const ALL_CREDENTIALS_SQL: &str = "SELECT client_id, company_id, label, scopes, created_at, \
+     updated_at, last_used_at FROM credentials ORDER BY client_id";
+/// Every secret, in client-ID order, then oldest first.
+pub(crate) const ALL_SECRETS_SQL: &str = "SELECT id, client_id, hash, created_at, expires_at \
+     FROM credential_secrets ORDER BY client_id, created_at, id";
+
 /// Gives each credential of `creds` its secrets, read as `secrets` streams them by. Both must come
 /// in the same order of client ID (the store's own `ORDER BY client_id`, secrets then by creation),
 /// so one pass joins them and no row set is held in memory: loading a million credentials costs the

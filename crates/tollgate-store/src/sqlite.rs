@@ -376,21 +376,14 @@ impl Store for SqliteStore {
         // One read transaction (one WAL snapshot): a rotation committed between the two reads must
         // not leave a credential without its new secret. Rows are converted as they stream by.
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let mut creds: Vec<Credential> = sqlx::query(concat!(
-            "SELECT ",
-            credential_cols!(),
-            " FROM credentials ORDER BY client_id"
-        ))
-        .fetch(&mut *tx)
-        .map(|r| r.map_err(backend).and_then(|r| credential_row(&r)))
-        .try_collect()
-        .await?;
-        let secrets = sqlx::query(
-            "SELECT id, client_id, hash, created_at, expires_at FROM credential_secrets \
-             ORDER BY client_id, created_at, id",
-        )
-        .fetch(&mut *tx)
-        .map(|r| r.map_err(backend).and_then(|r| secret_row(&r)));
+        let mut creds: Vec<Credential> = sqlx::query(crate::ALL_CREDENTIALS_SQL)
+            .fetch(&mut *tx)
+            .map(|r| r.map_err(backend).and_then(|r| credential_row(&r)))
+            .try_collect()
+            .await?;
+        let secrets = sqlx::query(crate::ALL_SECRETS_SQL)
+            .fetch(&mut *tx)
+            .map(|r| r.map_err(backend).and_then(|r| secret_row(&r)));
         crate::attach_secrets(&mut creds, secrets).await?;
         tx.commit().await.map_err(backend)?;
         Ok(creds)
