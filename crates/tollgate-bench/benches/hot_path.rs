@@ -4,6 +4,9 @@
 //! `cargo bench -p tollgate-bench --bench hot_path`; `bench/run` runs them and puts the medians in
 //! docs/benchmarks.md. The authority runs over a real SQLite store holding 10,000 credentials.
 
+// A benchmark harness: a failed set-up is a bug to see at once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::sync::Arc;
 
