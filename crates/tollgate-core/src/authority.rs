@@ -40,6 +40,8 @@ pub struct IssuedToken {
     pub expires_in: u32,
     /// Scopes granted.
     pub scope: ScopeSet,
+    /// The same, space-delimited, exactly as in the token's `scope` claim (for the response body).
+    pub scope_text: String,
 }
 
 /// Why client authentication failed. Clients only ever see `invalid_client`; the reason is logged.
@@ -391,6 +393,7 @@ impl Authority {
             access_token,
             expires_in: ttl,
             scope: granted,
+            scope_text: scope,
         })
     }
 

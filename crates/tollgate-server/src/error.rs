@@ -51,9 +51,6 @@ impl From<crate::ratelimit::Refused> for TokenError {
 
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
-        if let Self::TooManyRequests(refused) = self {
-            return refused.into_response();
-        }
         let basic = matches!(self, Self::InvalidClient { basic: true });
         let (status, code, description) = match self {
             Self::InvalidRequest(d) => (StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidRequest, d),
@@ -83,7 +80,9 @@ impl IntoResponse for TokenError {
                 OAuthErrorCode::InvalidRequest,
                 format!("the request body exceeds {limit} bytes"),
             ),
-            Self::Internal | Self::TooManyRequests(_) => (
+            // The rate limits' own answer (429, `Retry-After`, their body).
+            Self::TooManyRequests(refused) => return refused.into_response(),
+            Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 OAuthErrorCode::Extension("server_error".into()),
                 "internal error".to_owned(),

@@ -408,37 +408,20 @@ async fn management_request(
     state: &AppState,
     req: Request,
 ) -> Result<ManagementRequest, TokenError> {
-    let (parts, body) = req.into_parts();
-    let headers = &parts.headers;
-    let gate = state
-        .rate_limits
-        .gate(crate::ratelimit::client_ip(&parts.extensions))
-        .await?;
-    let body = read_body(state, body).await?;
-    let fields = match parse_fields(headers, &body, Endpoint::TokenManagement).and_then(|f| {
-        Ok((
-            client_auth(headers, f.client_id, f.client_secret)?,
-            f.token,
-            f.token_type_hint,
-        ))
-    }) {
-        Ok(v) => v,
-        Err(e) => {
-            if matches!(e, TokenError::InvalidClient { .. }) {
-                gate.failed(None).await;
-            }
-            return Err(e);
-        }
-    };
-    let ((client_id, secret, basic), token, _hint) = fields;
+    let (gate, fields) = gated(state, req, |headers, body| {
+        // `token_type_hint` is read (and accepted) but ignored: tollgate has one kind of token.
+        let f = parse_fields(headers, body, Endpoint::TokenManagement)?;
+        let token = present(f.token).map(Cow::into_owned);
+        Ok((client_auth(headers, f.client_id, f.client_secret)?, token))
+    })
+    .await?;
+    let ((client_id, secret, basic), token) = fields;
     gate.client(&client_id, false).await?;
     let Ok((caller, company)) = state.authority.authenticate(&client_id, &secret.0) else {
         gate.failed(Some(&client_id)).await;
         return Err(TokenError::InvalidClient { basic });
     };
-    let token = present(token)
-        .ok_or_else(|| TokenError::InvalidRequest("missing token".into()))?
-        .into_owned();
+    let token = token.ok_or_else(|| TokenError::InvalidRequest("missing token".into()))?;
     Ok(ManagementRequest {
         token,
         caller,
@@ -520,24 +503,37 @@ pub(crate) async fn revoke(State(state): State<AppState>, req: Request) -> Respo
     no_store_json(StatusCode::OK, Vec::new())
 }
 
-/// Parse once, then: rate limits by client ID (before the secret is checked), authenticate and
-/// sign; a failed authentication counts against the client ID and the address.
-async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenError> {
+/// The start of every request to the token, introspection and revocation endpoints: the address's
+/// rate-limit gate, then the body read and parsed once by `parse`. A request refused while parsing
+/// for its client authentication (a scheme other than Basic) counts as a failed authentication.
+async fn gated<'s, T>(
+    state: &'s AppState,
+    req: Request,
+    parse: impl FnOnce(&HeaderMap, &[u8]) -> Result<T, TokenError>,
+) -> Result<(crate::ratelimit::Gate<'s>, T), TokenError> {
     let (parts, body) = req.into_parts();
     let gate = state
         .rate_limits
         .gate(crate::ratelimit::client_ip(&parts.extensions))
         .await?;
-    let body = read_body(state, body).await;
-    let req = match body.and_then(|b| parse_request(&parts.headers, &b)) {
-        Ok(r) => r,
+    let parsed = read_body(state, body)
+        .await
+        .and_then(|b| parse(&parts.headers, &b));
+    match parsed {
+        Ok(v) => Ok((gate, v)),
         Err(e) => {
             if matches!(e, TokenError::InvalidClient { .. }) {
                 gate.failed(None).await;
             }
-            return Err(e);
+            Err(e)
         }
-    };
+    }
+}
+
+/// Parse once, then: rate limits by client ID (before the secret is checked), authenticate and
+/// sign; a failed authentication counts against the client ID and the address.
+async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenError> {
+    let (gate, req) = gated(state, req, parse_request).await?;
     gate.client(&req.client_id, true).await?;
     let issued = match state
         .authority
@@ -568,7 +564,7 @@ async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenEr
         token_type: "Bearer".into(),
         access_token: issued.access_token,
         expires_in: u64::from(issued.expires_in),
-        scope: issued.scope.to_string(),
+        scope: issued.scope_text,
     };
     let bytes = serde_json::to_vec(&body).map_err(|_| TokenError::Internal)?;
     Ok(no_store_json(StatusCode::OK, bytes))
