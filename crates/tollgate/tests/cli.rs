@@ -429,8 +429,18 @@ async fn serve_demo_answers_the_reference_curl_commands_and_stops_on_sigterm() {
     assert_eq!(r.status(), 200);
     let groups: Vec<Value> = r.json().await.unwrap();
     assert!(groups.len() >= 4, "root and demo groups");
+    // A refused request, for the log.
+    let r = http
+        .post(&token_url)
+        .basic_auth(demo["client_id"].as_str().unwrap(), Some("tgsec_wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
 
     // SIGTERM: graceful stop, exit 0.
+    let stderr = child.stderr.take().unwrap();
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -441,6 +451,30 @@ async fn serve_demo_answers_the_reference_curl_commands_and_stops_on_sigterm() {
         .unwrap()
         .unwrap();
     assert!(exit.success(), "exit status {exit:?}");
+
+    // The default log (RUST_LOG unset): a line for the refused request, none for the successful
+    // ones (they are `debug`), no secret, and no colour codes in a log that is not a terminal.
+    let mut log = String::new();
+    BufReader::new(stderr).read_to_string(&mut log).unwrap();
+    let request_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("tollgate::http"))
+        .collect();
+    assert_eq!(request_lines.len(), 1, "{log}");
+    assert!(
+        request_lines[0].contains("status=401")
+            && request_lines[0].contains("route=\"/api/v2/oauth2/token\""),
+        "{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "colour codes in the log: {log}");
+    // (The demo's curl hint on stderr shows the secret once, by design; log lines never do.)
+    let secret = demo["client_secret"].as_str().unwrap();
+    assert!(
+        log.lines()
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+            .all(|l| !l.contains(secret)),
+        "{log}"
+    );
 
     // A second start on the same database does not create or print anything again.
     let mut again = Command::new(BIN)
