@@ -8,6 +8,7 @@ use tollgate_proto::ScopeSet;
 
 use crate::catalog::{ScopeCatalog, UnknownScopes};
 use crate::clock::Clock;
+use crate::directory::Directory;
 use crate::ids::SecretId;
 use crate::ids::{ClientId, CompanyId, GroupId};
 use crate::model::{Company, Credential, DEFAULT_MAX_CREDENTIALS, Group, StoredSecret};
@@ -102,6 +103,14 @@ pub struct Admin {
     catalog: Arc<ScopeCatalog>,
     hasher: SecretHasher,
     clock: Arc<dyn Clock>,
+    /// The serving node's directory, updated after each write (read-your-writes on this node).
+    directory: Option<Arc<Directory>>,
+}
+
+/// What a write changed, for the serving node's directory.
+enum Written<'a> {
+    Company(&'a CompanyId),
+    Credential(&'a ClientId),
 }
 
 fn check_name(what: &str, s: &str) -> Result<String, AdminError> {
@@ -145,6 +154,30 @@ impl Admin {
             catalog,
             hasher,
             clock,
+            directory: None,
+        }
+    }
+
+    /// Keeps `directory` (the one the node serves tokens from) in step with this node's writes:
+    /// a credential created here works at once, one deleted or rotated without grace is refused at
+    /// once, instead of at the next change-feed sync. Other nodes still learn by the feed.
+    pub fn with_directory(mut self, directory: Arc<Directory>) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// Re-reads what a successful write changed into the directory. A failed re-read is not the
+    /// write's failure: the change feed replays the write at the next sync.
+    async fn written(&self, what: Written<'_>) {
+        let Some(dir) = &self.directory else {
+            return;
+        };
+        let res = match what {
+            Written::Company(id) => dir.reread_company(&*self.store, id).await,
+            Written::Credential(id) => dir.reread_credential(&*self.store, id).await,
+        };
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "re-reading a write failed; the change feed will apply it");
         }
     }
 
@@ -184,6 +217,7 @@ impl Admin {
             extra: serde_json::Map::new(),
         };
         self.store.create_company(&company, &root).await?;
+        self.written(Written::Company(&company.id)).await;
         Ok(company)
     }
 
@@ -219,6 +253,7 @@ impl Admin {
         }
         c.updated_at = self.clock.now();
         self.store.update_company(&c).await?;
+        self.written(Written::Company(&c.id)).await;
         Ok(c)
     }
 
@@ -260,6 +295,8 @@ impl Admin {
             last_used_at: None,
         };
         self.store.create_credential(&credential).await?;
+        self.written(Written::Credential(&credential.client_id))
+            .await;
         Ok(CreatedCredential { credential, secret })
     }
 
@@ -297,6 +334,7 @@ impl Admin {
             .update_credential(id, &cred.label, &cred.scopes, cred.updated_at)
             .await
             .map_err(not_found_credential)?;
+        self.written(Written::Credential(id)).await;
         Ok(cred)
     }
 
@@ -325,6 +363,7 @@ impl Admin {
             .rotate_secret(id, &new, now + grace_secs, now)
             .await
             .map_err(not_found_credential)?;
+        self.written(Written::Credential(id)).await;
         let credential = self.credential(id).await?;
         Ok(CreatedCredential { credential, secret })
     }
@@ -334,7 +373,9 @@ impl Admin {
         self.store
             .delete_credential(id)
             .await
-            .map_err(not_found_credential)
+            .map_err(not_found_credential)?;
+        self.written(Written::Credential(id)).await;
+        Ok(())
     }
 }
 

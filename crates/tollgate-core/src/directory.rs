@@ -211,26 +211,45 @@ impl Directory {
     }
 
     async fn refresh_company(&self, store: &dyn Store, key: &str) -> Result<(), StoreError> {
-        let Ok(id) = CompanyId::parse(key) else {
-            return Ok(());
-        };
-        match store.get_company(&id).await? {
+        match CompanyId::parse(key) {
+            Ok(id) => self.reread_company(store, &id).await,
+            Err(_) => Ok(()),
+        }
+    }
+
+    async fn refresh_credential(&self, store: &dyn Store, key: &str) -> Result<(), StoreError> {
+        match ClientId::parse(key) {
+            Ok(id) => self.reread_credential(store, &id).await,
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Re-reads one company from the store now: the node that wrote it serves the new state at
+    /// once instead of at its next sync (the feed still replays the write, which is idempotent).
+    pub async fn reread_company(
+        &self,
+        store: &dyn Store,
+        id: &CompanyId,
+    ) -> Result<(), StoreError> {
+        match store.get_company(id).await? {
             Some(c) => self.put_company(c),
             None => {
-                self.companies.remove(&id);
+                self.companies.remove(id);
             }
         }
         Ok(())
     }
 
-    async fn refresh_credential(&self, store: &dyn Store, key: &str) -> Result<(), StoreError> {
-        let Ok(id) = ClientId::parse(key) else {
-            return Ok(());
-        };
-        match store.get_credential(&id).await? {
+    /// Re-reads one credential from the store now (see [`Directory::reread_company`]).
+    pub async fn reread_credential(
+        &self,
+        store: &dyn Store,
+        id: &ClientId,
+    ) -> Result<(), StoreError> {
+        match store.get_credential(id).await? {
             Some(c) => self.put_credential(c),
             None => {
-                self.credentials.remove(key);
+                self.credentials.remove(id);
             }
         }
         Ok(())

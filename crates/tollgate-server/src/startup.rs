@@ -102,7 +102,8 @@ impl App {
                 catalog,
                 hasher.clone(),
                 Arc::clone(&clock),
-            ),
+            )
+            .with_directory(Arc::clone(&directory)),
             groups: Groups::new(Arc::clone(&store), Arc::clone(&clock), directory),
             store,
             hasher,

@@ -221,6 +221,111 @@ async fn admin_manages_credentials_through_the_json_api() {
     assert!(!audit.to_string().contains(&secret));
 }
 
+/// What an admin changes on a node holds on that node at once, not at its next change-feed read:
+/// the periodic read is set to a minute here (SQLite has no push), so only the write-through can
+/// make these pass.
+#[tokio::test]
+async fn admin_writes_hold_at_once_on_the_node_that_made_them() {
+    let app = helpers::spawn_with(|s| s.sync_interval_ms = 60_000).await;
+    let company = app
+        .company("groups:read groups:write credentials:manage")
+        .await;
+    user(&app, company, "ada@example.com", Role::Admin).await;
+    let p = login(&app, "ada@example.com", PASSWORD).await.unwrap();
+    let status = |r: reqwest::Response| r.status().as_u16();
+
+    // Created: its secret works on the next request.
+    let c: Value = p
+        .req(Method::POST, "/admin/api/v1/credentials")
+        .json(&json!({"label": "Payroll", "scopes": ["groups:read"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = c["client_id"].as_str().unwrap().to_owned();
+    let cred = helpers::Cred {
+        company,
+        client_id: id.clone(),
+        secret: c["client_secret"].as_str().unwrap().to_owned(),
+    };
+    let token = app.token(&cred).await;
+    let groups = || app.api(Method::GET, "/api/v2/groups", &token).send();
+    assert_eq!(status(groups().await.unwrap()), 200);
+
+    // Scopes edited: the live token loses groups:read at once.
+    let r = p
+        .req(Method::PATCH, &format!("/admin/api/v1/credentials/{id}"))
+        .json(&json!({"scopes": ["groups:write"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 200);
+    assert_eq!(status(groups().await.unwrap()), 403);
+    p.req(Method::PATCH, &format!("/admin/api/v1/credentials/{id}"))
+        .json(&json!({"scopes": ["groups:read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(groups().await.unwrap()), 200);
+
+    // The operator narrows the company's ceiling: refused at once; widened again: allowed.
+    let narrow = |scopes: &str| CompanyChanges {
+        scopes: Some(scopes.parse().unwrap()),
+        ..CompanyChanges::default()
+    };
+    app.admin
+        .update_company(&company, narrow("groups:write credentials:manage"))
+        .await
+        .unwrap();
+    assert_eq!(status(groups().await.unwrap()), 403);
+    app.admin
+        .update_company(
+            &company,
+            narrow("groups:read groups:write credentials:manage"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status(groups().await.unwrap()), 200);
+
+    // Rotated without grace: the old secret and its token are refused, the new secret works.
+    let r: Value = p
+        .req(
+            Method::POST,
+            &format!("/admin/api/v1/credentials/{id}/rotate"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status(app.request_token(&cred).await), 401);
+    assert_eq!(status(groups().await.unwrap()), 401);
+    let rotated = helpers::Cred {
+        company,
+        client_id: id.clone(),
+        secret: r["client_secret"].as_str().unwrap().to_owned(),
+    };
+    let token = app.token(&rotated).await;
+
+    // Deleted: its token and its secret are refused on the next request.
+    let r = p
+        .req(Method::DELETE, &format!("/admin/api/v1/credentials/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 204);
+    let r = app
+        .api(Method::GET, "/api/v2/groups", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 401);
+    assert_eq!(status(app.request_token(&rotated).await), 401);
+}
+
 #[tokio::test]
 async fn policies_give_clear_errors_and_change_nothing() {
     let (app, company, p) = admin_setup().await;
