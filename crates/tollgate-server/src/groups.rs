@@ -323,6 +323,7 @@ fn group_id(s: &str) -> Result<GroupId, ApiError> {
         (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::openapi::ApiError),
         (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
         (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
+        (status = 429, description = "Over the company's read budget", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security(("bearer" = ["groups:read"])),
 )]
@@ -390,6 +391,7 @@ fn page_json(
         (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
         (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
         (status = 404, description = "groupNotFound", body = crate::openapi::ApiError),
+        (status = 429, description = "Over the company's read budget", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security(("bearer" = ["groups:read"])),
 )]
@@ -418,6 +420,7 @@ pub(crate) async fn get(
         (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
         (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
         (status = 404, description = "parentGroupNotFound", body = crate::openapi::ApiError),
+        (status = 429, description = "Over the company's write budget", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security(("bearer" = ["groups:write"])),
 )]
@@ -480,6 +483,7 @@ pub(crate) async fn create(
         (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
         (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
         (status = 404, description = "groupNotFound, parentGroupNotFound", body = crate::openapi::ApiError),
+        (status = 429, description = "Over the company's write budget", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security(("bearer" = ["groups:write"])),
 )]
@@ -549,6 +553,7 @@ pub(crate) async fn update(
         (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
         (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
         (status = 404, description = "groupNotFound", body = crate::openapi::ApiError),
+        (status = 429, description = "Over the company's write budget", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security(("bearer" = ["groups:write"])),
 )]

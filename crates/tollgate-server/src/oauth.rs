@@ -344,6 +344,7 @@ fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, Token
         (status = 401, description = "invalid_client", body = crate::openapi::OAuthError),
         (status = 413, description = "Body over the limit", body = crate::openapi::OAuthError),
         (status = 415, description = "Unsupported content type", body = crate::openapi::OAuthError),
+        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID, or token requests by this client ID", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security((), ("client_basic" = [])),
 )]
@@ -443,6 +444,7 @@ async fn management_request(
         (status = 200, body = crate::openapi::IntrospectionResponse),
         (status = 400, description = "invalid_request", body = crate::openapi::OAuthError),
         (status = 401, description = "invalid_client", body = crate::openapi::OAuthError),
+        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security((), ("client_basic" = [])),
 )]
@@ -475,6 +477,7 @@ pub(crate) async fn introspect(State(state): State<AppState>, req: Request) -> R
         (status = 200, description = "Revoked, or nothing to revoke"),
         (status = 400, description = "invalid_request, unauthorized_client (another client's token)", body = crate::openapi::OAuthError),
         (status = 401, description = "invalid_client", body = crate::openapi::OAuthError),
+        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security((), ("client_basic" = [])),
 )]

@@ -48,6 +48,15 @@ pub(crate) struct OAuthError {
     error_description: Option<String>,
 }
 
+/// The rate limits' answer (the reference's body), with `Retry-After` in seconds.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct TooManyRequests {
+    /// Always `tooManyRequests`.
+    #[schema(pattern = "^tooManyRequests$", example = "tooManyRequests")]
+    error: String,
+}
+
 /// Introspection or revocation request (form or JSON).
 #[derive(ToSchema)]
 #[allow(dead_code)]

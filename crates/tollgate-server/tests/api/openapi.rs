@@ -156,6 +156,62 @@ async fn document_lists_every_route_and_matches_responses() {
     check(&doc, "/.well-known/jwks.json", "get", 200, &jwks);
 }
 
+/// Every rate-limited route documents its 429, and the answer matches it.
+#[tokio::test]
+async fn rate_limited_answers_match_the_document() {
+    let app = helpers::spawn_with(|s| {
+        s.rate_limits.token_per_client_per_minute = 1;
+        s.rate_limits.api_reads_per_company_per_second = 1;
+    })
+    .await;
+    let doc: Value = app
+        .client
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (path, method) in &ROUTES[..3] {
+        assert_429_documented(&doc, path, method);
+    }
+    for (path, method) in &ROUTES[6..11] {
+        assert_429_documented(&doc, path, method);
+    }
+    let cred = app.credential("groups:read").await;
+    let token = app.token(&cred).await;
+    let r = app.request_token(&cred).await;
+    assert_eq!(r.status(), 429);
+    check(
+        &doc,
+        "/api/v2/oauth2/token",
+        "post",
+        429,
+        &r.json().await.unwrap(),
+    );
+    let mut last = None;
+    for _ in 0..3 {
+        last = Some(
+            app.api(Method::GET, "/api/v2/groups", &token)
+                .send()
+                .await
+                .unwrap(),
+        );
+    }
+    let r = last.unwrap();
+    assert_eq!(r.status(), 429);
+    check(&doc, "/api/v2/groups", "get", 429, &r.json().await.unwrap());
+}
+
+fn assert_429_documented(doc: &Value, path: &str, method: &str) {
+    let r = &doc["paths"][path][method]["responses"]["429"];
+    assert!(
+        r["headers"]["Retry-After"].is_object(),
+        "{method} {path}: no documented 429 with Retry-After"
+    );
+}
+
 #[tokio::test]
 async fn rendered_page_works_offline() {
     let app = helpers::spawn().await;
