@@ -580,9 +580,24 @@ impl Accounts {
         })
     }
 
-    /// Ends a session.
-    pub async fn logout(&self, token: &str) -> Result<(), AccountError> {
-        Ok(self.store.delete_session(&hash_token(token)).await?)
+    /// Ends `session` (whose cookie value is `token`), in the audit log as `logout`.
+    pub async fn logout(
+        &self,
+        token: &str,
+        session: &ActiveSession,
+        remote_addr: Option<String>,
+    ) -> Result<(), AccountError> {
+        self.store.delete_session(&hash_token(token)).await?;
+        let user = &session.user;
+        self.record(AuditEvent {
+            at: self.clock.now(),
+            company_id: user.company_id,
+            actor: Actor::User(user.email.as_str().to_owned()).to_string(),
+            action: "logout".into(),
+            target: user.email.as_str().to_owned(),
+            remote_addr,
+        })
+        .await
     }
 
     /// The admin capability of a session's user, if they are an owner or admin.

@@ -313,9 +313,14 @@ async fn logout(
     if let Err(e) = form.check_csrf(&user.session.csrf) {
         return error_page(&e, "/admin");
     }
-    let token = session_cookie(&headers).map(str::to_owned);
-    if let Some(t) = token {
-        let _ = state.accounts.logout(&t).await;
+    if let Some(t) = session_cookie(&headers)
+        && let Err(e) = state
+            .accounts
+            .logout(t, &user.session, user.remote.clone())
+            .await
+    {
+        // The cookie is cleared below either way; the session ends at its expiry at the latest.
+        tracing::warn!(error = %e, "logout: the session could not be ended or audited");
     }
     let mut resp = Redirect::to("/admin/login").into_response();
     if let Some(c) = session_cookie_header(&state, "", 0) {

@@ -326,6 +326,52 @@ async fn admin_writes_hold_at_once_on_the_node_that_made_them() {
     assert_eq!(status(app.request_token(&rotated).await), 401);
 }
 
+/// Logging out ends the session (its cookie no longer works) and is in the audit log.
+#[tokio::test]
+async fn logout_ends_the_session_and_is_audited() {
+    let (app, company, p) = admin_setup().await;
+    user(&app, company, "bob@example.com", Role::Admin).await;
+    let bob = login(&app, "bob@example.com", PASSWORD).await.unwrap();
+    // A wrong CSRF token logs nobody out.
+    bob.client
+        .post(format!("{}/admin/logout", app.base))
+        .header("cookie", &bob.cookie)
+        .form(&[("csrf", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    let session = |panel: &Panel| panel.req(Method::GET, "/admin/api/v1/session").send();
+    assert_eq!(session(&bob).await.unwrap().status(), 200);
+    let r = bob
+        .client
+        .post(format!("{}/admin/logout", app.base))
+        .header("cookie", &bob.cookie)
+        .form(&[("csrf", bob.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/admin/login");
+    assert_eq!(session(&bob).await.unwrap().status(), 401);
+    let audit: Value = p
+        .req(Method::GET, "/admin/api/v1/audit")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let logouts: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "logout")
+        .collect();
+    assert_eq!(logouts.len(), 1, "{audit}");
+    assert_eq!(logouts[0]["actor"], "user:bob@example.com");
+    assert_eq!(session(&p).await.unwrap().status(), 200, "only bob is out");
+}
+
 #[tokio::test]
 async fn policies_give_clear_errors_and_change_nothing() {
     let (app, company, p) = admin_setup().await;
