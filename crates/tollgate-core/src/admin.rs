@@ -258,6 +258,12 @@ impl Admin {
     }
 
     fn check_scopes(&self, company: &Company, scopes: &ScopeSet) -> Result<(), AdminError> {
+        // A credential without scopes could only obtain tokens that open nothing.
+        if scopes.is_empty() {
+            return Err(AdminError::Invalid(
+                "a credential needs at least one scope".into(),
+            ));
+        }
         self.catalog.check(scopes)?;
         let outside = scopes.difference(&company.scopes);
         if outside.is_empty() {

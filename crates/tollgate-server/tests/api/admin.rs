@@ -385,6 +385,7 @@ async fn policies_give_clear_errors_and_change_nothing() {
         ("ok", json!(["users:write"]), "scopeNotAllowed"),
         ("ok", json!(["nope:read"]), "unknownScope"),
         ("ok", json!(["not a scope"]), "invalidInput"),
+        ("ok", json!([]), "invalidInput"),
     ] {
         let r = create(label, scopes).send().await.unwrap();
         assert_eq!(r.status(), 400);
@@ -438,6 +439,28 @@ async fn policies_give_clear_errors_and_change_nothing() {
             .unwrap()
             .contains("maximum of 2")
     );
+
+    // Editing away every scope is refused too, and changes nothing.
+    let id = app.admin.credentials(&company).await.unwrap()[0]
+        .client_id
+        .clone();
+    let r = p
+        .req(Method::PATCH, &format!("/admin/api/v1/credentials/{id}"))
+        .json(&json!({"scopes": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "invalidInput");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least one scope")
+    );
+    let kept = app.admin.credential(&id).await.unwrap().scopes;
+    assert_eq!(kept, "groups:read".parse().unwrap());
 }
 
 #[tokio::test]
