@@ -135,6 +135,8 @@ pub enum ApiError {
     },
     /// An example-API domain error.
     Group(GroupError),
+    /// 429: over the company's API budget (the rate limits' own body, `Retry-After`).
+    TooManyRequests(crate::ratelimit::Refused),
     /// 500.
     Internal,
 }
@@ -163,6 +165,7 @@ fn quote(s: &str) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
+            Self::TooManyRequests(refused) => refused.into_response(),
             Self::InvalidToken {
                 description,
                 token_sent,

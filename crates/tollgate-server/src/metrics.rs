@@ -39,6 +39,7 @@ pub(crate) enum ApiOutcome {
     InvalidToken,
     BadVersion,
     InsufficientScope,
+    RateLimited,
 }
 
 /// The app's metrics.
@@ -46,7 +47,7 @@ pub(crate) enum ApiOutcome {
 pub struct Metrics {
     registry: Registry,
     token: [Counter; 7],
-    api: [Counter; 4],
+    api: [Counter; 5],
     credentials: Gauge,
 }
 
@@ -70,6 +71,7 @@ impl Metrics {
             "invalid_token",
             "bad_version",
             "insufficient_scope",
+            "rate_limited",
         ]
         .map(|o| api_family.get_or_create(&Outcome { outcome: o }).clone());
         registry.register(

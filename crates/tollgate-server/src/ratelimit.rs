@@ -16,16 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::ConnectInfo;
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dashmap::DashMap;
 use serde::Deserialize;
 use tollgate_core::clock::{Clock, UnixTime};
-
-use crate::state::AppState;
 
 /// The `[rate_limits]` section of the configuration. A budget of 0 switches that limit off.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -238,6 +235,21 @@ impl RateLimiter {
         }
     }
 
+    /// Counts an API request with a live token against its company's read (GET, HEAD) or write
+    /// budget.
+    pub async fn api_budget(
+        &self,
+        method: &Method,
+        company: &tollgate_core::ids::CompanyId,
+    ) -> Result<(), Refused> {
+        let limit = if matches!(*method, Method::GET | Method::HEAD) {
+            Limit::ApiRead
+        } else {
+            Limit::ApiWrite
+        };
+        self.hit(limit, company).await
+    }
+
     /// Counts one event against `limit` for `key`; refused when that goes over the budget.
     pub async fn hit<K: LimitKey + ?Sized>(&self, limit: Limit, key: &K) -> Result<(), Refused> {
         self.count(limit, key, true).await
@@ -412,32 +424,6 @@ impl Gate<'_> {
             let _ = self.limits.hit(Limit::FailedAuthClient, client).await;
         }
     }
-}
-
-/// Middleware of the API routes: counts each request with a live token against its company's read
-/// (GET, HEAD) or write budget. Requests without a valid token go through, to be refused by the
-/// resource guard as usual. The authorization it did is handed to the guard with the request, so a
-/// token is checked once.
-pub(crate) async fn api(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let limits = &state.rate_limits;
-    if !limits.enabled() {
-        return next.run(req).await;
-    }
-    // The guard's own reading of the header, so that no spelling of it escapes the budget.
-    let access = state.guard.authorize(req.headers()).ok();
-    if let Some(access) = access {
-        let limit = if matches!(*req.method(), Method::GET | Method::HEAD) {
-            Limit::ApiRead
-        } else {
-            Limit::ApiWrite
-        };
-        if let Err(r) = limits.hit(limit, &access.company_id()).await {
-            return r.into_response();
-        }
-        req.extensions_mut()
-            .insert(crate::resource::PreAuthorized(access));
-    }
-    next.run(req).await
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use tollgate_core::authority::{Access, Authority};
 
 use crate::error::ApiError;
 use crate::metrics::{ApiOutcome, Metrics};
+use crate::ratelimit::RateLimiter;
 
 /// Names the scope a handler needs.
 pub trait RequiredScope: Send + Sync + 'static {
@@ -56,6 +57,8 @@ pub struct ResourceGuard {
     version_header: HeaderName,
     versions: Vec<String>,
     versions_text: String,
+    /// The companies' API budgets, counted for every request with a live token.
+    budgets: Option<Arc<RateLimiter>>,
 }
 
 impl ResourceGuard {
@@ -73,14 +76,25 @@ impl ResourceGuard {
             version_header,
             versions,
             versions_text,
+            budgets: None,
         }
     }
 
-    /// Runs the checks in order: token (401), version header (400), scope (403).
-    pub fn check(&self, parts: &mut Parts, scope: &'static str) -> Result<Access, ApiError> {
-        let result = self.check_inner(parts, scope);
+    /// Counts every request with a live token against its company's read (GET, HEAD) or write
+    /// budget of `limits` (429 over it). In the guard, not in a layer: no route that checks a token
+    /// can miss its budget, and the token is checked once.
+    pub fn with_budgets(mut self, limits: Arc<RateLimiter>) -> Self {
+        self.budgets = Some(limits);
+        self
+    }
+
+    /// Runs the checks in order: token (401), the company's API budget (429), version header (400),
+    /// scope (403).
+    pub async fn check(&self, parts: &Parts, scope: &'static str) -> Result<Access, ApiError> {
+        let result = self.check_inner(parts, scope).await;
         self.metrics.api(match &result {
             Ok(_) => ApiOutcome::Allowed,
+            Err(ApiError::TooManyRequests(_)) => ApiOutcome::RateLimited,
             Err(ApiError::InsufficientScope(_)) => ApiOutcome::InsufficientScope,
             Err(ApiError::MissingApiVersion { .. } | ApiError::UnsupportedApiVersion { .. }) => {
                 ApiOutcome::BadVersion
@@ -90,11 +104,14 @@ impl ResourceGuard {
         result
     }
 
-    fn check_inner(&self, parts: &mut Parts, scope: &'static str) -> Result<Access, ApiError> {
-        let access = match parts.extensions.remove::<PreAuthorized>() {
-            Some(PreAuthorized(access)) => access,
-            None => self.authorize(&parts.headers)?,
-        };
+    async fn check_inner(&self, parts: &Parts, scope: &'static str) -> Result<Access, ApiError> {
+        let access = self.authorize(&parts.headers)?;
+        if let Some(limits) = &self.budgets {
+            limits
+                .api_budget(&parts.method, &access.company_id())
+                .await
+                .map_err(ApiError::TooManyRequests)?;
+        }
         self.check_version(parts)?;
         if !access.allows(scope) {
             return Err(ApiError::InsufficientScope(scope));
@@ -103,7 +120,7 @@ impl ResourceGuard {
     }
 
     /// The bearer token of `headers`, authorized (401 otherwise).
-    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<Access, ApiError> {
+    fn authorize(&self, headers: &HeaderMap) -> Result<Access, ApiError> {
         let token = bearer_token(headers)?;
         self.authority
             .authorize(token)
@@ -178,11 +195,6 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// A request whose token an earlier layer (the API rate limiter) has already authorized; the guard
-/// takes it instead of checking the token again. Only server code can put it in a request.
-#[derive(Debug, Clone)]
-pub(crate) struct PreAuthorized(pub(crate) Access);
-
 /// Proof that the request passed the checks for scope `S`.
 #[derive(Debug)]
 pub struct Authorized<S: RequiredScope> {
@@ -201,7 +213,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
         let guard = Arc::<ResourceGuard>::from_ref(state);
-        let access = guard.check(parts, S::SCOPE)?;
+        let access = guard.check(parts, S::SCOPE).await?;
         Ok(Self {
             access,
             _scope: PhantomData,

@@ -26,7 +26,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::resource::ResourceGuard;
 use crate::state::{AppState, Services};
-use crate::{groups, health, logging, metrics, oauth, openapi, ratelimit, wellknown};
+use crate::{groups, health, logging, metrics, oauth, openapi, wellknown};
 
 /// A built server, bound to its port, not yet serving.
 #[derive(Debug)]
@@ -86,12 +86,20 @@ impl App {
         );
         let metrics = Metrics::new();
         let metadata = wellknown::metadata(&issuer, &catalog, &["EdDSA", "ES256", "RS256"]);
-        let guard = Arc::new(ResourceGuard::new(
-            Arc::clone(&authority),
-            Arc::clone(&metrics),
-            HeaderName::from_bytes(settings.version_header.to_ascii_lowercase().as_bytes())?,
-            settings.api_versions.clone(),
-        ));
+        let rate_limits = Arc::new(crate::ratelimit::RateLimiter::new(
+            settings.rate_limits.clone(),
+            settings.redis_url.as_deref(),
+            Arc::clone(&clock),
+        )?);
+        let guard = Arc::new(
+            ResourceGuard::new(
+                Arc::clone(&authority),
+                Arc::clone(&metrics),
+                HeaderName::from_bytes(settings.version_header.to_ascii_lowercase().as_bytes())?,
+                settings.api_versions.clone(),
+            )
+            .with_budgets(Arc::clone(&rate_limits)),
+        );
         let state_store = Arc::clone(&store);
         let directory = authority.shared_directory();
         let state = AppState::new(Services {
@@ -121,11 +129,7 @@ impl App {
                 settings.login_attempts_per_account,
             )),
             page_json: quick_cache::sync::Cache::new(10_000),
-            rate_limits: Arc::new(crate::ratelimit::RateLimiter::new(
-                settings.rate_limits.clone(),
-                settings.redis_url.as_deref(),
-                Arc::clone(&clock),
-            )?),
+            rate_limits,
         });
         Ok(Self {
             listener,
@@ -213,7 +217,6 @@ impl App {
 fn router(state: AppState, max_body: usize) -> Router {
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .url("/openapi.json", openapi::document(&state.base_url));
-    let api_limits = axum::middleware::from_fn_with_state(state.clone(), ratelimit::api);
     Router::new()
         .route("/api/v2/oauth2/token", post(oauth::token))
         .route("/api/v2/oauth2/introspect", post(oauth::introspect))
@@ -227,18 +230,12 @@ fn router(state: AppState, max_body: usize) -> Router {
             get(wellknown::openid_configuration),
         )
         .route("/.well-known/jwks.json", get(wellknown::jwks))
-        .route(
-            "/api/v2/groups",
-            get(groups::list)
-                .post(groups::create)
-                .layer(api_limits.clone()),
-        )
+        .route("/api/v2/groups", get(groups::list).post(groups::create))
         .route(
             "/api/v2/groups/{groupId}",
             get(groups::get)
                 .patch(groups::update)
-                .delete(groups::delete)
-                .layer(api_limits),
+                .delete(groups::delete),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
