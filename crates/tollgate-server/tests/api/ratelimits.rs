@@ -161,6 +161,21 @@ async fn api_reads_and_writes_have_separate_budgets_per_company() {
 
     app.clock.advance(1);
     assert_eq!(get_groups(&app, &token).await.status(), 200);
+
+    // The two refusals are in the metrics.
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tollgate_api_authorizations_total{outcome=\"rate_limited\"} 2"),
+        "{metrics}"
+    );
 }
 
 /// The guard accepts the scheme in any case (RFC 7235), so the budget must count every spelling:
