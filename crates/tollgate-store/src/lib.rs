@@ -15,6 +15,7 @@
 //! ```
 
 mod postgres;
+mod rows;
 mod sqlite;
 pub mod testing;
 

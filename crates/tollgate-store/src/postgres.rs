@@ -24,15 +24,17 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tollgate_core::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
 use tollgate_core::clock::UnixTime;
-use tollgate_core::ids::{ClientId, CompanyId, GroupId, SecretId};
+use tollgate_core::ids::{ClientId, CompanyId, GroupId};
 use tollgate_core::model::{
     Change, ChangeKind, Company, Credential, Group, SigningKeyRecord, StoredSecret,
 };
-use tollgate_core::secret::SecretHash;
 use tollgate_core::store::{Store, StoreError};
 use tollgate_proto::ScopeSet;
 use zeroize::Zeroizing;
 
+use crate::rows::{
+    audit_row, company_row, credential_row, group_row, json, secret_row, session_row, user_row,
+};
 use crate::{OpenError, backend};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -161,98 +163,6 @@ async fn listen(pool: PgPool, tx: watch::Sender<u64>) {
         }
         tokio::time::sleep(backoff).await;
     }
-}
-
-fn scopes(s: &str) -> Result<ScopeSet, StoreError> {
-    ScopeSet::parse_list(s).map_err(|e| StoreError::Backend(Box::new(e)))
-}
-
-fn company_id(s: &str) -> Result<CompanyId, StoreError> {
-    CompanyId::parse(s).map_err(|e| StoreError::Backend(Box::new(e)))
-}
-
-fn group_id(s: &str) -> Result<GroupId, StoreError> {
-    GroupId::parse(s).map_err(|e| StoreError::Backend(Box::new(e)))
-}
-
-fn client_id(s: &str) -> Result<ClientId, StoreError> {
-    ClientId::parse(s).map_err(|e| StoreError::Backend(Box::new(e)))
-}
-
-fn user_id(s: &str) -> Result<UserId, StoreError> {
-    UserId::parse(s).map_err(|e| StoreError::Backend(Box::new(e)))
-}
-
-fn company_row(r: &PgRow) -> Result<Company, StoreError> {
-    Ok(Company {
-        id: company_id(r.try_get("id").map_err(backend)?)?,
-        name: r.try_get("name").map_err(backend)?,
-        scopes: scopes(r.try_get("scopes").map_err(backend)?)?,
-        max_credentials: r.try_get::<i64, _>("max_credentials").map_err(backend)? as u32,
-        created_at: r.try_get("created_at").map_err(backend)?,
-        updated_at: r.try_get("updated_at").map_err(backend)?,
-    })
-}
-
-fn credential_row(r: &PgRow) -> Result<Credential, StoreError> {
-    Ok(Credential {
-        client_id: client_id(r.try_get("client_id").map_err(backend)?)?,
-        company_id: company_id(r.try_get("company_id").map_err(backend)?)?,
-        label: r.try_get("label").map_err(backend)?,
-        scopes: scopes(r.try_get("scopes").map_err(backend)?)?,
-        secrets: Vec::new(),
-        created_at: r.try_get("created_at").map_err(backend)?,
-        updated_at: r.try_get("updated_at").map_err(backend)?,
-        last_used_at: r.try_get("last_used_at").map_err(backend)?,
-    })
-}
-
-fn secret_row(r: &PgRow) -> Result<(String, StoredSecret), StoreError> {
-    let hash: Vec<u8> = r.try_get("hash").map_err(backend)?;
-    let hash: [u8; 32] = hash
-        .try_into()
-        .map_err(|_| StoreError::Backend("stored secret hash is not 32 bytes".into()))?;
-    Ok((
-        r.try_get("client_id").map_err(backend)?,
-        StoredSecret {
-            id: SecretId::from_stored(r.try_get::<String, _>("id").map_err(backend)?),
-            hash: SecretHash(hash),
-            created_at: r.try_get("created_at").map_err(backend)?,
-            expires_at: r.try_get("expires_at").map_err(backend)?,
-        },
-    ))
-}
-
-fn group_row(r: &PgRow) -> Result<Group, StoreError> {
-    let parent: Option<String> = r.try_get("parent_id").map_err(backend)?;
-    let extra: String = r.try_get("extra").map_err(backend)?;
-    Ok(Group {
-        id: group_id(r.try_get("id").map_err(backend)?)?,
-        company_id: company_id(r.try_get("company_id").map_err(backend)?)?,
-        name: r.try_get("name").map_err(backend)?,
-        public: r.try_get("public").map_err(backend)?,
-        custom: r.try_get("custom").map_err(backend)?,
-        parent_id: parent.as_deref().map(group_id).transpose()?,
-        extra: serde_json::from_str(&extra).map_err(|e| StoreError::Backend(Box::new(e)))?,
-    })
-}
-
-fn user_row(r: &PgRow) -> Result<User, StoreError> {
-    let email: String = r.try_get("email").map_err(backend)?;
-    let role: String = r.try_get("role").map_err(backend)?;
-    let bad = |e: String| StoreError::Backend(e.into());
-    Ok(User {
-        id: user_id(r.try_get("id").map_err(backend)?)?,
-        company_id: company_id(r.try_get("company_id").map_err(backend)?)?,
-        email: Email::parse(&email).map_err(|e| bad(e.to_string()))?,
-        role: role.parse::<Role>().map_err(|e| bad(e.to_string()))?,
-        password_hash: r.try_get("password_hash").map_err(backend)?,
-        created_at: r.try_get("created_at").map_err(backend)?,
-    })
-}
-
-fn json(m: &serde_json::Map<String, serde_json::Value>) -> Result<String, StoreError> {
-    serde_json::to_string(m).map_err(|e| StoreError::Backend(Box::new(e)))
 }
 
 macro_rules! credential_cols {
@@ -971,15 +881,7 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
-        row.map(|r| {
-            Ok(SessionRecord {
-                id_hash: r.try_get("id_hash").map_err(backend)?,
-                user_id: user_id(r.try_get("user_id").map_err(backend)?)?,
-                csrf: r.try_get("csrf").map_err(backend)?,
-                expires_at: r.try_get("expires_at").map_err(backend)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(session_row).transpose()
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
@@ -1022,18 +924,7 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEvent {
-                    at: r.try_get("at").map_err(backend)?,
-                    company_id: company_id(r.try_get("company_id").map_err(backend)?)?,
-                    actor: r.try_get("actor").map_err(backend)?,
-                    action: r.try_get("action").map_err(backend)?,
-                    target: r.try_get("target").map_err(backend)?,
-                    remote_addr: r.try_get("remote_addr").map_err(backend)?,
-                })
-            })
-            .collect()
+        rows.iter().map(audit_row).collect()
     }
 }
 

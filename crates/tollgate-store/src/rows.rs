@@ -1,0 +1,170 @@
+//! Rows to domain values, written once for both backends. Each backend's row type reads its columns
+//! through [`Columns`] (the same `try_get` calls, by another row type); the decoders below are
+//! generic over it, so a column added to a model is decoded in one place.
+
+use sqlx::Row;
+use tollgate_core::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
+use tollgate_core::ids::{ClientId, CompanyId, GroupId, SecretId};
+use tollgate_core::model::{Company, Credential, Group, StoredSecret};
+use tollgate_core::secret::SecretHash;
+use tollgate_core::store::StoreError;
+use tollgate_proto::ScopeSet;
+
+use crate::backend;
+
+/// The column types the stores use, by name.
+pub(crate) trait Columns {
+    fn text(&self, col: &str) -> Result<String, StoreError>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, col: &str) -> Result<i64, StoreError>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError>;
+    fn boolean(&self, col: &str) -> Result<bool, StoreError>;
+    fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError>;
+}
+
+macro_rules! columns_of {
+    ($row:ty) => {
+        impl Columns for $row {
+            fn text(&self, col: &str) -> Result<String, StoreError> {
+                self.try_get(col).map_err(backend)
+            }
+            fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+                self.try_get(col).map_err(backend)
+            }
+            fn int(&self, col: &str) -> Result<i64, StoreError> {
+                self.try_get(col).map_err(backend)
+            }
+            fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+                self.try_get(col).map_err(backend)
+            }
+            fn boolean(&self, col: &str) -> Result<bool, StoreError> {
+                self.try_get(col).map_err(backend)
+            }
+            fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError> {
+                self.try_get(col).map_err(backend)
+            }
+        }
+    };
+}
+
+columns_of!(sqlx::sqlite::SqliteRow);
+columns_of!(sqlx::postgres::PgRow);
+
+fn corrupt(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+pub(crate) fn scopes(s: &str) -> Result<ScopeSet, StoreError> {
+    ScopeSet::parse_list(s).map_err(corrupt)
+}
+
+pub(crate) fn company_id(s: &str) -> Result<CompanyId, StoreError> {
+    CompanyId::parse(s).map_err(corrupt)
+}
+
+pub(crate) fn group_id(s: &str) -> Result<GroupId, StoreError> {
+    GroupId::parse(s).map_err(corrupt)
+}
+
+pub(crate) fn client_id(s: &str) -> Result<ClientId, StoreError> {
+    ClientId::parse(s).map_err(corrupt)
+}
+
+/// A group's free-form fields as stored (JSON text).
+pub(crate) fn json(m: &serde_json::Map<String, serde_json::Value>) -> Result<String, StoreError> {
+    serde_json::to_string(m).map_err(corrupt)
+}
+
+pub(crate) fn company_row(r: &impl Columns) -> Result<Company, StoreError> {
+    Ok(Company {
+        id: company_id(&r.text("id")?)?,
+        name: r.text("name")?,
+        scopes: scopes(&r.text("scopes")?)?,
+        max_credentials: u32::try_from(r.int("max_credentials")?)
+            .map_err(|_| StoreError::Backend("stored max_credentials is out of range".into()))?,
+        created_at: r.int("created_at")?,
+        updated_at: r.int("updated_at")?,
+    })
+}
+
+/// A credential without its secrets (see `attach_secrets`).
+pub(crate) fn credential_row(r: &impl Columns) -> Result<Credential, StoreError> {
+    Ok(Credential {
+        client_id: client_id(&r.text("client_id")?)?,
+        company_id: company_id(&r.text("company_id")?)?,
+        label: r.text("label")?,
+        scopes: scopes(&r.text("scopes")?)?,
+        secrets: Vec::new(),
+        created_at: r.int("created_at")?,
+        updated_at: r.int("updated_at")?,
+        last_used_at: r.opt_int("last_used_at")?,
+    })
+}
+
+/// A secret with the client ID it belongs to.
+pub(crate) fn secret_row(r: &impl Columns) -> Result<(String, StoredSecret), StoreError> {
+    let hash: [u8; 32] = r
+        .bytes("hash")?
+        .try_into()
+        .map_err(|_| StoreError::Backend("stored secret hash is not 32 bytes".into()))?;
+    Ok((
+        r.text("client_id")?,
+        StoredSecret {
+            id: SecretId::from_stored(r.text("id")?),
+            hash: SecretHash(hash),
+            created_at: r.int("created_at")?,
+            expires_at: r.opt_int("expires_at")?,
+        },
+    ))
+}
+
+pub(crate) fn group_row(r: &impl Columns) -> Result<Group, StoreError> {
+    Ok(Group {
+        id: group_id(&r.text("id")?)?,
+        company_id: company_id(&r.text("company_id")?)?,
+        name: r.text("name")?,
+        public: r.boolean("public")?,
+        custom: r.opt_text("custom")?,
+        parent_id: r
+            .opt_text("parent_id")?
+            .as_deref()
+            .map(group_id)
+            .transpose()?,
+        extra: serde_json::from_str(&r.text("extra")?).map_err(corrupt)?,
+    })
+}
+
+pub(crate) fn user_row(r: &impl Columns) -> Result<User, StoreError> {
+    let bad = |e: String| StoreError::Backend(e.into());
+    Ok(User {
+        id: UserId::parse(&r.text("id")?).map_err(corrupt)?,
+        company_id: company_id(&r.text("company_id")?)?,
+        email: Email::parse(&r.text("email")?).map_err(|e| bad(e.to_string()))?,
+        role: r
+            .text("role")?
+            .parse::<Role>()
+            .map_err(|e| bad(e.to_string()))?,
+        password_hash: r.text("password_hash")?,
+        created_at: r.int("created_at")?,
+    })
+}
+
+pub(crate) fn session_row(r: &impl Columns) -> Result<SessionRecord, StoreError> {
+    Ok(SessionRecord {
+        id_hash: r.text("id_hash")?,
+        user_id: UserId::parse(&r.text("user_id")?).map_err(corrupt)?,
+        csrf: r.text("csrf")?,
+        expires_at: r.int("expires_at")?,
+    })
+}
+
+pub(crate) fn audit_row(r: &impl Columns) -> Result<AuditEvent, StoreError> {
+    Ok(AuditEvent {
+        at: r.int("at")?,
+        company_id: company_id(&r.text("company_id")?)?,
+        actor: r.text("actor")?,
+        action: r.text("action")?,
+        target: r.text("target")?,
+        remote_addr: r.opt_text("remote_addr")?,
+    })
+}
