@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use tollgate_core::accounts::{Accounts, Actor, AuditEvent};
 use tollgate_core::admin::{Admin, CompanyChanges, CredentialChanges};
 use tollgate_core::catalog::ScopeCatalog;
 use tollgate_core::clock::SystemClock;
@@ -250,7 +251,29 @@ fn client_id(s: &str) -> anyhow::Result<ClientId> {
     ClientId::parse(s).map_err(|e| anyhow::anyhow!("invalid client ID: {e}"))
 }
 
-async fn admin(settings: &Settings) -> anyhow::Result<Admin> {
+/// The operator's tools: the operations, and the audit log their changes go to (actor `operator`).
+struct Operator {
+    admin: Admin,
+    accounts: Accounts,
+}
+
+impl Operator {
+    async fn audit(&self, company: CompanyId, action: &str, target: &str) -> anyhow::Result<()> {
+        self.accounts
+            .record(AuditEvent {
+                at: self.accounts.now(),
+                company_id: company,
+                actor: Actor::Operator.to_string(),
+                action: action.into(),
+                target: target.into(),
+                remote_addr: None,
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+async fn operator(settings: &Settings) -> anyhow::Result<Operator> {
     let store = tollgate_store::open(&settings.database_url).await?;
     let hasher = SecretHasher::new(&store.server_key().await?);
     let catalog = ScopeCatalog::new(
@@ -261,12 +284,16 @@ async fn admin(settings: &Settings) -> anyhow::Result<Admin> {
             .collect::<Result<Vec<_>, _>>()
             .context("extra_scopes in the configuration")?,
     );
-    Ok(Admin::new(
-        store,
-        Arc::new(catalog),
-        hasher,
-        Arc::new(SystemClock),
-    ))
+    let clock: Arc<dyn tollgate_core::clock::Clock> = Arc::new(SystemClock);
+    Ok(Operator {
+        admin: Admin::new(
+            Arc::clone(&store),
+            Arc::new(catalog),
+            hasher,
+            Arc::clone(&clock),
+        ),
+        accounts: Accounts::new(store, clock),
+    })
 }
 
 /// Runs a command.
@@ -278,8 +305,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tollgate_store::open(&settings.database_url).await?;
             print_json(&serde_json::json!({"migrated": true}))
         }
-        Command::Company(cmd) => company(&admin(&settings).await?, cmd).await,
-        Command::Credential(cmd) => credential(&admin(&settings).await?, cmd).await,
+        Command::Company(cmd) => company(&operator(&settings).await?, cmd).await,
+        Command::Credential(cmd) => credential(&operator(&settings).await?, cmd).await,
         Command::Key(cmd) => key(&settings, cmd).await,
         Command::User(cmd) => user(&settings, cmd).await,
         Command::Audit(cmd) => audit(&settings, cmd).await,
@@ -288,7 +315,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn company(admin: &Admin, cmd: CompanyCmd) -> anyhow::Result<()> {
+async fn company(op: &Operator, cmd: CompanyCmd) -> anyhow::Result<()> {
+    let admin = &op.admin;
     match cmd {
         CompanyCmd::Create {
             name,
@@ -297,6 +325,7 @@ async fn company(admin: &Admin, cmd: CompanyCmd) -> anyhow::Result<()> {
         } => {
             let s = s.as_deref().map(scopes).transpose()?;
             let c = admin.create_company(&name, s, max_credentials).await?;
+            op.audit(c.id, "company.created", &c.name).await?;
             print_json(&output::company(&c))
         }
         CompanyCmd::List => {
@@ -323,12 +352,14 @@ async fn company(admin: &Admin, cmd: CompanyCmd) -> anyhow::Result<()> {
                 max_credentials,
             };
             let c = admin.update_company(&company_id(&id)?, changes).await?;
+            op.audit(c.id, "company.updated", &c.name).await?;
             print_json(&output::company(&c))
         }
     }
 }
 
-async fn credential(admin: &Admin, cmd: CredentialCmd) -> anyhow::Result<()> {
+async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
+    let admin = &op.admin;
     match cmd {
         CredentialCmd::Create {
             company,
@@ -337,6 +368,9 @@ async fn credential(admin: &Admin, cmd: CredentialCmd) -> anyhow::Result<()> {
         } => {
             let created = admin
                 .create_credential(&company_id(&company)?, &label, scopes(&s)?)
+                .await?;
+            let c = &created.credential;
+            op.audit(c.company_id, "credential.created", c.client_id.as_str())
                 .await?;
             let ceiling = admin.company(&created.credential.company_id).await?.scopes;
             print_json(&output::credential(
@@ -371,6 +405,8 @@ async fn credential(admin: &Admin, cmd: CredentialCmd) -> anyhow::Result<()> {
                 scopes: s.as_deref().map(scopes).transpose()?,
             };
             let c = admin.update_credential(&client_id(&id)?, changes).await?;
+            op.audit(c.company_id, "credential.updated", c.client_id.as_str())
+                .await?;
             let ceiling = admin.company(&c.company_id).await?.scopes;
             print_json(&output::credential(&c, &ceiling, None))
         }
@@ -379,6 +415,13 @@ async fn credential(admin: &Admin, cmd: CredentialCmd) -> anyhow::Result<()> {
             grace,
         } => {
             let r = admin.rotate_secret(&client_id(&id)?, grace).await?;
+            let c = &r.credential;
+            op.audit(
+                c.company_id,
+                "credential.rotated",
+                &format!("{} (grace {grace}s)", c.client_id),
+            )
+            .await?;
             let ceiling = admin.company(&r.credential.company_id).await?.scopes;
             print_json(&output::credential(
                 &r.credential,
@@ -388,7 +431,9 @@ async fn credential(admin: &Admin, cmd: CredentialCmd) -> anyhow::Result<()> {
         }
         CredentialCmd::Delete { client_id: id } => {
             let id = client_id(&id)?;
+            let company = admin.credential(&id).await?.company_id;
             admin.delete_credential(&id).await?;
+            op.audit(company, "credential.deleted", id.as_str()).await?;
             print_json(&serde_json::json!({"deleted": id.as_str()}))
         }
     }

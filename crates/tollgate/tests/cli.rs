@@ -241,6 +241,34 @@ fn company_and_credential_commands() {
         &["credential", "show", &client_id],
         "credential not found",
     );
+
+    // Every change above is in the company's audit log, by the operator; refused ones are not.
+    let audit = ok_json(&db, &["audit", "list", "--company", &cid]);
+    let mut actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["actor"], "operator", "{e}");
+            e["action"].as_str().unwrap()
+        })
+        .collect();
+    actions.reverse(); // oldest first
+    assert_eq!(
+        actions,
+        [
+            "company.created",
+            "credential.created",
+            "credential.updated",
+            "credential.created",
+            "company.updated",
+            "credential.rotated",
+            "credential.rotated",
+            "credential.deleted",
+        ],
+        "{audit}"
+    );
+    assert!(!audit.to_string().contains(&secret));
 }
 
 #[test]
