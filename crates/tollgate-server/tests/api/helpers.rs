@@ -219,6 +219,18 @@ impl TestApp {
         v["access_token"].as_str().expect("token").to_owned()
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// A request to the API with the version header and a bearer token.
     pub fn api(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
         self.client

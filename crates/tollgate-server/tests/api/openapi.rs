@@ -36,18 +36,21 @@ fn check(doc: &Value, path: &str, method: &str, status: u16, instance: &Value) {
     );
 }
 
-#[tokio::test]
-async fn document_lists_every_route_and_matches_responses() {
-    let app = helpers::spawn().await;
-    let doc: Value = app
-        .client
+async fn document(app: &helpers::TestApp) -> Value {
+    app.client
         .get(format!("{}/openapi.json", app.base))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn document_lists_every_route_and_matches_responses() {
+    let app = helpers::spawn().await;
+    let doc = document(&app).await;
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1"),
         "{}",
@@ -164,15 +167,7 @@ async fn rate_limited_answers_match_the_document() {
         s.rate_limits.api_reads_per_company_per_second = 1;
     })
     .await;
-    let doc: Value = app
-        .client
-        .get(format!("{}/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = document(&app).await;
     for (path, method) in &ROUTES[..3] {
         assert_429_documented(&doc, path, method);
     }

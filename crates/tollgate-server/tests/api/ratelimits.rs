@@ -163,15 +163,7 @@ async fn api_reads_and_writes_have_separate_budgets_per_company() {
     assert_eq!(get_groups(&app, &token).await.status(), 200);
 
     // The two refusals are in the metrics.
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("tollgate_api_authorizations_total{outcome=\"rate_limited\"} 2"),
         "{metrics}"

@@ -469,15 +469,7 @@ async fn metrics_count_token_requests_and_authorizations() {
             .status(),
         200
     );
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     assert!(
         text.contains("tollgate_token_requests_total{outcome=\"issued\"} 1"),
         "{text}"
