@@ -20,7 +20,7 @@ use crate::error::TokenError;
 use crate::metrics::TokenOutcome;
 use crate::state::AppState;
 
-/// A token request, parsed (public for embedding and for the request-parsing benchmark).
+/// A token request, parsed (public for the request-parsing benchmark).
 #[derive(Debug, PartialEq, Eq)]
 pub struct TokenRequest {
     client_id: String,
@@ -292,41 +292,27 @@ impl TokenRequest {
     /// Parses a client-credentials request: JSON or form body, client authentication by Basic
     /// header or body (never both), every error of the token endpoint's contract.
     pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, TokenError> {
-        parse_request(headers, body)
-    }
-
-    /// The client ID it names.
-    pub fn client_id(&self) -> &str {
-        &self.client_id
-    }
-
-    /// The scopes it asks for, if any.
-    pub fn scope(&self) -> Option<&ScopeSet> {
-        self.scope.as_ref()
-    }
-}
-
-fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, TokenError> {
-    let fields = parse_fields(headers, body, Endpoint::Token)?;
-    let grant = present(fields.grant_type)
-        .ok_or_else(|| TokenError::InvalidRequest("missing grant_type".into()))?;
-    if grant != GRANT_CLIENT_CREDENTIALS {
-        return Err(TokenError::UnsupportedGrantType);
-    }
-    let (client_id, secret, is_basic) =
-        client_auth(headers, fields.client_id, fields.client_secret)?;
-    let scope = match present(fields.scope) {
-        Some(s) => {
-            Some(ScopeSet::parse_list(&s).map_err(|e| TokenError::InvalidScope(e.to_string()))?)
+        let fields = parse_fields(headers, body, Endpoint::Token)?;
+        let grant = present(fields.grant_type)
+            .ok_or_else(|| TokenError::InvalidRequest("missing grant_type".into()))?;
+        if grant != GRANT_CLIENT_CREDENTIALS {
+            return Err(TokenError::UnsupportedGrantType);
         }
-        None => None,
-    };
-    Ok(TokenRequest {
-        client_id,
-        secret,
-        scope,
-        basic: is_basic,
-    })
+        let (client_id, secret, is_basic) =
+            client_auth(headers, fields.client_id, fields.client_secret)?;
+        let scope = match present(fields.scope) {
+            Some(s) => Some(
+                ScopeSet::parse_list(&s).map_err(|e| TokenError::InvalidScope(e.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            client_id,
+            secret,
+            scope,
+            basic: is_basic,
+        })
+    }
 }
 
 /// `POST /api/v2/oauth2/token`: the client credentials grant.
@@ -536,7 +522,7 @@ async fn gated<'s, T>(
 /// Parse once, then: rate limits by client ID (before the secret is checked), authenticate and
 /// sign; a failed authentication counts against the client ID and the address.
 async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenError> {
-    let (gate, req) = gated(state, req, parse_request).await?;
+    let (gate, req) = gated(state, req, TokenRequest::parse).await?;
     gate.client(&req.client_id, true).await?;
     let issued = match state
         .authority
@@ -585,7 +571,7 @@ mod tests {
 
     #[test]
     fn json_reference_form() {
-        let r = parse_request(
+        let r = TokenRequest::parse(
             &h("application/json"),
             br#"{"grant_type":"client_credentials","client_id":"a","client_secret":"s"}"#,
         )
@@ -597,7 +583,7 @@ mod tests {
 
     #[test]
     fn form_decodes_plus_and_percent() {
-        let r = parse_request(
+        let r = TokenRequest::parse(
             &h("application/x-www-form-urlencoded; charset=utf-8"),
             b"grant_type=client_credentials&client_id=a%2Bb&client_secret=x+y&scope=groups%3Aread",
         )
@@ -609,7 +595,7 @@ mod tests {
 
     #[test]
     fn form_duplicate_is_refused() {
-        let e = parse_request(
+        let e = TokenRequest::parse(
             &h("application/x-www-form-urlencoded"),
             b"grant_type=client_credentials&client_id=a&client_id=b&client_secret=s",
         )
@@ -619,7 +605,7 @@ mod tests {
 
     #[test]
     fn json_wrong_type_does_not_echo_value() {
-        let e = parse_request(
+        let e = TokenRequest::parse(
             &h("application/json"),
             br#"{"grant_type":"client_credentials","client_id":"a","client_secret":12345678}"#,
         )
