@@ -194,8 +194,9 @@ pub struct AuditEvent {
     pub remote_addr: Option<String>,
 }
 
-/// Proof that the caller administers `company_id`: only [`Accounts::admin_actor`] and
-/// [`AdminActor::for_client`] (a token holding `credentials:manage`) make one.
+/// Proof that the caller administers `company_id`: only [`Accounts::admin_actor`],
+/// [`AdminActor::for_client`] (a token holding `credentials:manage`) and [`AdminActor::operator`]
+/// make one.
 #[derive(Clone, Debug)]
 pub struct AdminActor {
     company_id: CompanyId,
@@ -214,6 +215,15 @@ impl AdminActor {
             company_id,
             actor: Actor::Client(client),
             remote_addr,
+        }
+    }
+
+    /// The operator at the CLI: direct access to the database administers every company.
+    pub fn operator(company_id: CompanyId) -> Self {
+        Self {
+            company_id,
+            actor: Actor::Operator,
+            remote_addr: None,
         }
     }
 
@@ -416,18 +426,9 @@ impl Accounts {
             created_at: now,
         };
         self.store.insert_user(&user).await?;
-        let actor = by
-            .map(|a| a.actor.to_string())
-            .unwrap_or_else(|| Actor::Operator.to_string());
-        self.record(AuditEvent {
-            at: now,
-            company_id: *company,
-            actor,
-            action: "user.created".into(),
-            target: format!("{} ({})", user.email.as_str(), role.as_str()),
-            remote_addr: by.and_then(|a| a.remote_addr.clone()),
-        })
-        .await?;
+        let by = by.cloned().unwrap_or_else(|| AdminActor::operator(*company));
+        let target = format!("{} ({})", user.email.as_str(), role.as_str());
+        self.record(by.event("user.created", target, now)).await?;
         Ok(user)
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use tollgate_core::accounts::{Accounts, Actor, AuditEvent};
+use tollgate_core::accounts::{Accounts, AdminActor};
 use tollgate_core::admin::{Admin, CompanyChanges, CredentialChanges};
 use tollgate_core::catalog::ScopeCatalog;
 use tollgate_core::clock::SystemClock;
@@ -259,16 +259,8 @@ struct Operator {
 
 impl Operator {
     async fn audit(&self, company: CompanyId, action: &str, target: &str) -> anyhow::Result<()> {
-        self.accounts
-            .record(AuditEvent {
-                at: self.accounts.now(),
-                company_id: company,
-                actor: Actor::Operator.to_string(),
-                action: action.into(),
-                target: target.into(),
-                remote_addr: None,
-            })
-            .await?;
+        let event = AdminActor::operator(company).event(action, target, self.accounts.now());
+        self.accounts.record(event).await?;
         Ok(())
     }
 }
