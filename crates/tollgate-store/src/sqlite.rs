@@ -285,19 +285,10 @@ impl Store for SqliteStore {
     }
 
     async fn list_all_credentials(&self) -> Result<Vec<Credential>, StoreError> {
-        use futures_util::{StreamExt as _, TryStreamExt as _};
         // One read transaction (one WAL snapshot): a rotation committed between the two reads must
-        // not leave a credential without its new secret. Rows are converted as they stream by.
+        // not leave a credential without its new secret.
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let mut creds: Vec<Credential> = sqlx::query(crate::ALL_CREDENTIALS_SQL)
-            .fetch(&mut *tx)
-            .map(|r| r.map_err(backend).and_then(|r| credential_row(&r)))
-            .try_collect()
-            .await?;
-        let secrets = sqlx::query(crate::ALL_SECRETS_SQL)
-            .fetch(&mut *tx)
-            .map(|r| r.map_err(backend).and_then(|r| secret_row(&r)));
-        crate::attach_secrets(&mut creds, secrets).await?;
+        let creds = crate::read_all_credentials::<sqlx::Sqlite>(&mut tx).await?;
         tx.commit().await.map_err(backend)?;
         Ok(creds)
     }
