@@ -426,7 +426,9 @@ impl Accounts {
             created_at: now,
         };
         self.store.insert_user(&user).await?;
-        let by = by.cloned().unwrap_or_else(|| AdminActor::operator(*company));
+        let by = by
+            .cloned()
+            .unwrap_or_else(|| AdminActor::operator(*company));
         let target = format!("{} ({})", user.email.as_str(), role.as_str());
         self.record(by.event("user.created", target, now)).await?;
         Ok(user)
