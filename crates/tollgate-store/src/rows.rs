@@ -2,53 +2,62 @@
 //! through [`Columns`] (the same `try_get` calls, by another row type); the decoders below are
 //! generic over it, so a column added to a model is decoded in one place.
 
-use sqlx::Row;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 use tollgate_core::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
 use tollgate_core::ids::{ClientId, CompanyId, GroupId, SecretId};
-use tollgate_core::model::{Company, Credential, Group, StoredSecret};
+use tollgate_core::model::{
+    Change, ChangeKind, Company, Credential, Group, SigningKeyRecord, StoredSecret,
+};
 use tollgate_core::secret::SecretHash;
 use tollgate_core::store::StoreError;
 use tollgate_proto::ScopeSet;
+use zeroize::Zeroizing;
 
-use crate::backend;
+use crate::sql::backend;
 
-/// The column types the stores use, by name.
-pub(crate) trait Columns {
+/// The column types the store reads, by name: every sqlx row type whose driver decodes them.
+pub trait Columns {
+    /// A TEXT column.
     fn text(&self, col: &str) -> Result<String, StoreError>;
+    /// A TEXT column that may be NULL.
     fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
+    /// An integer column.
     fn int(&self, col: &str) -> Result<i64, StoreError>;
+    /// An integer column that may be NULL.
     fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError>;
+    /// A BOOLEAN column.
     fn boolean(&self, col: &str) -> Result<bool, StoreError>;
+    /// A BYTEA / BLOB column.
     fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError>;
 }
 
-macro_rules! columns_of {
-    ($row:ty) => {
-        impl Columns for $row {
-            fn text(&self, col: &str) -> Result<String, StoreError> {
-                self.try_get(col).map_err(backend)
-            }
-            fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
-                self.try_get(col).map_err(backend)
-            }
-            fn int(&self, col: &str) -> Result<i64, StoreError> {
-                self.try_get(col).map_err(backend)
-            }
-            fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
-                self.try_get(col).map_err(backend)
-            }
-            fn boolean(&self, col: &str) -> Result<bool, StoreError> {
-                self.try_get(col).map_err(backend)
-            }
-            fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError> {
-                self.try_get(col).map_err(backend)
-            }
-        }
-    };
+impl<R: Row> Columns for R
+where
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn text(&self, col: &str) -> Result<String, StoreError> {
+        self.try_get(col).map_err(backend)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        self.try_get(col).map_err(backend)
+    }
+    fn int(&self, col: &str) -> Result<i64, StoreError> {
+        self.try_get(col).map_err(backend)
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+        self.try_get(col).map_err(backend)
+    }
+    fn boolean(&self, col: &str) -> Result<bool, StoreError> {
+        self.try_get(col).map_err(backend)
+    }
+    fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError> {
+        self.try_get(col).map_err(backend)
+    }
 }
-
-columns_of!(sqlx::sqlite::SqliteRow);
-columns_of!(sqlx::postgres::PgRow);
 
 fn corrupt(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend(Box::new(e))
@@ -167,4 +176,33 @@ pub(crate) fn audit_row(r: &impl Columns) -> Result<AuditEvent, StoreError> {
         target: r.text("target")?,
         remote_addr: r.opt_text("remote_addr")?,
     })
+}
+
+pub(crate) fn signing_key_row(r: &impl Columns) -> Result<SigningKeyRecord, StoreError> {
+    Ok(SigningKeyRecord {
+        kid: r.text("kid")?,
+        alg: r.text("alg")?,
+        private_pkcs8: Zeroizing::new(r.bytes("private_pkcs8")?),
+        public: r.bytes("public")?,
+        created_at: r.int("created_at")?,
+        retired_at: r.opt_int("retired_at")?,
+        publish_until: r.opt_int("publish_until")?,
+    })
+}
+
+/// A change-feed entry; `None` for a kind this version does not know (written by a newer one).
+pub(crate) fn change_row(r: &impl Columns) -> Result<Option<Change>, StoreError> {
+    let kind = match r.text("kind")?.as_str() {
+        "company" => ChangeKind::Company,
+        "credential" => ChangeKind::Credential,
+        "key" => ChangeKind::SigningKey,
+        "revocation" => ChangeKind::Revocation,
+        "groups" => ChangeKind::Groups,
+        _ => return Ok(None),
+    };
+    Ok(Some(Change {
+        seq: r.int("seq")?,
+        kind,
+        key: r.text("key")?,
+    }))
 }

@@ -1,0 +1,37 @@
+//! Users of the admin panel, their sessions, and the audit log.
+
+use super::StoreError;
+use crate::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
+use crate::ids::CompanyId;
+use async_trait::async_trait;
+
+/// Users of the admin panel, their sessions, and the audit log.
+#[async_trait]
+pub trait AccountStore: Send + Sync + std::fmt::Debug {
+    /// Adds a user ([`StoreError::Conflict`] if the email is taken).
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    /// One user.
+    async fn get_user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+    /// A user by email.
+    async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+    /// A company's users, oldest first.
+    async fn list_users(&self, company: &CompanyId) -> Result<Vec<User>, StoreError>;
+    /// Changes a role.
+    async fn set_user_role(&self, id: &UserId, role: Role) -> Result<(), StoreError>;
+    /// Deletes a user and their sessions.
+    async fn delete_user(&self, id: &UserId) -> Result<(), StoreError>;
+    /// Adds a session.
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    /// A session by the hash of its token.
+    async fn get_session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Ends a session.
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Appends to the audit log.
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// A company's audit log, newest first.
+    async fn list_audit(
+        &self,
+        company: &CompanyId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+}

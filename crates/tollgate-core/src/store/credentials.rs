@@ -1,0 +1,55 @@
+//! Companies and their credentials (with their secrets).
+
+use async_trait::async_trait;
+use tollgate_proto::ScopeSet;
+
+use super::StoreError;
+use crate::clock::UnixTime;
+use crate::ids::{ClientId, CompanyId};
+use crate::model::{Company, Credential, Group, StoredSecret};
+
+/// Companies and their credentials (with their secrets).
+#[async_trait]
+pub trait CredentialStore: Send + Sync + std::fmt::Debug {
+    /// Stores a new company and its root group, atomically.
+    async fn create_company(&self, company: &Company, root_group: &Group)
+    -> Result<(), StoreError>;
+    /// One company.
+    async fn get_company(&self, id: &CompanyId) -> Result<Option<Company>, StoreError>;
+    /// All companies, oldest first.
+    async fn list_companies(&self) -> Result<Vec<Company>, StoreError>;
+    /// Overwrites name, scopes, max_credentials and updated_at.
+    async fn update_company(&self, company: &Company) -> Result<(), StoreError>;
+
+    // --- credentials ---
+    /// Stores a new credential with its secret, failing with [`StoreError::CredentialLimit`] when the
+    /// company is full (checked atomically with the insert).
+    async fn create_credential(&self, credential: &Credential) -> Result<(), StoreError>;
+    /// One credential with its live secrets.
+    async fn get_credential(&self, id: &ClientId) -> Result<Option<Credential>, StoreError>;
+    /// A company's credentials, oldest first.
+    async fn list_credentials(&self, company: &CompanyId) -> Result<Vec<Credential>, StoreError>;
+    /// Every credential (to fill the in-memory directory).
+    async fn list_all_credentials(&self) -> Result<Vec<Credential>, StoreError>;
+    /// Sets label and scopes.
+    async fn update_credential(
+        &self,
+        id: &ClientId,
+        label: &str,
+        scopes: &ScopeSet,
+        now: UnixTime,
+    ) -> Result<(), StoreError>;
+    /// Adds `new_secret`; every older secret now expires at `old_expire_at` (or earlier, if it
+    /// already did); secrets expired at `now` are removed.
+    async fn rotate_secret(
+        &self,
+        id: &ClientId,
+        new_secret: &StoredSecret,
+        old_expire_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), StoreError>;
+    /// Deletes a credential and its secrets.
+    async fn delete_credential(&self, id: &ClientId) -> Result<(), StoreError>;
+    /// Records last-used times (batched by the server, off the hot path).
+    async fn record_last_used(&self, used: &[(ClientId, UnixTime)]) -> Result<(), StoreError>;
+}

@@ -1,0 +1,43 @@
+//! The server key, signing keys and revoked tokens.
+
+use super::StoreError;
+use crate::clock::UnixTime;
+use crate::ids::ClientId;
+use crate::model::SigningKeyRecord;
+use async_trait::async_trait;
+
+/// The server key, signing keys and revoked tokens.
+#[async_trait]
+pub trait KeyStore: Send + Sync + std::fmt::Debug {
+    /// The server key (≥ 32 random bytes) under which secrets are hashed and cursors signed; created on
+    /// first use and shared by every node.
+    async fn server_key(&self) -> Result<Vec<u8>, StoreError>;
+
+    /// All signing keys, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Adds a signing key.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+    /// Retires every unretired key but one: it stops signing at `retired_at` and stays published
+    /// until `publish_until`. The key kept is the one added last among `keep` and the unretired
+    /// keys — `keep` itself unless another rotation raced this one — so racing rotations converge.
+    async fn retire_signing_keys(
+        &self,
+        keep: &str,
+        retired_at: UnixTime,
+        publish_until: UnixTime,
+    ) -> Result<(), StoreError>;
+
+    /// Records a revoked token until it would have expired.
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        client_id: &ClientId,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError>;
+    /// The expiry of a revoked token, if it is revoked.
+    async fn revoked_token(&self, jti: &str) -> Result<Option<UnixTime>, StoreError>;
+    /// Every revocation still in force at `now`: `(jti, expires_at)`.
+    async fn revoked_tokens(&self, now: UnixTime) -> Result<Vec<(String, UnixTime)>, StoreError>;
+    /// Forgets revocations of tokens expired at `now`.
+    async fn prune_revoked(&self, now: UnixTime) -> Result<(), StoreError>;
+}

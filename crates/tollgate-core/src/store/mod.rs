@@ -1,0 +1,43 @@
+//! The storage traits, one per concern, and [`Store`], all of them together. The SQL backend
+//! (SQLite and PostgreSQL, one implementation) lives in `tollgate-store`; nothing here names a
+//! database. A service takes the narrowest trait it needs (`Arc<dyn AccountStore>`, …); an
+//! `Arc<dyn Store>` coerces to any of them.
+
+mod accounts;
+mod credentials;
+mod feed;
+mod groups;
+mod keys;
+
+pub use accounts::AccountStore;
+pub use credentials::CredentialStore;
+pub use feed::FeedStore;
+pub use groups::GroupStore;
+pub use keys::KeyStore;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The row to change does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The company already holds its maximum number of credentials.
+    #[error("the company already has its maximum of {max} credentials")]
+    CredentialLimit {
+        /// The company's limit.
+        max: u32,
+    },
+    /// A uniqueness rule was broken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed (unreachable, corrupt, …): a 500, never a client error.
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Everything tollgate stores: what a backend implements (each part by itself), and what the server
+/// holds and hands out as the narrower traits.
+pub trait Store: CredentialStore + KeyStore + FeedStore + GroupStore + AccountStore {}
+
+impl<T> Store for T where T: CredentialStore + KeyStore + FeedStore + GroupStore + AccountStore {}

@@ -1,0 +1,164 @@
+//! Users of the admin panel, their sessions and the audit log ([`AccountStore`]).
+
+use async_trait::async_trait;
+use sqlx::query;
+use tollgate_core::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
+use tollgate_core::ids::CompanyId;
+use tollgate_core::store::{AccountStore, StoreError};
+
+use super::{SqlStore, backend, changed};
+use crate::dialect::{ArgExt as _, Conn as _, Dialect};
+use crate::rows::{audit_row, session_row, user_row};
+
+#[async_trait]
+impl<D: Dialect> AccountStore for SqlStore<D> {
+    async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        query::<D>(
+            "INSERT INTO users(id, company_id, email, role, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .arg(&u.id.to_string())
+        .arg(&u.company_id.to_string())
+        .arg(u.email.as_str())
+        .arg(u.role.as_str())
+        .arg(&u.password_hash)
+        .arg(u.created_at)
+        .execute(c.ex())
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get_user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        let mut c = self.conn().await?;
+        let row = query::<D>(
+            "SELECT id, company_id, email, role, password_hash, created_at FROM users WHERE id = $1",
+        )
+        .arg(&id.to_string())
+        .fetch_optional(c.ex())
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let mut c = self.conn().await?;
+        let row = query::<D>(
+            "SELECT id, company_id, email, role, password_hash, created_at FROM users \
+             WHERE email = $1",
+        )
+        .arg(email.as_str())
+        .fetch_optional(c.ex())
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn list_users(&self, company: &CompanyId) -> Result<Vec<User>, StoreError> {
+        let mut c = self.conn().await?;
+        let rows = query::<D>(
+            "SELECT id, company_id, email, role, password_hash, created_at FROM users \
+             WHERE company_id = $1 ORDER BY created_at, id",
+        )
+        .arg(&company.to_string())
+        .fetch_all(c.ex())
+        .await
+        .map_err(backend)?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn set_user_role(&self, id: &UserId, role: Role) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        let r = query::<D>("UPDATE users SET role = $1 WHERE id = $2")
+            .arg(role.as_str())
+            .arg(&id.to_string())
+            .execute(c.ex())
+            .await
+            .map_err(backend)?;
+        changed(r)
+    }
+
+    async fn delete_user(&self, id: &UserId) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        let r = query::<D>("DELETE FROM users WHERE id = $1")
+            .arg(&id.to_string())
+            .execute(c.ex())
+            .await
+            .map_err(backend)?;
+        changed(r)
+    }
+
+    async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        query::<D>(
+            "INSERT INTO sessions(id_hash, user_id, csrf, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .arg(&s.id_hash)
+        .arg(&s.user_id.to_string())
+        .arg(&s.csrf)
+        .arg(s.expires_at)
+        .execute(c.ex())
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get_session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let mut c = self.conn().await?;
+        let row = query::<D>(
+            "SELECT id_hash, user_id, csrf, expires_at FROM sessions WHERE id_hash = $1",
+        )
+        .arg(id_hash)
+        .fetch_optional(c.ex())
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(session_row).transpose()
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        query::<D>("DELETE FROM sessions WHERE id_hash = $1")
+            .arg(id_hash)
+            .execute(c.ex())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        query::<D>(
+            "INSERT INTO audit_log(at, company_id, actor, action, target, remote_addr) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .arg(e.at)
+        .arg(&e.company_id.to_string())
+        .arg(&e.actor)
+        .arg(&e.action)
+        .arg(&e.target)
+        .arg(&e.remote_addr)
+        .execute(c.ex())
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        company: &CompanyId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut c = self.conn().await?;
+        let rows = query::<D>(
+            "SELECT at, company_id, actor, action, target, remote_addr FROM audit_log \
+             WHERE company_id = $1 ORDER BY seq DESC LIMIT $2",
+        )
+        .arg(&company.to_string())
+        .arg(i64::from(limit))
+        .fetch_all(c.ex())
+        .await
+        .map_err(backend)?;
+        rows.iter().map(audit_row).collect()
+    }
+}

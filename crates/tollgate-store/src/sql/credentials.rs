@@ -1,0 +1,366 @@
+//! Companies and credentials ([`CredentialStore`]).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use sqlx::query;
+use tollgate_core::clock::UnixTime;
+use tollgate_core::ids::{ClientId, CompanyId};
+use tollgate_core::model::{Company, Credential, Group, StoredSecret};
+use tollgate_core::store::{CredentialStore, StoreError};
+use tollgate_proto::ScopeSet;
+
+use super::{SqlStore, backend, changed};
+use crate::dialect::{ArgExt as _, Conn as _, Dialect, RowsAffected as _};
+use crate::rows::{Columns as _, company_row, credential_row, secret_row};
+
+/// Every credential, in client-ID order (see [`attach_secrets`]).
+const ALL_CREDENTIALS: &str = "SELECT client_id, company_id, label, scopes, created_at, \
+     updated_at, last_used_at FROM credentials ORDER BY client_id";
+/// Every secret, in client-ID order, then oldest first.
+const ALL_SECRETS: &str = "SELECT id, client_id, hash, created_at, expires_at \
+     FROM credential_secrets ORDER BY client_id, created_at, id";
+
+#[async_trait]
+impl<D: Dialect> CredentialStore for SqlStore<D> {
+    async fn create_company(&self, c: &Company, root: &Group) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        query::<D>(
+            "INSERT INTO companies(id, name, scopes, max_credentials, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .arg(&c.id.to_string())
+        .arg(&c.name)
+        .arg(&c.scopes.to_string())
+        .arg(i64::from(c.max_credentials))
+        .arg(c.created_at)
+        .arg(c.updated_at)
+        .execute(tx.ex())
+        .await
+        .map_err(backend)?;
+        super::groups::insert_group::<D>(&mut tx, root).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_company(&self, id: &CompanyId) -> Result<Option<Company>, StoreError> {
+        let mut c = self.conn().await?;
+        let row = query::<D>(
+            "SELECT id, name, scopes, max_credentials, created_at, updated_at \
+             FROM companies WHERE id = $1",
+        )
+        .arg(&id.to_string())
+        .fetch_optional(c.ex())
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(company_row).transpose()
+    }
+
+    async fn list_companies(&self) -> Result<Vec<Company>, StoreError> {
+        let mut c = self.conn().await?;
+        let rows = query::<D>(
+            "SELECT id, name, scopes, max_credentials, created_at, updated_at \
+             FROM companies ORDER BY created_at, id",
+        )
+        .fetch_all(c.ex())
+        .await
+        .map_err(backend)?;
+        rows.iter().map(company_row).collect()
+    }
+
+    async fn update_company(&self, c: &Company) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let r = query::<D>(
+            "UPDATE companies SET name = $1, scopes = $2, max_credentials = $3, updated_at = $4 \
+             WHERE id = $5",
+        )
+        .arg(&c.name)
+        .arg(&c.scopes.to_string())
+        .arg(i64::from(c.max_credentials))
+        .arg(c.updated_at)
+        .arg(&c.id.to_string())
+        .execute(conn.ex())
+        .await
+        .map_err(backend)?;
+        changed(r)
+    }
+
+    async fn create_credential(&self, c: &Credential) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let company = c.company_id.to_string();
+        if let Some(lock) = D::LOCK_COMPANY {
+            query::<D>(lock)
+                .arg(&company)
+                .execute(tx.ex())
+                .await
+                .map_err(backend)?;
+        }
+        // The count and the insert in one statement: under SQLite's write lock, or after the
+        // company row lock on PostgreSQL (each statement there reads a fresh snapshot, so it sees
+        // every creation that held the lock before).
+        let r = query::<D>(
+            "INSERT INTO credentials(client_id, company_id, label, scopes, created_at, updated_at) \
+             SELECT $1, $2, $3, $4, $5, $6 \
+             WHERE (SELECT COUNT(*) FROM credentials WHERE company_id = $2) \
+                 < (SELECT max_credentials FROM companies WHERE id = $2)",
+        )
+        .arg(c.client_id.as_str())
+        .arg(&company)
+        .arg(&c.label)
+        .arg(&c.scopes.to_string())
+        .arg(c.created_at)
+        .arg(c.updated_at)
+        .execute(tx.ex())
+        .await
+        .map_err(backend)?;
+        if r.rows_affected() == 0 {
+            let max = query::<D>("SELECT max_credentials FROM companies WHERE id = $1")
+                .arg(&company)
+                .fetch_optional(tx.ex())
+                .await
+                .map_err(backend)?;
+            return Err(match max {
+                Some(row) => StoreError::CredentialLimit {
+                    max: u32::try_from(row.int("max_credentials")?).unwrap_or(u32::MAX),
+                },
+                None => StoreError::NotFound,
+            });
+        }
+        for s in &c.secrets {
+            insert_secret::<D>(&mut tx, c.client_id.as_str(), s).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_credential(&self, id: &ClientId) -> Result<Option<Credential>, StoreError> {
+        let mut c = self.conn().await?;
+        let row = query::<D>(
+            "SELECT client_id, company_id, label, scopes, created_at, updated_at, last_used_at \
+             FROM credentials WHERE client_id = $1",
+        )
+        .arg(id.as_str())
+        .fetch_optional(c.ex())
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut cred = credential_row(&row)?;
+        let secrets = query::<D>(
+            "SELECT id, client_id, hash, created_at, expires_at FROM credential_secrets \
+             WHERE client_id = $1 ORDER BY created_at, id",
+        )
+        .arg(id.as_str())
+        .fetch_all(c.ex())
+        .await
+        .map_err(backend)?;
+        cred.secrets = secrets
+            .iter()
+            .map(|r| secret_row(r).map(|(_, s)| s))
+            .collect::<Result<_, _>>()?;
+        Ok(Some(cred))
+    }
+
+    async fn list_credentials(&self, company: &CompanyId) -> Result<Vec<Credential>, StoreError> {
+        let company = company.to_string();
+        let mut c = self.conn().await?;
+        let rows = query::<D>(
+            "SELECT client_id, company_id, label, scopes, created_at, updated_at, last_used_at \
+             FROM credentials WHERE company_id = $1 ORDER BY created_at, client_id",
+        )
+        .arg(&company)
+        .fetch_all(c.ex())
+        .await
+        .map_err(backend)?;
+        let mut creds = rows
+            .iter()
+            .map(credential_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        if creds.is_empty() {
+            return Ok(creds);
+        }
+        let rows = query::<D>(
+            "SELECT id, client_id, hash, created_at, expires_at FROM credential_secrets \
+             WHERE client_id IN (SELECT client_id FROM credentials WHERE company_id = $1) \
+             ORDER BY created_at, id",
+        )
+        .arg(&company)
+        .fetch_all(c.ex())
+        .await
+        .map_err(backend)?;
+        let mut by_client: HashMap<String, Vec<StoredSecret>> = HashMap::new();
+        for r in &rows {
+            let (cid, s) = secret_row(r)?;
+            by_client.entry(cid).or_default().push(s);
+        }
+        for cred in &mut creds {
+            cred.secrets = by_client
+                .remove(cred.client_id.as_str())
+                .unwrap_or_default();
+        }
+        Ok(creds)
+    }
+
+    async fn list_all_credentials(&self) -> Result<Vec<Credential>, StoreError> {
+        // One snapshot for credentials and secrets: a rotation committed between the two reads must
+        // not leave a credential without its new secret.
+        let mut tx = self.begin().await?;
+        if let Some(snapshot) = D::SNAPSHOT {
+            query::<D>(snapshot)
+                .execute(tx.ex())
+                .await
+                .map_err(backend)?;
+        }
+        let mut creds: Vec<_> = query::<D>(ALL_CREDENTIALS)
+            .fetch(tx.ex())
+            .map(|r| r.map_err(backend).and_then(|r| credential_row(&r)))
+            .try_collect()
+            .await?;
+        {
+            let secrets = query::<D>(ALL_SECRETS)
+                .fetch(tx.ex())
+                .map(|r| r.map_err(backend).and_then(|r| secret_row(&r)));
+            attach_secrets(&mut creds, secrets).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(creds)
+    }
+
+    async fn update_credential(
+        &self,
+        id: &ClientId,
+        label: &str,
+        scopes: &ScopeSet,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        let r = query::<D>(
+            "UPDATE credentials SET label = $1, scopes = $2, updated_at = $3 WHERE client_id = $4",
+        )
+        .arg(label)
+        .arg(&scopes.to_string())
+        .arg(now)
+        .arg(id.as_str())
+        .execute(c.ex())
+        .await
+        .map_err(backend)?;
+        changed(r)
+    }
+
+    async fn rotate_secret(
+        &self,
+        id: &ClientId,
+        new_secret: &StoredSecret,
+        old_expire_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        // Writes the credential row first: two rotations of one credential run one after the other.
+        let r = query::<D>("UPDATE credentials SET updated_at = $1 WHERE client_id = $2")
+            .arg(now)
+            .arg(id.as_str())
+            .execute(tx.ex())
+            .await
+            .map_err(backend)?;
+        changed(r)?;
+        query::<D>(
+            "UPDATE credential_secrets SET expires_at = \
+                 CASE WHEN expires_at IS NULL OR expires_at > $1 THEN $1 ELSE expires_at END \
+             WHERE client_id = $2",
+        )
+        .arg(old_expire_at)
+        .arg(id.as_str())
+        .execute(tx.ex())
+        .await
+        .map_err(backend)?;
+        query::<D>(
+            "DELETE FROM credential_secrets \
+             WHERE client_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2",
+        )
+        .arg(id.as_str())
+        .arg(now)
+        .execute(tx.ex())
+        .await
+        .map_err(backend)?;
+        insert_secret::<D>(&mut tx, id.as_str(), new_secret).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn delete_credential(&self, id: &ClientId) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        let r = query::<D>("DELETE FROM credentials WHERE client_id = $1")
+            .arg(id.as_str())
+            .execute(c.ex())
+            .await
+            .map_err(backend)?;
+        changed(r)
+    }
+
+    async fn record_last_used(&self, used: &[(ClientId, UnixTime)]) -> Result<(), StoreError> {
+        if used.is_empty() {
+            return Ok(());
+        }
+        // One transaction, rows written in client-ID order: two nodes flushing at once cannot
+        // deadlock.
+        let mut sorted: Vec<(&str, UnixTime)> =
+            used.iter().map(|(c, t)| (c.as_str(), *t)).collect();
+        sorted.sort_unstable();
+        let mut tx = self.begin().await?;
+        for (id, t) in sorted {
+            query::<D>(
+                "UPDATE credentials SET last_used_at = \
+                     CASE WHEN last_used_at IS NULL OR last_used_at < $1 THEN $1 ELSE last_used_at END \
+                 WHERE client_id = $2",
+            )
+            .arg(t)
+            .arg(id)
+            .execute(tx.ex())
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+}
+
+async fn insert_secret<D: Dialect>(
+    tx: &mut sqlx::Transaction<'_, D>,
+    client_id: &str,
+    s: &StoredSecret,
+) -> Result<(), StoreError> {
+    query::<D>(
+        "INSERT INTO credential_secrets(id, client_id, hash, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .arg(s.id.as_str())
+    .arg(client_id)
+    .arg(s.hash.0.as_slice())
+    .arg(s.created_at)
+    .arg(s.expires_at)
+    .execute(tx.ex())
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Gives each credential of `creds` its secrets, read as `secrets` streams them by. Both must come
+/// in the same order of client ID (`ORDER BY client_id`, secrets then by creation), so one pass
+/// joins them and no row set is held in memory: loading a million credentials costs the credentials
+/// themselves, not a second copy of every row.
+async fn attach_secrets<S>(creds: &mut [Credential], mut secrets: S) -> Result<(), StoreError>
+where
+    S: futures_util::Stream<Item = Result<(String, StoredSecret), StoreError>> + Unpin,
+{
+    let mut i = 0;
+    while let Some((client_id, secret)) = secrets.try_next().await? {
+        while i < creds.len() && creds[i].client_id.as_str() != client_id {
+            i += 1;
+        }
+        let Some(c) = creds.get_mut(i) else {
+            return Err(StoreError::Backend(
+                "a secret without its credential, or out of order".into(),
+            ));
+        };
+        c.secrets.push(secret);
+    }
+    Ok(())
+}

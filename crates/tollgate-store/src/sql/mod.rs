@@ -1,0 +1,74 @@
+//! The one SQL store: every operation written once, generic over the [`Dialect`]. One file per
+//! store trait of `tollgate_core::store`; what differs between backends is in `sqlite.rs` /
+//! `postgres.rs` (connecting, migrating, LISTEN/NOTIFY) and the constants of [`Dialect`].
+
+mod accounts;
+mod credentials;
+mod feed;
+mod groups;
+mod keys;
+
+use std::sync::Arc;
+
+use sqlx::Pool;
+use tollgate_core::store::StoreError;
+
+use crate::dialect::{Dialect, RowsAffected};
+use crate::postgres::Listener;
+
+/// tollgate's data in a SQL database: [`crate::SqliteStore`] (one machine) or [`crate::PgStore`]
+/// (any number of nodes on one database). Open one with [`crate::open`], or with the backend's own
+/// `open`.
+#[derive(Debug, Clone)]
+pub struct SqlStore<D: Dialect> {
+    pub(crate) pool: Pool<D>,
+    /// PostgreSQL: the LISTEN task that wakes feed readers (stops with the last handle). SQLite: none.
+    pub(crate) listener: Option<Arc<Listener>>,
+}
+
+impl<D: Dialect> SqlStore<D> {
+    pub(crate) fn new(pool: Pool<D>, listener: Option<Listener>) -> Self {
+        Self {
+            pool,
+            listener: listener.map(Arc::new),
+        }
+    }
+
+    /// Closes the pool (waits for connections to be returned) and stops listening.
+    pub async fn close(&self) {
+        if let Some(l) = &self.listener {
+            l.stop();
+        }
+        self.pool.close().await;
+    }
+
+    /// A connection from the pool, for one or more statements outside a transaction.
+    pub(crate) async fn conn(&self) -> Result<sqlx::pool::PoolConnection<D>, StoreError> {
+        self.pool.acquire().await.map_err(backend)
+    }
+
+    /// A transaction.
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, D>, StoreError> {
+        self.pool.begin().await.map_err(backend)
+    }
+}
+
+/// A database error as the domain sees it: a broken uniqueness rule is a [`StoreError::Conflict`],
+/// anything else a [`StoreError::Backend`] (a 500, never a client error).
+pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return StoreError::Conflict(db.message().to_owned());
+    }
+    StoreError::Backend(Box::new(e))
+}
+
+/// `Ok` if the statement changed a row, [`StoreError::NotFound`] if it matched none.
+pub(crate) fn changed(r: impl RowsAffected) -> Result<(), StoreError> {
+    if r.rows_affected() == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
