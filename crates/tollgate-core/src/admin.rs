@@ -14,7 +14,7 @@ use crate::ids::{ClientId, CompanyId, GroupId};
 use crate::model::{Company, Credential, DEFAULT_MAX_CREDENTIALS, Group, StoredSecret};
 use crate::random::RandomError;
 use crate::secret::{ClientSecret, SecretHasher};
-use crate::store::{Store, StoreError};
+use crate::store::{CredentialStore, StoreError};
 
 /// Longest company name or credential label.
 pub const MAX_NAME_LEN: usize = 200;
@@ -99,7 +99,7 @@ pub struct CredentialChanges {
 /// The operations, over a store.
 #[derive(Debug, Clone)]
 pub struct Admin {
-    store: Arc<dyn Store>,
+    store: Arc<dyn CredentialStore>,
     catalog: Arc<ScopeCatalog>,
     hasher: SecretHasher,
     clock: Arc<dyn Clock>,
@@ -144,7 +144,7 @@ fn check_max(max: u32) -> Result<u32, AdminError> {
 impl Admin {
     /// Operations over `store`.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn CredentialStore>,
         catalog: Arc<ScopeCatalog>,
         hasher: SecretHasher,
         clock: Arc<dyn Clock>,

@@ -15,7 +15,7 @@ use tollgate_proto::ScopeSet;
 use crate::clock::UnixTime;
 use crate::ids::{ClientId, CompanyId};
 use crate::model::{ChangeKind, Company, Credential, StoredSecret};
-use crate::store::{Store, StoreError};
+use crate::store::{CredentialStore, Store, StoreError};
 
 /// What the hot path needs of a company.
 #[derive(Debug)]
@@ -210,14 +210,22 @@ impl Directory {
         }
     }
 
-    async fn refresh_company(&self, store: &dyn Store, key: &str) -> Result<(), StoreError> {
+    async fn refresh_company(
+        &self,
+        store: &dyn CredentialStore,
+        key: &str,
+    ) -> Result<(), StoreError> {
         match CompanyId::parse(key) {
             Ok(id) => self.reread_company(store, &id).await,
             Err(_) => Ok(()),
         }
     }
 
-    async fn refresh_credential(&self, store: &dyn Store, key: &str) -> Result<(), StoreError> {
+    async fn refresh_credential(
+        &self,
+        store: &dyn CredentialStore,
+        key: &str,
+    ) -> Result<(), StoreError> {
         match ClientId::parse(key) {
             Ok(id) => self.reread_credential(store, &id).await,
             Err(_) => Ok(()),
@@ -228,7 +236,7 @@ impl Directory {
     /// once instead of at its next sync (the feed still replays the write, which is idempotent).
     pub async fn reread_company(
         &self,
-        store: &dyn Store,
+        store: &dyn CredentialStore,
         id: &CompanyId,
     ) -> Result<(), StoreError> {
         match store.get_company(id).await? {
@@ -243,7 +251,7 @@ impl Directory {
     /// Re-reads one credential from the store now (see [`Directory::reread_company`]).
     pub async fn reread_credential(
         &self,
-        store: &dyn Store,
+        store: &dyn CredentialStore,
         id: &ClientId,
     ) -> Result<(), StoreError> {
         match store.get_credential(id).await? {

@@ -11,7 +11,7 @@ use crate::directory::{Directory, GroupsVersion};
 use crate::ids::{CompanyId, GroupId};
 use crate::model::Group;
 use crate::random::RandomError;
-use crate::store::{Store, StoreError};
+use crate::store::{GroupStore, StoreError};
 
 /// Groups per page.
 pub const PAGE_SIZE: u32 = 500;
@@ -126,7 +126,7 @@ const CACHED_PAGES: usize = 10_000;
 /// a page read at an older version is read again. Later pages always come from the store.
 #[derive(Debug, Clone)]
 pub struct Groups {
-    store: Arc<dyn Store>,
+    store: Arc<dyn GroupStore>,
     clock: Arc<dyn Clock>,
     directory: Arc<Directory>,
     first_pages: Arc<quick_cache::sync::Cache<CompanyId, (GroupsVersion, Arc<GroupPage>)>>,
@@ -148,7 +148,11 @@ fn check_public(g: &Group) -> Result<(), GroupError> {
 
 impl Groups {
     /// The service over `store`; `directory` tells it when cached pages are stale.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, directory: Arc<Directory>) -> Self {
+    pub fn new(
+        store: Arc<dyn GroupStore>,
+        clock: Arc<dyn Clock>,
+        directory: Arc<Directory>,
+    ) -> Self {
         Self {
             store,
             clock,

@@ -105,14 +105,9 @@ impl App {
         let state = AppState::new(Services {
             authority,
             guard,
-            admin: Admin::new(
-                Arc::clone(&store),
-                catalog,
-                hasher.clone(),
-                Arc::clone(&clock),
-            )
-            .with_directory(Arc::clone(&directory)),
-            groups: Groups::new(Arc::clone(&store), Arc::clone(&clock), directory),
+            admin: Admin::new(store.clone(), catalog, hasher.clone(), Arc::clone(&clock))
+                .with_directory(Arc::clone(&directory)),
+            groups: Groups::new(store.clone(), Arc::clone(&clock), directory),
             store,
             hasher,
             base_url: issuer.into(),

@@ -278,12 +278,7 @@ async fn operator(settings: &Settings) -> anyhow::Result<Operator> {
     );
     let clock: Arc<dyn tollgate_core::clock::Clock> = Arc::new(SystemClock);
     Ok(Operator {
-        admin: Admin::new(
-            Arc::clone(&store),
-            Arc::new(catalog),
-            hasher,
-            Arc::clone(&clock),
-        ),
+        admin: Admin::new(store.clone(), Arc::new(catalog), hasher, Arc::clone(&clock)),
         accounts: Accounts::new(store, clock),
     })
 }
