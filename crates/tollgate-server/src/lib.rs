@@ -28,6 +28,7 @@
 mod admin;
 mod config;
 mod error;
+mod extract;
 mod groups;
 mod health;
 mod logging;
