@@ -58,7 +58,7 @@ pub enum TokenError {
 impl TokenError {
     /// The error of a request whose client used HTTP Basic (`basic`): an `invalid_client` then
     /// carries the Basic challenge.
-    pub(crate) fn after_basic(self, basic: bool) -> Self {
+    pub(crate) fn with_basic(self, basic: bool) -> Self {
         match self {
             Self::InvalidClient { .. } => Self::InvalidClient { basic },
             other => other,
@@ -67,7 +67,7 @@ impl TokenError {
 }
 
 /// Why the authority issued no token. `invalid_client` comes without the Basic challenge: see
-/// [`TokenError::after_basic`].
+/// `TokenError::with_basic`.
 impl From<IssueError> for TokenError {
     fn from(e: IssueError) -> Self {
         match e {

@@ -235,7 +235,7 @@ async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenEr
                 tracing::info!(client_id = %req.client_id.chars().take(64).collect::<String>(), reason, "client authentication failed");
                 gate.failed(Some(&req.client_id)).await;
             }
-            return Err(TokenError::from(e).after_basic(req.basic));
+            return Err(TokenError::from(e).with_basic(req.basic));
         }
     };
     let body = TokenResponse {
