@@ -75,3 +75,53 @@ impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for AdminJson<T
         Ok(v.map(|axum::Json(v)| Self(v)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Body1 {
+        #[allow(dead_code)]
+        label: String,
+    }
+
+    fn request(content_type: Option<&str>, body: &'static str) -> Request {
+        let mut b = Request::builder().method("POST").uri("/");
+        if let Some(ct) = content_type {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        b.body(Body::from(body)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_malformed_admin_body_is_an_invalid_input_in_the_envelope() {
+        let e = <AdminJson<Body1> as FromRequest<()>>::from_request(
+            request(Some("application/json"), "{\"label\":"),
+            &(),
+        )
+        .await
+        .unwrap_err();
+        let (status, code, _) = e.parts();
+        assert_eq!((status, code), (StatusCode::BAD_REQUEST, "invalidInput"));
+    }
+
+    #[tokio::test]
+    async fn an_optional_admin_body_may_be_absent_but_not_malformed() {
+        let none =
+            <AdminJson<Body1> as OptionalFromRequest<()>>::from_request(request(None, ""), &())
+                .await
+                .unwrap();
+        assert!(none.is_none());
+        let e = <AdminJson<Body1> as OptionalFromRequest<()>>::from_request(
+            request(Some("application/json"), "[1]"),
+            &(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.parts().1, "invalidInput");
+    }
+}
