@@ -4,12 +4,24 @@
 //! - [`ApiError`]: the protected API: `invalid_token` (401, RFC 6750 `WWW-Authenticate`),
 //!   `invalid_scope` (403), and the reference's envelope `{"error":{"code","message"}}` for the rest.
 //!
-//! Internal failures are logged with their cause and answered with a generic 500.
+//! - [`AdminApiError`]: the admin API and the panel, the same envelope.
+//! - [`Refused`]: a rate limit's 429 `{"error":"tooManyRequests"}` with `Retry-After`.
+//!
+//! Handlers and extractors name *what* went wrong (a variant); only this module picks the status,
+//! the code and the body. Domain errors are converted here (`From` impls); internal failures (a
+//! store outage included) are logged with their cause and answered with a generic 500. The
+//! schemas of these bodies in the OpenAPI document are here too (`*Doc`).
+
+use std::borrow::Cow;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tollgate_core::authority::IssueError;
 use tollgate_core::groups::GroupError;
 use tollgate_proto::{ApiErrorBody, OAuthErrorBody, OAuthErrorCode};
+use utoipa::ToSchema;
+
+use crate::ratelimit::Refused;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -40,11 +52,39 @@ pub enum TokenError {
     /// 500.
     Internal,
     /// 429 with `Retry-After` (the rate limits' own body).
-    TooManyRequests(crate::ratelimit::Refused),
+    TooManyRequests(Refused),
 }
 
-impl From<crate::ratelimit::Refused> for TokenError {
-    fn from(r: crate::ratelimit::Refused) -> Self {
+impl TokenError {
+    /// The error of a request whose client used HTTP Basic (`basic`): an `invalid_client` then
+    /// carries the Basic challenge.
+    pub(crate) fn with_basic(self, basic: bool) -> Self {
+        match self {
+            Self::InvalidClient { .. } => Self::InvalidClient { basic },
+            other => other,
+        }
+    }
+}
+
+/// Why the authority issued no token. `invalid_client` comes without the Basic challenge: see
+/// `TokenError::with_basic`.
+impl From<IssueError> for TokenError {
+    fn from(e: IssueError) -> Self {
+        match e {
+            IssueError::InvalidClient(_) => Self::InvalidClient { basic: false },
+            IssueError::InvalidScope(missing) => {
+                Self::InvalidScope(format!("the credential does not hold: {missing}"))
+            }
+            other => {
+                tracing::error!(error = %other, "token issue failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<Refused> for TokenError {
+    fn from(r: Refused) -> Self {
         Self::TooManyRequests(r)
     }
 }
@@ -118,25 +158,26 @@ pub enum ApiError {
         /// Whether a token was sent.
         token_sent: bool,
     },
-    /// 403 `invalid_scope` (`insufficient_scope` in the challenge).
-    InsufficientScope(&'static str),
+    /// 403 `invalid_scope` (`insufficient_scope` in the challenge): the scope the request needs.
+    InsufficientScope(Cow<'static, str>),
     /// 400 `missingApiVersion`.
     MissingApiVersion { header: String, supported: String },
     /// 400 `unsupportedApiVersion`.
     UnsupportedApiVersion { header: String, supported: String },
-    /// 4xx with a code and message (validation, bad cursor, …).
-    Client {
-        /// Status.
-        status: StatusCode,
-        /// camelCase code.
-        code: &'static str,
-        /// Message.
-        message: String,
-    },
+    /// 400 `invalidInput`: the message says which input and why.
+    InvalidInput(String),
+    /// 400 `invalidCursor`: a page cursor this server did not hand out.
+    InvalidCursor,
+    /// 413 `payloadTooLarge`: the body exceeds this many bytes.
+    PayloadTooLarge(usize),
+    /// 415 `unsupportedMediaType`: the body is not JSON.
+    UnsupportedMediaType,
+    /// 404 `notFound`: no such route.
+    NoSuchRoute,
     /// An example-API domain error.
     Group(GroupError),
     /// 429: over the company's API budget (the rate limits' own body, `Retry-After`).
-    TooManyRequests(crate::ratelimit::Refused),
+    TooManyRequests(Refused),
     /// 500.
     Internal,
 }
@@ -144,11 +185,7 @@ pub enum ApiError {
 impl ApiError {
     /// 400 `invalidInput`.
     pub fn invalid_input(message: impl Into<String>) -> Self {
-        Self::Client {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalidInput",
-            message: message.into(),
-        }
+        Self::InvalidInput(message.into())
     }
 }
 
@@ -200,7 +237,7 @@ impl IntoResponse for ApiError {
                 );
                 let challenge = format!(
                     "Bearer realm=\"tollgate\", error=\"insufficient_scope\", scope=\"{}\"",
-                    quote(scope)
+                    quote(&scope)
                 );
                 if let Ok(v) = HeaderValue::from_str(&challenge) {
                     resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
@@ -221,11 +258,29 @@ impl IntoResponse for ApiError {
                     format!("unsupported {header}; supported versions: {supported}"),
                 ),
             ),
-            Self::Client {
-                status,
-                code,
-                message,
-            } => json_response(status, &ApiErrorBody::new(code, message)),
+            Self::InvalidInput(message) => json_response(
+                StatusCode::BAD_REQUEST,
+                &ApiErrorBody::new("invalidInput", message),
+            ),
+            Self::InvalidCursor => json_response(
+                StatusCode::BAD_REQUEST,
+                &ApiErrorBody::new("invalidCursor", "the page cursor is invalid"),
+            ),
+            Self::PayloadTooLarge(limit) => json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &ApiErrorBody::new(
+                    "payloadTooLarge",
+                    format!("the request body exceeds {limit} bytes"),
+                ),
+            ),
+            Self::UnsupportedMediaType => json_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &ApiErrorBody::new("unsupportedMediaType", "the body must be application/json"),
+            ),
+            Self::NoSuchRoute => json_response(
+                StatusCode::NOT_FOUND,
+                &ApiErrorBody::new("notFound", "no such route"),
+            ),
             Self::Group(e) => match e.code() {
                 Some(code) => {
                     let status = match e {
@@ -260,23 +315,34 @@ pub enum AdminApiError {
     Csrf,
     /// 429: too many login attempts.
     TooManyAttempts,
-    /// 4xx with a code and message.
-    Client {
-        /// Status.
-        status: StatusCode,
-        /// camelCase code.
-        code: &'static str,
-        /// Message.
-        message: String,
-    },
-    /// 500.
+    /// 401 `badLogin`: wrong email or password.
+    BadLogin,
+    /// 400 `invalidInput`: the message says which input and why.
+    InvalidInput(String),
+    /// 400 `unknownScope`: scopes not in the catalog (the message names them).
+    UnknownScope(String),
+    /// 400 `scopeNotAllowed`: scopes outside the company's ceiling (the message names them).
+    ScopeNotAllowed(String),
+    /// 404 `companyNotFound`.
+    CompanyNotFound,
+    /// 404 `credentialNotFound` (also: another company's credential).
+    CredentialNotFound,
+    /// 404 `userNotFound` (also: another company's user).
+    UserNotFound,
+    /// 409 `credentialLimitReached` (the message gives the limit).
+    CredentialLimitReached(String),
+    /// 409 `emailTaken`.
+    EmailTaken,
+    /// 409 `lastAdmin`: the company would be left without an owner or admin.
+    LastAdmin,
+    /// 500 (the cause is logged where it is converted).
     Internal,
 }
 
 impl AdminApiError {
     /// Status, code and message.
     pub fn parts(&self) -> (StatusCode, &'static str, String) {
-        match self {
+        let (status, code, message): (StatusCode, &'static str, Cow<'_, str>) = match self {
             Self::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
@@ -297,41 +363,71 @@ impl AdminApiError {
                 "tooManyRequests",
                 "too many login attempts; wait a minute".into(),
             ),
-            Self::Client {
-                status,
-                code,
-                message,
-            } => (*status, code, message.clone()),
+            Self::BadLogin => (
+                StatusCode::UNAUTHORIZED,
+                "badLogin",
+                "wrong email or password".into(),
+            ),
+            Self::InvalidInput(m) => (StatusCode::BAD_REQUEST, "invalidInput", m.into()),
+            Self::UnknownScope(m) => (StatusCode::BAD_REQUEST, "unknownScope", m.into()),
+            Self::ScopeNotAllowed(m) => (StatusCode::BAD_REQUEST, "scopeNotAllowed", m.into()),
+            Self::CompanyNotFound => (
+                StatusCode::NOT_FOUND,
+                "companyNotFound",
+                "company not found".into(),
+            ),
+            Self::CredentialNotFound => (
+                StatusCode::NOT_FOUND,
+                "credentialNotFound",
+                "credential not found".into(),
+            ),
+            Self::UserNotFound => (
+                StatusCode::NOT_FOUND,
+                "userNotFound",
+                "user not found".into(),
+            ),
+            Self::CredentialLimitReached(m) => {
+                (StatusCode::CONFLICT, "credentialLimitReached", m.into())
+            }
+            Self::EmailTaken => (
+                StatusCode::CONFLICT,
+                "emailTaken",
+                "a user with this email already exists".into(),
+            ),
+            Self::LastAdmin => (
+                StatusCode::CONFLICT,
+                "lastAdmin",
+                "a company must keep at least one owner or admin".into(),
+            ),
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internalError",
                 "internal error".into(),
             ),
-        }
+        };
+        (status, code, message.into_owned())
     }
 
-    fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self::Client {
-            status,
-            code,
-            message: message.into(),
-        }
+    /// Whether the object the request names does not exist (for the caller): the panel answers
+    /// with an error page instead of the form again.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            Self::CompanyNotFound | Self::CredentialNotFound | Self::UserNotFound
+        )
     }
 }
 
 impl From<tollgate_core::admin::AdminError> for AdminApiError {
     fn from(e: tollgate_core::admin::AdminError) -> Self {
         use tollgate_core::admin::AdminError as E;
-        let msg = e.to_string();
         match e {
-            E::CompanyNotFound => Self::client(StatusCode::NOT_FOUND, "companyNotFound", msg),
-            E::CredentialNotFound => Self::client(StatusCode::NOT_FOUND, "credentialNotFound", msg),
-            E::Invalid(_) => Self::client(StatusCode::BAD_REQUEST, "invalidInput", msg),
-            E::UnknownScopes(_) => Self::client(StatusCode::BAD_REQUEST, "unknownScope", msg),
-            E::OutsideCeiling(_) => Self::client(StatusCode::BAD_REQUEST, "scopeNotAllowed", msg),
-            E::CredentialLimit { .. } => {
-                Self::client(StatusCode::CONFLICT, "credentialLimitReached", msg)
-            }
+            E::CompanyNotFound => Self::CompanyNotFound,
+            E::CredentialNotFound => Self::CredentialNotFound,
+            E::Invalid(m) => Self::InvalidInput(m),
+            e @ E::UnknownScopes(_) => Self::UnknownScope(e.to_string()),
+            e @ E::OutsideCeiling(_) => Self::ScopeNotAllowed(e.to_string()),
+            e @ E::CredentialLimit { .. } => Self::CredentialLimitReached(e.to_string()),
             other => {
                 tracing::error!(error = %other, "admin operation failed");
                 Self::Internal
@@ -340,17 +436,17 @@ impl From<tollgate_core::admin::AdminError> for AdminApiError {
     }
 }
 
+/// Account errors; a store outage (checking a session included) is a 500, never "not logged in".
 impl From<tollgate_core::accounts::AccountError> for AdminApiError {
     fn from(e: tollgate_core::accounts::AccountError) -> Self {
         use tollgate_core::accounts::AccountError as E;
-        let msg = e.to_string();
         match e {
-            E::Invalid(_) => Self::client(StatusCode::BAD_REQUEST, "invalidInput", msg),
-            E::EmailTaken => Self::client(StatusCode::CONFLICT, "emailTaken", msg),
-            E::UserNotFound => Self::client(StatusCode::NOT_FOUND, "userNotFound", msg),
-            E::CompanyNotFound => Self::client(StatusCode::NOT_FOUND, "companyNotFound", msg),
-            E::LastAdmin => Self::client(StatusCode::CONFLICT, "lastAdmin", msg),
-            E::BadLogin => Self::client(StatusCode::UNAUTHORIZED, "badLogin", msg),
+            E::Invalid(m) => Self::InvalidInput(m),
+            E::EmailTaken => Self::EmailTaken,
+            E::UserNotFound => Self::UserNotFound,
+            E::CompanyNotFound => Self::CompanyNotFound,
+            E::LastAdmin => Self::LastAdmin,
+            E::BadLogin => Self::BadLogin,
             E::NoSession => Self::Unauthenticated,
             other => {
                 tracing::error!(error = %other, "account operation failed");
@@ -360,9 +456,122 @@ impl From<tollgate_core::accounts::AccountError> for AdminApiError {
     }
 }
 
+/// A malformed admin API body (`Json` extractor): 400 `invalidInput` with what was wrong.
+impl From<axum::extract::rejection::JsonRejection> for AdminApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        Self::InvalidInput(e.body_text())
+    }
+}
+
 impl IntoResponse for AdminApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
         json_response(status, &ApiErrorBody::new(code, message))
+    }
+}
+
+/// The rate limits' answer: 429 `{"error":"tooManyRequests"}` with `Retry-After` (at least 1 s).
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let mut r = (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::CONTENT_TYPE, JSON)],
+            r#"{"error":"tooManyRequests"}"#,
+        )
+            .into_response();
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(self.retry_after.max(1)),
+        );
+        r
+    }
+}
+
+// ---------- the bodies above, as OpenAPI schemas ----------
+
+/// RFC 6749 §5.2 / RFC 6750 error body.
+#[derive(ToSchema)]
+#[schema(as = OAuthError)]
+#[allow(dead_code)]
+pub(crate) struct OAuthErrorDoc {
+    /// `invalid_request`, `invalid_client`, `unsupported_grant_type`, `invalid_scope`,
+    /// `unauthorized_client`, `invalid_token`.
+    error: String,
+    /// Human-readable detail.
+    error_description: Option<String>,
+}
+
+/// The rate limits' answer (the reference's body), with `Retry-After` in seconds.
+#[derive(ToSchema)]
+#[schema(as = TooManyRequests)]
+#[allow(dead_code)]
+pub(crate) struct TooManyRequestsDoc {
+    /// Always `tooManyRequests`.
+    #[schema(pattern = "^tooManyRequests$", example = "tooManyRequests")]
+    error: String,
+}
+
+/// The reference's error envelope.
+#[derive(ToSchema)]
+#[schema(as = ApiError)]
+#[allow(dead_code)]
+pub(crate) struct ApiErrorDoc {
+    error: ApiErrorDetailDoc,
+}
+
+/// Inside [`ApiError`].
+#[derive(ToSchema)]
+#[schema(as = ApiErrorDetail)]
+#[allow(dead_code)]
+pub(crate) struct ApiErrorDetailDoc {
+    /// camelCase code, e.g. `groupNotFound`, `missingApiVersion`, `invalid_scope`.
+    code: String,
+    /// Human-readable message.
+    message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use tollgate_core::accounts::AccountError;
+    use tollgate_core::store::StoreError;
+
+    use super::*;
+
+    fn outage() -> StoreError {
+        StoreError::Backend("connection refused".into())
+    }
+
+    #[test]
+    fn a_store_outage_on_the_admin_side_is_a_500_not_a_401() {
+        let e = AdminApiError::from(AccountError::Store(outage()));
+        assert_eq!(e.parts().0, StatusCode::INTERNAL_SERVER_ERROR);
+        let e = AdminApiError::from(AccountError::NoSession);
+        assert_eq!(e.parts().0, StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn named_variants_keep_their_status_and_code() {
+        let e = AdminApiError::from(tollgate_core::admin::AdminError::CredentialNotFound);
+        assert!(e.is_not_found());
+        assert_eq!(
+            e.parts(),
+            (
+                StatusCode::NOT_FOUND,
+                "credentialNotFound",
+                "credential not found".to_owned()
+            )
+        );
+        assert_eq!(
+            AdminApiError::EmailTaken.parts().1,
+            "emailTaken",
+            "the code clients branch on"
+        );
+    }
+
+    #[test]
+    fn refused_is_a_429_with_retry_after() {
+        let r = Refused { retry_after: 0 }.into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
     }
 }

@@ -4,13 +4,12 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -21,6 +20,7 @@ use tollgate_core::model::Group;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::extract;
 use crate::resource::{Authorized, GroupsRead, GroupsWrite};
 use crate::state::AppState;
 
@@ -89,43 +89,6 @@ pub(crate) struct PatchGroupBody {
     subdomain: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     url: Option<Option<String>>,
-}
-
-fn parse_body<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    limit: usize,
-) -> Result<T, ApiError> {
-    let body = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::Client {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "payloadTooLarge",
-                message: format!("the request body exceeds {limit} bytes"),
-            }
-        } else {
-            ApiError::invalid_input("the body could not be read")
-        }
-    })?;
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiError::Client {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code: "unsupportedMediaType",
-            message: "the body must be application/json".into(),
-        });
-    }
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::invalid_input("the body must be a JSON object"));
-    }
-    serde_json::from_slice(&body).map_err(|e| {
-        let msg = e.to_string();
-        ApiError::invalid_input(msg.split(" at line ").next().unwrap_or(&msg).to_owned())
-    })
 }
 
 fn min_len(field: &str, v: &str, min: usize) -> Result<(), ApiError> {
@@ -277,11 +240,7 @@ fn encode_cursor(state: &AppState, company: &CompanyId, after: &GroupId) -> Stri
 }
 
 fn decode_cursor(state: &AppState, company: &CompanyId, cursor: &str) -> Result<GroupId, ApiError> {
-    let bad = || ApiError::Client {
-        status: StatusCode::BAD_REQUEST,
-        code: "invalidCursor",
-        message: "the page cursor is invalid".into(),
-    };
+    let bad = || ApiError::InvalidCursor;
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     if raw.len() != 24 + CURSOR_TAG_LEN {
         return Err(bad());
@@ -304,9 +263,20 @@ pub(crate) struct ListQuery {
     cursor: Option<String>,
 }
 
-fn group_id(s: &str) -> Result<GroupId, ApiError> {
-    // A malformed id cannot name any group: it reads as missing.
-    GroupId::parse(s).map_err(|_| ApiError::Group(tollgate_core::groups::GroupError::GroupNotFound))
+/// The `{groupId}` of the path, parsed before the body is read. A malformed id cannot name any
+/// group: it reads as missing.
+pub(crate) struct PathGroupId(GroupId);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathGroupId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let missing = || ApiError::Group(tollgate_core::groups::GroupError::GroupNotFound);
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| missing())?;
+        GroupId::parse(&id).map(Self).map_err(|_| missing())
+    }
 }
 
 /// `GET /api/v2/groups`: a page of at most 500 groups.
@@ -320,10 +290,10 @@ fn group_id(s: &str) -> Result<GroupId, ApiError> {
     ),
     responses(
         (status = 200, body = Vec<GroupDto>, headers(("Link" = String, description = "`<…?cursor=…>; rel=\"next\"` when more follow"))),
-        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::openapi::ApiError),
-        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
-        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
-        (status = 429, description = "Over the company's read budget", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
+        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::error::ApiErrorDoc),
+        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::error::OAuthErrorDoc),
+        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::error::ApiErrorDoc),
+        (status = 429, description = "Over the company's read budget", body = crate::error::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security(("bearer" = ["groups:read"])),
 )]
@@ -387,23 +357,20 @@ fn page_json(
     params(("360-api-version" = String, Header, description = "API version, e.g. `v2.0`"), ("groupId" = String, Path, description = "Group id")),
     responses(
         (status = 200, body = GroupDto),
-        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::openapi::ApiError),
-        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
-        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
-        (status = 404, description = "groupNotFound", body = crate::openapi::ApiError),
-        (status = 429, description = "Over the company's read budget", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
+        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::error::ApiErrorDoc),
+        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::error::OAuthErrorDoc),
+        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::error::ApiErrorDoc),
+        (status = 404, description = "groupNotFound", body = crate::error::ApiErrorDoc),
+        (status = 429, description = "Over the company's read budget", body = crate::error::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security(("bearer" = ["groups:read"])),
 )]
 pub(crate) async fn get(
     auth: Authorized<GroupsRead>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathGroupId(id): PathGroupId,
 ) -> Result<Json<GroupDto>, ApiError> {
-    let g = state
-        .groups
-        .get(&auth.access.company_id(), &group_id(&id)?)
-        .await?;
+    let g = state.groups.get(&auth.access.company_id(), &id).await?;
     Ok(Json(group_dto(&g)))
 }
 
@@ -416,21 +383,19 @@ pub(crate) async fn get(
     request_body = InputGroup,
     responses(
         (status = 201, body = GroupDto),
-        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::openapi::ApiError),
-        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
-        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
-        (status = 404, description = "parentGroupNotFound", body = crate::openapi::ApiError),
-        (status = 429, description = "Over the company's write budget", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
+        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::error::ApiErrorDoc),
+        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::error::OAuthErrorDoc),
+        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::error::ApiErrorDoc),
+        (status = 404, description = "parentGroupNotFound", body = crate::error::ApiErrorDoc),
+        (status = 429, description = "Over the company's write budget", body = crate::error::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security(("bearer" = ["groups:write"])),
 )]
 pub(crate) async fn create(
     auth: Authorized<GroupsWrite>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    extract::Json(b): extract::Json<InputGroup>,
 ) -> Result<(StatusCode, Json<GroupDto>), ApiError> {
-    let b: InputGroup = parse_body(&headers, body, state.max_body_bytes)?;
     min_len("name", &b.name, 1)?;
     if let Some(c) = &b.custom {
         min_len("custom", c, 1)?;
@@ -479,23 +444,20 @@ pub(crate) async fn create(
     request_body = PatchGroupBody,
     responses(
         (status = 200, body = GroupDto),
-        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::openapi::ApiError),
-        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
-        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
-        (status = 404, description = "groupNotFound, parentGroupNotFound", body = crate::openapi::ApiError),
-        (status = 429, description = "Over the company's write budget", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
+        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::error::ApiErrorDoc),
+        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::error::OAuthErrorDoc),
+        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::error::ApiErrorDoc),
+        (status = 404, description = "groupNotFound, parentGroupNotFound", body = crate::error::ApiErrorDoc),
+        (status = 429, description = "Over the company's write budget", body = crate::error::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security(("bearer" = ["groups:write"])),
 )]
 pub(crate) async fn update(
     auth: Authorized<GroupsWrite>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    PathGroupId(id): PathGroupId,
+    extract::Json(b): extract::Json<PatchGroupBody>,
 ) -> Result<Json<GroupDto>, ApiError> {
-    let id = group_id(&id)?;
-    let b: PatchGroupBody = parse_body(&headers, body, state.max_body_bytes)?;
     if let Some(n) = &b.name {
         min_len("name", n, 1)?;
     }
@@ -549,22 +511,27 @@ pub(crate) async fn update(
     params(("360-api-version" = String, Header, description = "API version, e.g. `v2.0`"), ("groupId" = String, Path, description = "Group id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::openapi::ApiError),
-        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::openapi::OAuthError),
-        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::openapi::ApiError),
-        (status = 404, description = "groupNotFound", body = crate::openapi::ApiError),
-        (status = 429, description = "Over the company's write budget", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
+        (status = 400, description = "missingApiVersion, unsupportedApiVersion, invalidInput, …", body = crate::error::ApiErrorDoc),
+        (status = 401, description = "invalid_token (with `WWW-Authenticate: Bearer`)", body = crate::error::OAuthErrorDoc),
+        (status = 403, description = "invalid_scope (with `WWW-Authenticate: Bearer error=\"insufficient_scope\"`)", body = crate::error::ApiErrorDoc),
+        (status = 404, description = "groupNotFound", body = crate::error::ApiErrorDoc),
+        (status = 429, description = "Over the company's write budget", body = crate::error::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security(("bearer" = ["groups:write"])),
 )]
 pub(crate) async fn delete(
     auth: Authorized<GroupsWrite>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathGroupId(id): PathGroupId,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .groups
-        .delete(&auth.access.company_id(), &group_id(&id)?)
-        .await?;
+    state.groups.delete(&auth.access.company_id(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, create, get, update, delete),
+    components(schemas(GroupDto, InputGroup, PatchGroupBody, Policy))
+)]
+pub(crate) struct Doc;

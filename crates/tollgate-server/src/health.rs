@@ -1,8 +1,9 @@
-//! Liveness and readiness.
+//! The operations endpoints: liveness, readiness and the Prometheus metrics.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::state::AppState;
@@ -43,3 +44,28 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
         }
     }
 }
+
+/// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus / OpenMetrics text", content_type = "application/openmetrics-text")))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let credentials = state.authority.directory().credential_count();
+    match state.metrics.render(credentials) {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => crate::error::ApiError::Internal.into_response(),
+    }
+}
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, readyz, metrics))]
+pub(crate) struct Doc;

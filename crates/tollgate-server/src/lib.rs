@@ -5,10 +5,12 @@
 //!   requests and flushes what it batched.
 //! - `oauth`: the token endpoint (`POST /api/v2/oauth2/token`), parsing every accepted request form
 //!   once at the edge.
-//! - [`resource`]: the reusable resource-side checks (bearer token, version header, scope) as an axum
-//!   extractor, [`resource::Authorized`].
+//! - [`resource`]: the reusable resource-side checks (bearer token, version header, scope):
+//!   [`resource::ResourceGuard::check`] for a scope known at run time, and the axum extractor
+//!   [`resource::Authorized`] for one named at compile time.
 //! - `groups`: the example API.
-//! - `error`: the one place where domain errors become HTTP responses.
+//! - `error`: the one place where domain errors become HTTP responses; `extract`: tollgate's own
+//!   body extractors, whose rejections are those errors.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -28,6 +30,7 @@
 mod admin;
 mod config;
 mod error;
+mod extract;
 mod groups;
 mod health;
 mod logging;

@@ -3,17 +3,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-
-use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
@@ -106,30 +100,17 @@ impl Metrics {
         self.api[o as usize].inc();
     }
 
+    /// The registry as Prometheus / OpenMetrics text, with the credential gauge set to
+    /// `credentials` first.
+    pub(crate) fn render(&self, credentials: usize) -> Result<String, std::fmt::Error> {
+        self.credentials.set(credentials as i64);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+
     /// Tokens issued since start.
     pub fn tokens_issued(&self) -> u64 {
         self.token[TokenOutcome::Issued as usize].get()
     }
-}
-
-/// `GET /metrics`.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus / OpenMetrics text", content_type = "application/openmetrics-text")))]
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    state
-        .metrics
-        .credentials
-        .set(state.authority.directory().credential_count() as i64);
-    let mut out = String::new();
-    if encode(&mut out, &state.metrics.registry).is_err() {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-        )],
-        out,
-    )
-        .into_response()
 }

@@ -17,9 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
 use dashmap::DashMap;
 use serde::Deserialize;
 use tollgate_core::clock::{Clock, UnixTime};
@@ -117,25 +115,11 @@ impl LimitKey for tollgate_core::ids::CompanyId {
     }
 }
 
-/// Over the limit: try again after this many seconds.
+/// Over the limit: try again after this many seconds (answered as a 429 by `error`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused {
     /// Seconds until the window ends.
     pub retry_after: u64,
-}
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        let mut r = (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-            r#"{"error":"tooManyRequests"}"#,
-        )
-            .into_response();
-        r.headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(self.retry_after.max(1)));
-        r
-    }
 }
 
 /// The limiter of one node.

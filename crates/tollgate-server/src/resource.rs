@@ -2,6 +2,19 @@
 //! when the request carries a live bearer token, a supported version header, and the scope the
 //! handler names.
 //!
+//! The check itself is [`ResourceGuard::check`], for a scope known at run time (read from a
+//! configuration file, say):
+//!
+//! ```no_run
+//! # async fn demo(guard: &tollgate_server::resource::ResourceGuard, parts: &axum::http::request::Parts)
+//! # -> Result<(), tollgate_server::ApiError> {
+//! let scope = tollgate_proto::Scope::parse("reports:read").map_err(|_| tollgate_server::ApiError::Internal)?;
+//! let access = guard.check(parts, &scope).await?;
+//! # let _ = access; Ok(()) }
+//! ```
+//!
+//! [`Authorized<S>`] is the typed sugar over it for a scope known at compile time:
+//!
 //! ```no_run
 //! use tollgate_server::resource::{Authorized, RequiredScope};
 //!
@@ -15,7 +28,11 @@
 //! }
 //! ```
 //! The router's state must provide an `Arc<ResourceGuard>` through `FromRef`.
+//!
+//! Both compare the scope by its text with the token's, the credential's and the company's scopes:
+//! nothing is parsed or allocated per request (a 403 copies the scope's name into its answer).
 
+use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -24,14 +41,16 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName};
 use tollgate_core::authority::{Access, Authority};
+use tollgate_proto::Scope;
 
 use crate::error::ApiError;
 use crate::metrics::{ApiOutcome, Metrics};
 use crate::ratelimit::RateLimiter;
 
-/// Names the scope a handler needs.
+/// Names the scope a handler needs, at compile time (for [`Authorized`]).
 pub trait RequiredScope: Send + Sync + 'static {
-    /// The scope, e.g. `groups:read`.
+    /// The scope, e.g. `groups:read`. A text that is not a valid scope is held by no token: every
+    /// request is refused (403).
     const SCOPE: &'static str;
 }
 
@@ -89,9 +108,28 @@ impl ResourceGuard {
     }
 
     /// Runs the checks in order: token (401), the company's API budget (429), version header (400),
-    /// scope (403).
-    pub async fn check(&self, parts: &Parts, scope: &'static str) -> Result<Access, ApiError> {
-        let result = self.check_inner(parts, scope).await;
+    /// `scope` (403).
+    pub async fn check(&self, parts: &Parts, scope: &Scope) -> Result<Access, ApiError> {
+        self.check_named(parts, scope.as_str(), || {
+            Cow::Owned(scope.as_str().to_owned())
+        })
+        .await
+    }
+
+    /// [`ResourceGuard::check`] for a scope named at compile time.
+    async fn check_static(&self, parts: &Parts, scope: &'static str) -> Result<Access, ApiError> {
+        self.check_named(parts, scope, || Cow::Borrowed(scope))
+            .await
+    }
+
+    /// The checks for the scope named `scope`; `owned` names it in a 403.
+    async fn check_named(
+        &self,
+        parts: &Parts,
+        scope: &str,
+        owned: impl FnOnce() -> Cow<'static, str>,
+    ) -> Result<Access, ApiError> {
+        let result = self.check_inner(parts, scope, owned).await;
         self.metrics.api(match &result {
             Ok(_) => ApiOutcome::Allowed,
             Err(ApiError::TooManyRequests(_)) => ApiOutcome::RateLimited,
@@ -104,7 +142,12 @@ impl ResourceGuard {
         result
     }
 
-    async fn check_inner(&self, parts: &Parts, scope: &'static str) -> Result<Access, ApiError> {
+    async fn check_inner(
+        &self,
+        parts: &Parts,
+        scope: &str,
+        owned: impl FnOnce() -> Cow<'static, str>,
+    ) -> Result<Access, ApiError> {
         let access = self.authorize(&parts.headers)?;
         if let Some(limits) = &self.budgets {
             limits
@@ -114,7 +157,7 @@ impl ResourceGuard {
         }
         self.check_version(parts)?;
         if !access.allows(scope) {
-            return Err(ApiError::InsufficientScope(scope));
+            return Err(ApiError::InsufficientScope(owned()));
         }
         Ok(access)
     }
@@ -213,10 +256,21 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
         let guard = Arc::<ResourceGuard>::from_ref(state);
-        let access = guard.check(parts, S::SCOPE).await?;
+        let access = guard.check_static(parts, S::SCOPE).await?;
         Ok(Self {
             access,
             _scope: PhantomData,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_scopes_are_valid_scopes() {
+        assert!(Scope::parse(GroupsRead::SCOPE).is_ok());
+        assert!(Scope::parse(GroupsWrite::SCOPE).is_ok());
     }
 }

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::HeaderName;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -20,13 +19,13 @@ use tollgate_core::clock::Clock;
 use tollgate_core::groups::Groups;
 use tollgate_core::secret::SecretHasher;
 use tollgate_core::store::Store;
-use tollgate_proto::{ApiErrorBody, Scope};
+use tollgate_proto::Scope;
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::resource::ResourceGuard;
 use crate::state::{AppState, Services};
-use crate::{groups, health, logging, metrics, oauth, openapi, wellknown};
+use crate::{groups, health, logging, oauth, openapi, wellknown};
 
 /// A built server, bound to its port, not yet serving.
 #[derive(Debug)]
@@ -119,7 +118,7 @@ impl App {
                 Arc::clone(&clock),
             ),
             form_nonces: Arc::default(),
-            login_limiter: Arc::new(crate::admin::auth::LoginLimiter::new(
+            login_limiter: Arc::new(crate::admin::protect::LoginLimiter::new(
                 settings.login_attempts_per_ip,
                 settings.login_attempts_per_account,
             )),
@@ -234,7 +233,7 @@ fn router(state: AppState, max_body: usize) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
+        .route("/metrics", get(health::metrics))
         .merge(docs)
         .merge(crate::admin::routes())
         .fallback(not_found)
@@ -243,11 +242,8 @@ fn router(state: AppState, max_body: usize) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(ApiErrorBody::new("notFound", "no such route")),
-    )
+async fn not_found() -> crate::error::ApiError {
+    crate::error::ApiError::NoSuchRoute
 }
 
 /// Keeps the directory in step with the store, writes last-used times, prunes the change feed.

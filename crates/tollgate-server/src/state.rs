@@ -58,9 +58,9 @@ pub struct Services {
     /// Users, sessions, audit log.
     pub accounts: tollgate_core::accounts::Accounts,
     /// One-use tokens of the panel forms that show a secret.
-    pub form_nonces: Arc<crate::admin::pages::FormNonces>,
+    pub form_nonces: Arc<crate::admin::protect::FormNonces>,
     /// Login brute-force protection.
-    pub login_limiter: Arc<crate::admin::auth::LoginLimiter>,
+    pub login_limiter: Arc<crate::admin::protect::LoginLimiter>,
     /// The JSON of the groups' cached first pages, by company (with the page it renders).
     pub page_json: quick_cache::sync::Cache<
         tollgate_core::ids::CompanyId,

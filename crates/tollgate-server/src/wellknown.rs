@@ -55,7 +55,7 @@ pub(crate) async fn openid_configuration(state: State<AppState>) -> Response {
 /// `GET /.well-known/jwks.json`: every published key (the current one and, during a rotation's
 /// overlap, the previous ones).
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
-    responses((status = 200, description = "Published signing keys", body = crate::openapi::Jwks)))]
+    responses((status = 200, description = "Published signing keys", body = JwksDoc)))]
 pub(crate) async fn jwks(State(state): State<AppState>) -> Response {
     let ring = state.authority.keys();
     let keys: Vec<&Value> = ring.public_keys().iter().map(|k| &k.jwk).collect();
@@ -67,4 +67,21 @@ pub(crate) async fn jwks(State(state): State<AppState>) -> Response {
         Json(json!({ "keys": keys })),
     )
         .into_response()
+}
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(server_metadata, openid_configuration, jwks),
+    components(schemas(JwksDoc))
+)]
+pub(crate) struct Doc;
+
+/// A JSON Web Key Set.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Jwks)]
+#[allow(dead_code)]
+pub(crate) struct JwksDoc {
+    /// Published keys (JWK objects with `kid`, `alg`, `use`).
+    keys: Vec<serde_json::Value>,
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use tollgate_core::accounts::{Accounts, AdminActor};
 use tollgate_core::admin::{Admin, CompanyChanges, CredentialChanges};
 use tollgate_core::catalog::ScopeCatalog;
@@ -15,7 +15,7 @@ use tollgate_proto::{Scope, ScopeSet};
 use tollgate_server::Settings;
 
 use crate::output::{self, print_json};
-use crate::serve;
+use crate::serve::{self, ServeArgs};
 
 /// tollgate: an OAuth 2.0 client-credentials authorization server and API gateway.
 #[derive(Debug, Parser)]
@@ -110,32 +110,6 @@ pub enum KeyCmd {
     },
     /// List signing keys (never the private parts).
     List,
-}
-
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "TOLLGATE_LISTEN")]
-    pub listen: Option<std::net::SocketAddr>,
-    /// Issuer URL (`iss` of tokens); default http:// + the listen address.
-    #[arg(long, env = "TOLLGATE_ISSUER")]
-    pub issuer: Option<String>,
-    /// Token lifetime in seconds (default 3600).
-    #[arg(long, env = "TOLLGATE_TOKEN_TTL")]
-    pub token_ttl: Option<u32>,
-    /// On an empty database, create a demo company, credential and groups, and print the
-    /// credential once.
-    #[arg(long, env = "TOLLGATE_DEMO")]
-    pub demo: bool,
-    /// Log JSON lines.
-    #[arg(long, env = "TOLLGATE_LOG_JSON")]
-    pub log_json: bool,
-    /// Rate limits on or off (off: for benchmarks and test suites).
-    #[arg(long, env = "TOLLGATE_RATE_LIMITS", value_parser = ["on", "off"])]
-    pub rate_limits: Option<String>,
-    /// Redis for rate limits shared by every node (redis://HOST:PORT/DB); unset: counted per node.
-    #[arg(long, env = "TOLLGATE_REDIS_URL")]
-    pub redis_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

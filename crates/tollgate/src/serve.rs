@@ -2,14 +2,41 @@
 
 use std::sync::Arc;
 
+use clap::Args;
 use serde_json::json;
 use tollgate_core::clock::SystemClock;
 use tollgate_core::groups::NewGroup;
 use tollgate_server::{App, Settings};
 
-use crate::cli::ServeArgs;
 use crate::output::print_json;
 
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TOLLGATE_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Issuer URL (`iss` of tokens); default http:// + the listen address.
+    #[arg(long, env = "TOLLGATE_ISSUER")]
+    pub issuer: Option<String>,
+    /// Token lifetime in seconds (default 3600).
+    #[arg(long, env = "TOLLGATE_TOKEN_TTL")]
+    pub token_ttl: Option<u32>,
+    /// On an empty database, create a demo company, credential and groups, and print the
+    /// credential once.
+    #[arg(long, env = "TOLLGATE_DEMO")]
+    pub demo: bool,
+    /// Log JSON lines.
+    #[arg(long, env = "TOLLGATE_LOG_JSON")]
+    pub log_json: bool,
+    /// Rate limits on or off (off: for benchmarks and test suites).
+    #[arg(long, env = "TOLLGATE_RATE_LIMITS", value_parser = ["on", "off"])]
+    pub rate_limits: Option<String>,
+    /// Redis for rate limits shared by every node (redis://HOST:PORT/DB); unset: counted per node.
+    #[arg(long, env = "TOLLGATE_REDIS_URL")]
+    pub redis_url: Option<String>,
+}
+
+/// Runs the server until SIGTERM or SIGINT.
 pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(l) = args.listen {
         settings.listen = l;

@@ -14,16 +14,9 @@ use tollgate_proto::ScopeSet;
 
 use super::auth::ApiAdmin;
 use crate::error::AdminApiError;
+use crate::extract::AdminJson;
 use crate::state::AppState;
 use crate::views::{CredentialView, audit_view, credential_view, user_view};
-
-fn not_found() -> AdminApiError {
-    AdminApiError::Client {
-        status: StatusCode::NOT_FOUND,
-        code: "credentialNotFound",
-        message: "credential not found".into(),
-    }
-}
 
 /// The credential, if it belongs to the caller's company.
 pub(crate) async fn own_credential(
@@ -31,10 +24,12 @@ pub(crate) async fn own_credential(
     actor: &AdminActor,
     client_id: &str,
 ) -> Result<Credential, AdminApiError> {
-    let id = ClientId::parse(client_id).map_err(|_| not_found())?;
+    let id = ClientId::parse(client_id).map_err(|_| AdminApiError::CredentialNotFound)?;
     match state.admin.credential(&id).await {
         Ok(c) if c.company_id == actor.company_id() => Ok(c),
-        Ok(_) | Err(tollgate_core::admin::AdminError::CredentialNotFound) => Err(not_found()),
+        Ok(_) | Err(tollgate_core::admin::AdminError::CredentialNotFound) => {
+            Err(AdminApiError::CredentialNotFound)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -149,28 +144,15 @@ pub(crate) struct CreateBody {
 }
 
 fn scopes(list: &[String]) -> Result<ScopeSet, AdminApiError> {
-    ScopeSet::parse_list(&list.join(" ")).map_err(|e| AdminApiError::Client {
-        status: StatusCode::BAD_REQUEST,
-        code: "invalidInput",
-        message: e.to_string(),
-    })
-}
-
-fn bad_json(e: axum::extract::rejection::JsonRejection) -> AdminApiError {
-    AdminApiError::Client {
-        status: StatusCode::BAD_REQUEST,
-        code: "invalidInput",
-        message: e.body_text(),
-    }
+    ScopeSet::parse_list(&list.join(" ")).map_err(|e| AdminApiError::InvalidInput(e.to_string()))
 }
 
 /// `POST /admin/api/v1/credentials`: the secret is in this response only.
 pub(crate) async fn create_credential(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
-    body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
+    AdminJson(b): AdminJson<CreateBody>,
 ) -> Result<(StatusCode, Json<CredentialView>), AdminApiError> {
-    let Json(b) = body.map_err(bad_json)?;
     let created = ops::create(&state, &actor, &b.label, scopes(&b.scopes)?).await?;
     let ceiling = ceiling(&state, &actor).await?;
     Ok((
@@ -209,9 +191,8 @@ pub(crate) async fn update_credential(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
     Path(id): Path<String>,
-    body: Result<Json<UpdateBody>, axum::extract::rejection::JsonRejection>,
+    AdminJson(b): AdminJson<UpdateBody>,
 ) -> Result<Json<CredentialView>, AdminApiError> {
-    let Json(b) = body.map_err(bad_json)?;
     let changes = CredentialChanges {
         label: b.label,
         scopes: b.scopes.as_deref().map(scopes).transpose()?,
@@ -236,9 +217,9 @@ pub(crate) async fn rotate_credential(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
     Path(id): Path<String>,
-    body: Option<Json<RotateBody>>,
+    body: Option<AdminJson<RotateBody>>,
 ) -> Result<Json<CredentialView>, AdminApiError> {
-    let grace = body.map(|Json(b)| b.grace_seconds).unwrap_or(0);
+    let grace = body.map(|AdminJson(b)| b.grace_seconds).unwrap_or(0);
     let r = ops::rotate(&state, &actor, &id, grace).await?;
     Ok(Json(credential_view(
         &r.credential,
@@ -285,9 +266,8 @@ pub(crate) struct NewUserBody {
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
-    body: Result<Json<NewUserBody>, axum::extract::rejection::JsonRejection>,
+    AdminJson(b): AdminJson<NewUserBody>,
 ) -> Result<(StatusCode, Json<Value>), AdminApiError> {
-    let Json(b) = body.map_err(bad_json)?;
     let role: Role = b.role.parse()?;
     let u = state
         .accounts
@@ -309,11 +289,7 @@ pub(crate) struct RoleBody {
 }
 
 fn user_id(s: &str) -> Result<UserId, AdminApiError> {
-    UserId::parse(s).map_err(|_| AdminApiError::Client {
-        status: StatusCode::NOT_FOUND,
-        code: "userNotFound",
-        message: "user not found".into(),
-    })
+    UserId::parse(s).map_err(|_| AdminApiError::UserNotFound)
 }
 
 /// `PATCH /admin/api/v1/users/{id}`.
@@ -321,9 +297,8 @@ pub(crate) async fn update_user(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
     Path(id): Path<String>,
-    body: Result<Json<RoleBody>, axum::extract::rejection::JsonRejection>,
+    AdminJson(b): AdminJson<RoleBody>,
 ) -> Result<Json<Value>, AdminApiError> {
-    let Json(b) = body.map_err(bad_json)?;
     let u = state
         .accounts
         .set_role(&actor, &user_id(&id)?, b.role.parse()?)

@@ -51,12 +51,8 @@ impl FromRequestParts<AppState> for Session {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = session_cookie(&parts.headers).ok_or(AdminApiError::Unauthenticated)?;
-        let s = state
-            .accounts
-            .session(token)
-            .await
-            .map_err(|_| AdminApiError::Unauthenticated)?;
-        Ok(Self(s))
+        // No such session: 401; the store failing: 500, logged (never "not logged in").
+        Ok(Self(state.accounts.session(token).await?))
     }
 }
 
@@ -108,33 +104,5 @@ impl FromRequestParts<AppState> for ApiAdmin {
         Accounts::admin_actor(&session, remote)
             .map(Self)
             .ok_or(AdminApiError::Forbidden)
-    }
-}
-
-/// Login attempts per minute, per client address and per account (brute-force protection).
-#[derive(Debug)]
-pub struct LoginLimiter {
-    by_ip: governor::DefaultKeyedRateLimiter<String>,
-    by_account: governor::DefaultKeyedRateLimiter<String>,
-}
-
-impl LoginLimiter {
-    /// `per_ip` attempts a minute from one address, `per_account` for one email.
-    pub fn new(per_ip: u32, per_account: u32) -> Self {
-        let q = |n: u32| {
-            governor::Quota::per_minute(
-                std::num::NonZeroU32::new(n.max(1)).unwrap_or(std::num::NonZeroU32::MIN),
-            )
-        };
-        Self {
-            by_ip: governor::RateLimiter::keyed(q(per_ip)),
-            by_account: governor::RateLimiter::keyed(q(per_account)),
-        }
-    }
-
-    /// Whether one more attempt is allowed (counts it).
-    pub fn allow(&self, ip: &str, account: &str) -> bool {
-        self.by_ip.check_key(&ip.to_owned()).is_ok()
-            && self.by_account.check_key(&account.to_owned()).is_ok()
     }
 }

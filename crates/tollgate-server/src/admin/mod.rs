@@ -3,6 +3,7 @@
 pub(crate) mod api;
 pub(crate) mod auth;
 pub(crate) mod pages;
+pub(crate) mod protect;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -1,37 +1,29 @@
-//! The token endpoint, RFC 7662 introspection and RFC 7009 revocation. A request is parsed once,
-//! here, into a [`TokenRequest`]; then the authority authenticates the client and signs a token
-//! without touching the database.
+//! Parsing of the token, introspection and revocation requests: every accepted body form and
+//! client authentication method, once, at the edge, into [`TokenRequest`] or [`ManagementRequest`].
 
 use std::borrow::Cow;
 
-use axum::body::Body;
-use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::percent_decode;
 use serde::Deserialize;
-use tollgate_core::authority::{ClientAuthFailure, IssueError};
-use tollgate_proto::{GRANT_CLIENT_CREDENTIALS, ScopeSet, TokenResponse};
+use tollgate_proto::{GRANT_CLIENT_CREDENTIALS, ScopeSet};
 
 use crate::error::TokenError;
-use crate::metrics::TokenOutcome;
-use crate::state::AppState;
 
 /// A token request, parsed (public for the request-parsing benchmark).
 #[derive(Debug, PartialEq, Eq)]
 pub struct TokenRequest {
-    client_id: String,
-    secret: Secret,
-    scope: Option<ScopeSet>,
-    basic: bool,
+    pub(super) client_id: String,
+    pub(super) secret: Secret,
+    pub(super) scope: Option<ScopeSet>,
+    pub(super) basic: bool,
 }
 
 /// A client secret as received; never printed.
 #[derive(PartialEq, Eq)]
-struct Secret(String);
+pub(super) struct Secret(pub(super) String);
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -315,248 +307,32 @@ impl TokenRequest {
     }
 }
 
-/// `POST /api/v2/oauth2/token`: the client credentials grant.
-#[utoipa::path(
-    post,
-    path = "/api/v2/oauth2/token",
-    tag = "oauth",
-    request_body(content(
-        (crate::openapi::TokenRequest = "application/json"),
-        (crate::openapi::TokenRequest = "application/x-www-form-urlencoded"),
-    )),
-    responses(
-        (status = 200, description = "A token (`Cache-Control: no-store`)", body = crate::openapi::TokenResponse),
-        (status = 400, description = "invalid_request, unsupported_grant_type, invalid_scope", body = crate::openapi::OAuthError),
-        (status = 401, description = "invalid_client", body = crate::openapi::OAuthError),
-        (status = 413, description = "Body over the limit", body = crate::openapi::OAuthError),
-        (status = 415, description = "Unsupported content type", body = crate::openapi::OAuthError),
-        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID, or token requests by this client ID", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
-    ),
-    security((), ("client_basic" = [])),
-)]
-pub(crate) async fn token(State(state): State<AppState>, req: Request) -> Response {
-    let result = token_inner(&state, req).await;
-    state.metrics.token(match &result {
-        Ok(_) => TokenOutcome::Issued,
-        Err(TokenError::InvalidClient { .. }) => TokenOutcome::InvalidClient,
-        Err(TokenError::InvalidScope(_)) => TokenOutcome::InvalidScope,
-        Err(TokenError::UnsupportedGrantType) => TokenOutcome::UnsupportedGrantType,
-        Err(TokenError::TooManyRequests(_)) => TokenOutcome::RateLimited,
-        Err(TokenError::Internal) => TokenOutcome::Error,
-        Err(_) => TokenOutcome::InvalidRequest,
-    });
-    match result {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
+/// An introspection or revocation request, parsed; its caller not yet authenticated.
+pub(super) struct ManagementRequest {
+    /// The caller's client ID.
+    pub(super) client_id: String,
+    /// The caller's secret.
+    pub(super) secret: Secret,
+    /// Whether the caller used HTTP Basic.
+    pub(super) basic: bool,
+    /// The token asked about (`None`: missing, an `invalid_request` once the caller is known).
+    pub(super) token: Option<String>,
 }
 
-/// The body, up to the configured limit.
-async fn read_body(state: &AppState, body: Body) -> Result<Bytes, TokenError> {
-    axum::body::to_bytes(body, state.max_body_bytes)
-        .await
-        .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                TokenError::PayloadTooLarge(state.max_body_bytes)
-            } else {
-                TokenError::InvalidRequest("the body could not be read".into())
-            }
-        })
-}
-
-fn no_store_json(status: StatusCode, bytes: Vec<u8>) -> Response {
-    (
-        status,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (header::PRAGMA, HeaderValue::from_static("no-cache")),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
-/// A parsed introspection or revocation request, its caller authenticated.
-struct ManagementRequest {
-    token: String,
-    caller: tollgate_core::ids::ClientId,
-    company: tollgate_core::ids::CompanyId,
-}
-
-/// Parses an introspection or revocation request and authenticates its caller, under the same
-/// rate limits as the token endpoint (without the token-request budget).
-async fn management_request(
-    state: &AppState,
-    req: Request,
-) -> Result<ManagementRequest, TokenError> {
-    let (gate, fields) = gated(state, req, |headers, body| {
-        // `token_type_hint` is read (and accepted) but ignored: tollgate has one kind of token.
+impl ManagementRequest {
+    /// Parses an introspection or revocation request. `token_type_hint` is read (and accepted) but
+    /// ignored: tollgate has one kind of token.
+    pub(super) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, TokenError> {
         let f = parse_fields(headers, body, Endpoint::TokenManagement)?;
         let token = present(f.token).map(Cow::into_owned);
-        Ok((client_auth(headers, f.client_id, f.client_secret)?, token))
-    })
-    .await?;
-    let ((client_id, secret, basic), token) = fields;
-    gate.client(&client_id, false).await?;
-    let Ok((caller, company)) = state.authority.authenticate(&client_id, &secret.0) else {
-        gate.failed(Some(&client_id)).await;
-        return Err(TokenError::InvalidClient { basic });
-    };
-    let token = token.ok_or_else(|| TokenError::InvalidRequest("missing token".into()))?;
-    Ok(ManagementRequest {
-        token,
-        caller,
-        company,
-    })
-}
-
-/// `POST /api/v2/oauth2/introspect` (RFC 7662). A caller sees only its own company's tokens;
-/// everything else reads `{"active": false}`.
-#[utoipa::path(
-    post,
-    path = "/api/v2/oauth2/introspect",
-    tag = "oauth",
-    request_body(content(
-        (crate::openapi::TokenManagementRequest = "application/x-www-form-urlencoded"),
-        (crate::openapi::TokenManagementRequest = "application/json"),
-    )),
-    responses(
-        (status = 200, body = crate::openapi::IntrospectionResponse),
-        (status = 400, description = "invalid_request", body = crate::openapi::OAuthError),
-        (status = 401, description = "invalid_client", body = crate::openapi::OAuthError),
-        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
-    ),
-    security((), ("client_basic" = [])),
-)]
-pub(crate) async fn introspect(State(state): State<AppState>, req: Request) -> Response {
-    let req = match management_request(&state, req).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let bytes = match state.authority.introspect(&req.token, &req.company) {
-        Some(i) => serde_json::to_vec(&i),
-        None => serde_json::to_vec(&serde_json::json!({"active": false})),
-    };
-    match bytes {
-        Ok(b) => no_store_json(StatusCode::OK, b),
-        Err(_) => TokenError::Internal.into_response(),
+        let (client_id, secret, basic) = client_auth(headers, f.client_id, f.client_secret)?;
+        Ok(Self {
+            client_id,
+            secret,
+            basic,
+            token,
+        })
     }
-}
-
-/// `POST /api/v2/oauth2/revoke` (RFC 7009). 200 for unknown, invalid or expired tokens; a token of
-/// another client is refused; a revoked token is refused by the resource side at once.
-#[utoipa::path(
-    post,
-    path = "/api/v2/oauth2/revoke",
-    tag = "oauth",
-    request_body(content(
-        (crate::openapi::TokenManagementRequest = "application/x-www-form-urlencoded"),
-        (crate::openapi::TokenManagementRequest = "application/json"),
-    )),
-    responses(
-        (status = 200, description = "Revoked, or nothing to revoke"),
-        (status = 400, description = "invalid_request, unauthorized_client (another client's token)", body = crate::openapi::OAuthError),
-        (status = 401, description = "invalid_client", body = crate::openapi::OAuthError),
-        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID", body = crate::openapi::TooManyRequests, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
-    ),
-    security((), ("client_basic" = [])),
-)]
-pub(crate) async fn revoke(State(state): State<AppState>, req: Request) -> Response {
-    let req = match management_request(&state, req).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    if let Some(target) = state.authority.revocation_target(&req.token) {
-        if target.client_id != req.caller {
-            return TokenError::UnauthorizedClient(
-                "the token was not issued to this client".into(),
-            )
-            .into_response();
-        }
-        if let Err(e) = state
-            .store
-            .revoke_token(&target.jti, &target.client_id, target.exp)
-            .await
-        {
-            tracing::error!(error = %e, "could not record a revocation");
-            return TokenError::Internal.into_response();
-        }
-        state.authority.note_revoked(&target);
-    }
-    no_store_json(StatusCode::OK, Vec::new())
-}
-
-/// The start of every request to the token, introspection and revocation endpoints: the address's
-/// rate-limit gate, then the body read and parsed once by `parse`. A request refused while parsing
-/// for its client authentication (a scheme other than Basic) counts as a failed authentication.
-async fn gated<'s, T>(
-    state: &'s AppState,
-    req: Request,
-    parse: impl FnOnce(&HeaderMap, &[u8]) -> Result<T, TokenError>,
-) -> Result<(crate::ratelimit::Gate<'s>, T), TokenError> {
-    let (parts, body) = req.into_parts();
-    let gate = state
-        .rate_limits
-        .gate(crate::ratelimit::client_ip(&parts.extensions))
-        .await?;
-    let parsed = read_body(state, body)
-        .await
-        .and_then(|b| parse(&parts.headers, &b));
-    match parsed {
-        Ok(v) => Ok((gate, v)),
-        Err(e) => {
-            if matches!(e, TokenError::InvalidClient { .. }) {
-                gate.failed(None).await;
-            }
-            Err(e)
-        }
-    }
-}
-
-/// Parse once, then: rate limits by client ID (before the secret is checked), authenticate and
-/// sign; a failed authentication counts against the client ID and the address.
-async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenError> {
-    let (gate, req) = gated(state, req, TokenRequest::parse).await?;
-    gate.client(&req.client_id, true).await?;
-    let issued = match state
-        .authority
-        .issue(&req.client_id, &req.secret.0, req.scope.as_ref())
-    {
-        Ok(issued) => issued,
-        Err(IssueError::InvalidClient(why)) => {
-            let reason = match why {
-                ClientAuthFailure::UnknownClient => "unknown client",
-                ClientAuthFailure::WrongSecret => "wrong secret",
-                ClientAuthFailure::NoCompany => "company missing",
-            };
-            tracing::info!(client_id = %req.client_id.chars().take(64).collect::<String>(), reason, "client authentication failed");
-            gate.failed(Some(&req.client_id)).await;
-            return Err(TokenError::InvalidClient { basic: req.basic });
-        }
-        Err(IssueError::InvalidScope(missing)) => {
-            return Err(TokenError::InvalidScope(format!(
-                "the credential does not hold: {missing}"
-            )));
-        }
-        Err(other) => {
-            tracing::error!(error = %other, "token issue failed");
-            return Err(TokenError::Internal);
-        }
-    };
-    let body = TokenResponse {
-        token_type: "Bearer".into(),
-        access_token: issued.access_token,
-        expires_in: u64::from(issued.expires_in),
-        scope: issued.scope_text,
-    };
-    let bytes = serde_json::to_vec(&body).map_err(|_| TokenError::Internal)?;
-    Ok(no_store_json(StatusCode::OK, bytes))
 }
 
 #[cfg(test)]

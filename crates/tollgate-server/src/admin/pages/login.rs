@@ -1,0 +1,130 @@
+//! Logging in and out, and the home page of members (who see no admin pages).
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::panel::{Form, PanelUser, error_page, html, same_origin};
+use crate::admin::auth::{SESSION_COOKIE, session_cookie};
+use crate::error::AdminApiError;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    error: Option<String>,
+}
+
+pub(super) async fn login_page() -> Response {
+    html(StatusCode::OK, &LoginPage { error: None })
+}
+
+fn session_cookie_header(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
+    let secure = if state.base_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .ok()
+}
+
+pub(super) async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Form,
+) -> Response {
+    if !same_origin(&state, &headers) {
+        // Login CSRF: the status of a CSRF failure, the login page's own words.
+        return html(
+            AdminApiError::Csrf.parts().0,
+            &LoginPage {
+                error: Some(
+                    "This login form was sent from another site; log in from this page.".into(),
+                ),
+            },
+        );
+    }
+    let email = form.get("email").unwrap_or("").trim().to_lowercase();
+    let password = form.get("password").unwrap_or("");
+    let ip = peer.ip().to_string();
+    if !state.login_limiter.allow(&ip, &email) {
+        let (status, _, message) = AdminApiError::TooManyAttempts.parts();
+        return html(
+            status,
+            &LoginPage {
+                error: Some(message),
+            },
+        );
+    }
+    match state.accounts.login(&email, password, Some(ip)).await {
+        Ok(s) => {
+            let mut resp = Redirect::to("/admin").into_response();
+            if let Some(c) =
+                session_cookie_header(&state, &s.token, tollgate_core::accounts::SESSION_TTL)
+            {
+                resp.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            resp
+        }
+        Err(tollgate_core::accounts::AccountError::BadLogin) => html(
+            AdminApiError::BadLogin.parts().0,
+            &LoginPage {
+                error: Some("Wrong email or password.".into()),
+            },
+        ),
+        Err(e) => error_page(&e.into(), "/admin/login"),
+    }
+}
+
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: PanelUser,
+    form: Form,
+) -> Response {
+    if let Err(e) = form.check_csrf(&user.session.csrf) {
+        return error_page(&e, "/admin");
+    }
+    if let Some(t) = session_cookie(&headers)
+        && let Err(e) = state
+            .accounts
+            .logout(t, &user.session, user.remote.clone())
+            .await
+    {
+        // The cookie is cleared below either way; the session ends at its expiry at the latest.
+        tracing::warn!(error = %e, "logout: the session could not be ended or audited");
+    }
+    let mut resp = Redirect::to("/admin/login").into_response();
+    if let Some(c) = session_cookie_header(&state, "", 0) {
+        resp.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+#[derive(Template)]
+#[template(path = "member.html")]
+struct MemberPage {
+    email: String,
+    csrf: String,
+}
+
+pub(super) async fn home(user: PanelUser) -> Response {
+    if user.session.user.role.is_admin() {
+        Redirect::to("/admin/credentials").into_response()
+    } else {
+        html(
+            StatusCode::OK,
+            &MemberPage {
+                email: user.session.user.email.as_str().to_owned(),
+                csrf: user.session.csrf,
+            },
+        )
+    }
+}

@@ -1,0 +1,42 @@
+//! The web panel: server-rendered (askama, escaped by default), usable without JavaScript. Sessions
+//! live in an HttpOnly, SameSite=Strict cookie (Secure when the issuer is https); every form carries
+//! the session's CSRF token.
+//!
+//! - `panel`: what every page uses (rendering, error page, user extractors, forms).
+//! - `login`: log in and out, the members' home page.
+//! - `credentials`: list, create, edit, rotate, delete.
+//! - `users`: the company's users and roles; the audit log.
+
+mod credentials;
+mod login;
+mod panel;
+mod users;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+use credentials::{create, credentials, delete, delete_page, edit_page, rotate, update};
+use login::{home, login, login_page, logout};
+use users::{add_user, audit, remove_user, set_role, users};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(home))
+        .route("/admin/login", get(login_page).post(login))
+        .route("/admin/logout", post(logout))
+        .route("/admin/credentials", get(credentials).post(create))
+        .route(
+            "/admin/credentials/{client_id}",
+            get(edit_page).post(update),
+        )
+        .route("/admin/credentials/{client_id}/rotate", post(rotate))
+        .route(
+            "/admin/credentials/{client_id}/delete",
+            get(delete_page).post(delete),
+        )
+        .route("/admin/users", get(users).post(add_user))
+        .route("/admin/users/{id}/role", post(set_role))
+        .route("/admin/users/{id}/delete", post(remove_user))
+        .route("/admin/audit", get(audit))
+}

@@ -1,0 +1,127 @@
+//! tollgate's own body extractors, so that a malformed body is answered in tollgate's error format
+//! (axum's `examples/error-handling` pattern): the rejection of each is a tollgate error, whose
+//! status and body `error` picks.
+//!
+//! - [`Json`]: a JSON body of the protected API (`ApiError`): the reference's rules (415 unless
+//!   `application/json`, 413 over the body limit, an object, serde's message without its position).
+//! - [`AdminJson`]: a JSON body of the admin API (`AdminApiError`: 400 `invalidInput`); also
+//!   optional (`Option<AdminJson<T>>`: no body, no content type).
+//!
+//! The panel's form bodies have their own extractor next to the panel (`admin::pages::Form`), whose
+//! rejection is an error page.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, OptionalFromRequest, Request};
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::error::{AdminApiError, ApiError};
+use crate::state::AppState;
+
+/// A JSON request body of the protected API.
+#[derive(Debug)]
+pub(crate) struct Json<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        let body = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(state.max_body_bytes)
+            } else {
+                ApiError::InvalidInput("the body could not be read".into())
+            }
+        })?;
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::InvalidInput(
+                "the body must be a JSON object".into(),
+            ));
+        }
+        serde_json::from_slice(&body).map(Self).map_err(|e| {
+            let msg = e.to_string();
+            ApiError::InvalidInput(msg.split(" at line ").next().unwrap_or(&msg).to_owned())
+        })
+    }
+}
+
+/// A JSON request body of the admin API.
+#[derive(Debug)]
+pub(crate) struct AdminJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AdminJson<T> {
+    type Rejection = AdminApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AdminApiError> {
+        let axum::Json(v) = <axum::Json<T> as FromRequest<S>>::from_request(req, state).await?;
+        Ok(Self(v))
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for AdminJson<T> {
+    type Rejection = AdminApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, AdminApiError> {
+        let v = <axum::Json<T> as OptionalFromRequest<S>>::from_request(req, state).await?;
+        Ok(v.map(|axum::Json(v)| Self(v)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Body1 {
+        #[allow(dead_code)]
+        label: String,
+    }
+
+    fn request(content_type: Option<&str>, body: &'static str) -> Request {
+        let mut b = Request::builder().method("POST").uri("/");
+        if let Some(ct) = content_type {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        b.body(Body::from(body)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_malformed_admin_body_is_an_invalid_input_in_the_envelope() {
+        let e = <AdminJson<Body1> as FromRequest<()>>::from_request(
+            request(Some("application/json"), "{\"label\":"),
+            &(),
+        )
+        .await
+        .unwrap_err();
+        let (status, code, _) = e.parts();
+        assert_eq!((status, code), (StatusCode::BAD_REQUEST, "invalidInput"));
+    }
+
+    #[tokio::test]
+    async fn an_optional_admin_body_may_be_absent_but_not_malformed() {
+        let none =
+            <AdminJson<Body1> as OptionalFromRequest<()>>::from_request(request(None, ""), &())
+                .await
+                .unwrap();
+        assert!(none.is_none());
+        let e = <AdminJson<Body1> as OptionalFromRequest<()>>::from_request(
+            request(Some("application/json"), "[1]"),
+            &(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.parts().1, "invalidInput");
+    }
+}
