@@ -9,12 +9,13 @@
 //!
 //! The bounds are carried by supertraits so that generic code states only `D: Dialect`:
 //! [`Binds`] (the value types tollgate stores), [`Conn`] (a connection is an executor) and
-//! [`crate::rows::Columns`] (its rows decode the column types tollgate reads).
+//! [`Columns`] (its rows decode the column types tollgate reads).
 
 use sqlx::query::Query;
-use sqlx::{Database, Encode, Executor, IntoArguments, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
+use tollgate_core::store::StoreError;
 
-use crate::rows::Columns;
+use crate::error::backend;
 
 /// A database tollgate can store its data in: implemented for [`sqlx::Sqlite`] and
 /// [`sqlx::Postgres`], by `sqlite.rs` and `postgres.rs`.
@@ -173,5 +174,49 @@ impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
 impl RowsAffected for sqlx::postgres::PgQueryResult {
     fn rows_affected(&self) -> u64 {
         sqlx::postgres::PgQueryResult::rows_affected(self)
+    }
+}
+
+/// The column types the store reads, by name: every sqlx row type whose driver decodes them.
+pub trait Columns {
+    /// A TEXT column.
+    fn text(&self, col: &str) -> Result<String, StoreError>;
+    /// A TEXT column that may be NULL.
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
+    /// An integer column.
+    fn int(&self, col: &str) -> Result<i64, StoreError>;
+    /// An integer column that may be NULL.
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError>;
+    /// A BOOLEAN column.
+    fn boolean(&self, col: &str) -> Result<bool, StoreError>;
+    /// A BYTEA / BLOB column.
+    fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError>;
+}
+
+impl<R: Row> Columns for R
+where
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn text(&self, col: &str) -> Result<String, StoreError> {
+        self.try_get(col).map_err(backend)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        self.try_get(col).map_err(backend)
+    }
+    fn int(&self, col: &str) -> Result<i64, StoreError> {
+        self.try_get(col).map_err(backend)
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+        self.try_get(col).map_err(backend)
+    }
+    fn boolean(&self, col: &str) -> Result<bool, StoreError> {
+        self.try_get(col).map_err(backend)
+    }
+    fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError> {
+        self.try_get(col).map_err(backend)
     }
 }

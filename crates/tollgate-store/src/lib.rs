@@ -15,6 +15,8 @@
 //! ```
 
 pub mod dialect;
+mod error;
+mod listener;
 mod postgres;
 mod rows;
 mod sql;
@@ -23,6 +25,7 @@ pub mod testing;
 
 use std::sync::Arc;
 
+pub use listener::CHANGE_CHANNEL;
 pub use postgres::PgStore;
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;

@@ -16,19 +16,15 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use sqlx::{PgPool, Postgres};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use sqlx::Postgres;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::OpenError;
 use crate::dialect::Dialect;
+use crate::listener::Listener;
 use crate::sql::SqlStore;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// The channel the change-feed trigger notifies on (see the first migration).
-pub const CHANGE_CHANNEL: &str = "tollgate_changes";
 
 /// Connections per node for queries (the listener has one more of its own).
 const MAX_CONNECTIONS: u32 = 10;
@@ -45,40 +41,6 @@ impl Dialect for Postgres {
         Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE");
     const FEED_PRUNE_THROUGH: &'static str = "SELECT MAX(seq) AS n FROM change_log \
          WHERE at < floor(extract(epoch FROM clock_timestamp()))::bigint - $1";
-}
-
-/// The LISTEN task and the signal it drives; the task stops when the last store handle goes.
-pub(crate) struct Listener {
-    signal: watch::Receiver<u64>,
-    task: JoinHandle<()>,
-}
-
-impl Listener {
-    /// A receiver that sees the next wake-up (not the ones before).
-    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
-        let mut rx = self.signal.clone();
-        rx.mark_unchanged();
-        rx
-    }
-
-    /// Stops listening.
-    pub(crate) fn stop(&self) {
-        self.task.abort();
-    }
-}
-
-impl std::fmt::Debug for Listener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Listener")
-            .field("wakeups", &*self.signal.borrow())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl SqlStore<Postgres> {
@@ -107,60 +69,6 @@ impl SqlStore<Postgres> {
             .max_lifetime(None)
             .idle_timeout(None)
             .connect_lazy_with(opts);
-        let (tx, signal) = watch::channel(0u64);
-        let task = tokio::spawn(listen(listen_pool, tx));
-        Ok(Self::new(pool, Some(Listener { signal, task })))
-    }
-}
-
-/// Follows `NOTIFY tollgate_changes` and bumps `tx` on each notification, and after every (re)connect
-/// (notifications sent while no connection listened are lost: the reader must look at the feed).
-async fn listen(pool: PgPool, tx: watch::Sender<u64>) {
-    let bump = || tx.send_modify(|n| *n = n.wrapping_add(1));
-    let mut backoff = Duration::from_millis(100);
-    let mut failing = false;
-    loop {
-        let connected = async {
-            let mut listener = PgListener::connect_with(&pool).await?;
-            listener.listen(CHANGE_CHANNEL).await?;
-            Ok::<_, sqlx::Error>(listener)
-        }
-        .await;
-        let mut listener = match connected {
-            Ok(l) => l,
-            Err(e) => {
-                if failing {
-                    tracing::debug!(error = %e, "change notifications: still cannot listen");
-                } else {
-                    tracing::warn!(error = %e, "change notifications: cannot listen; retrying (the periodic poll goes on)");
-                    failing = true;
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
-                continue;
-            }
-        };
-        if std::mem::take(&mut failing) {
-            tracing::info!("change notifications: listening again");
-        }
-        backoff = Duration::from_millis(100);
-        bump();
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(_)) => bump(),
-                // The connection dropped and the listener reconnected (LISTENing again) at once.
-                Ok(None) => {
-                    tracing::info!("change notifications: connection lost and re-established");
-                    bump();
-                }
-                Err(sqlx::Error::PoolClosed) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "change notifications: connection lost; reconnecting (the periodic poll goes on)");
-                    failing = true;
-                    break;
-                }
-            }
-        }
-        tokio::time::sleep(backoff).await;
+        Ok(Self::new(pool, Some(Listener::spawn(listen_pool))))
     }
 }

@@ -2,7 +2,6 @@
 //! through [`Columns`] (the same `try_get` calls, by another row type); the decoders below are
 //! generic over it, so a column added to a model is decoded in one place.
 
-use sqlx::{ColumnIndex, Decode, Row, Type};
 use tollgate_core::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
 use tollgate_core::ids::{ClientId, CompanyId, GroupId, SecretId};
 use tollgate_core::model::{
@@ -13,51 +12,7 @@ use tollgate_core::store::StoreError;
 use tollgate_proto::ScopeSet;
 use zeroize::Zeroizing;
 
-use crate::sql::backend;
-
-/// The column types the store reads, by name: every sqlx row type whose driver decodes them.
-pub trait Columns {
-    /// A TEXT column.
-    fn text(&self, col: &str) -> Result<String, StoreError>;
-    /// A TEXT column that may be NULL.
-    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
-    /// An integer column.
-    fn int(&self, col: &str) -> Result<i64, StoreError>;
-    /// An integer column that may be NULL.
-    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError>;
-    /// A BOOLEAN column.
-    fn boolean(&self, col: &str) -> Result<bool, StoreError>;
-    /// A BYTEA / BLOB column.
-    fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError>;
-}
-
-impl<R: Row> Columns for R
-where
-    for<'a> &'a str: ColumnIndex<R>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    fn text(&self, col: &str) -> Result<String, StoreError> {
-        self.try_get(col).map_err(backend)
-    }
-    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
-        self.try_get(col).map_err(backend)
-    }
-    fn int(&self, col: &str) -> Result<i64, StoreError> {
-        self.try_get(col).map_err(backend)
-    }
-    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
-        self.try_get(col).map_err(backend)
-    }
-    fn boolean(&self, col: &str) -> Result<bool, StoreError> {
-        self.try_get(col).map_err(backend)
-    }
-    fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError> {
-        self.try_get(col).map_err(backend)
-    }
-}
+use crate::dialect::Columns;
 
 fn corrupt(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend(Box::new(e))

@@ -12,8 +12,8 @@ use tollgate_core::store::{CredentialStore, StoreError};
 use tollgate_proto::ScopeSet;
 
 use super::{SqlStore, backend, changed};
-use crate::dialect::{ArgExt as _, Conn as _, Dialect, RowsAffected as _};
-use crate::rows::{Columns as _, company_row, credential_row, secret_row};
+use crate::dialect::{ArgExt as _, Columns as _, Conn as _, Dialect, RowsAffected as _};
+use crate::rows::{company_row, credential_row, secret_row};
 
 /// Every credential, in client-ID order (see [`attach_secrets`]).
 const ALL_CREDENTIALS: &str = "SELECT client_id, company_id, label, scopes, created_at, \

@@ -8,8 +8,8 @@ use tollgate_core::model::Change;
 use tollgate_core::store::{FeedStore, StoreError};
 
 use super::{SqlStore, backend};
-use crate::dialect::{ArgExt as _, Conn as _, Dialect};
-use crate::rows::{Columns as _, change_row};
+use crate::dialect::{ArgExt as _, Columns as _, Conn as _, Dialect};
+use crate::rows::change_row;
 
 #[async_trait]
 impl<D: Dialect> FeedStore for SqlStore<D> {

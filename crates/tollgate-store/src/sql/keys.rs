@@ -9,8 +9,8 @@ use tollgate_core::store::{KeyStore, StoreError};
 use zeroize::Zeroizing;
 
 use super::{SqlStore, backend};
-use crate::dialect::{ArgExt as _, Conn as _, Dialect};
-use crate::rows::{Columns as _, signing_key_row};
+use crate::dialect::{ArgExt as _, Columns as _, Conn as _, Dialect};
+use crate::rows::signing_key_row;
 
 #[async_trait]
 impl<D: Dialect> KeyStore for SqlStore<D> {

@@ -14,7 +14,8 @@ use sqlx::Pool;
 use tollgate_core::store::StoreError;
 
 use crate::dialect::{Dialect, RowsAffected};
-use crate::postgres::Listener;
+pub(crate) use crate::error::backend;
+use crate::listener::Listener;
 
 /// tollgate's data in a SQL database: [`crate::SqliteStore`] (one machine) or [`crate::PgStore`]
 /// (any number of nodes on one database). Open one with [`crate::open`], or with the backend's own
@@ -51,17 +52,6 @@ impl<D: Dialect> SqlStore<D> {
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, D>, StoreError> {
         self.pool.begin().await.map_err(backend)
     }
-}
-
-/// A database error as the domain sees it: a broken uniqueness rule is a [`StoreError::Conflict`],
-/// anything else a [`StoreError::Backend`] (a 500, never a client error).
-pub(crate) fn backend(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e
-        && db.is_unique_violation()
-    {
-        return StoreError::Conflict(db.message().to_owned());
-    }
-    StoreError::Backend(Box::new(e))
 }
 
 /// `Ok` if the statement changed a row, [`StoreError::NotFound`] if it matched none.
