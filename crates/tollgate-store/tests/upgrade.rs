@@ -40,8 +40,8 @@ async fn old_migrator(backend: &str, files: &[&str]) -> (tempfile::TempDir, Migr
 
 /// Rows as the previous release wrote them (its own statements), on either backend: a company, a
 /// credential with one secret, three signing keys added in an order that is neither their `kid`
-/// nor their `created_at` order, and a change feed pruned through its last entry. `{blob}` stands for
-/// a byte-string literal of the backend.
+/// nor their `created_at` order, and a change feed pruned through its last entry. `{blob}` and `{hash}`
+/// stand for byte-string literals of the backend (see [`old_rows`]).
 const OLD_ROWS: &[&str] = &[
     "INSERT INTO companies(id, name, scopes, max_credentials, created_at, updated_at) \
      VALUES ('0000000000000000000000a1', 'Acme', 'groups:read', 10, 100, 100)",
@@ -53,7 +53,17 @@ const OLD_ROWS: &[&str] = &[
      VALUES ('k-c', 'EdDSA', {blob}, {blob}, 100)",
     "INSERT INTO signing_keys(kid, alg, private_pkcs8, public, created_at) \
      VALUES ('k-a', 'EdDSA', {blob}, {blob}, 200)",
+    "INSERT INTO credential_secrets(id, client_id, hash, created_at) \
+     VALUES ('sec_old', 'old_client', {hash}, 100)",
 ];
+
+/// [`OLD_ROWS`] in a backend's words: `blob` a short byte string, `hash` 32 zero bytes.
+fn old_rows(blob: &str, hash: &str) -> Vec<AssertSqlSafe<String>> {
+    OLD_ROWS
+        .iter()
+        .map(|s| AssertSqlSafe(s.replace("{blob}", blob).replace("{hash}", hash)))
+        .collect()
+}
 
 async fn check_upgraded(url: &str, pruned_through: i64) {
     let store = tollgate_store::open(url).await.expect("upgrade in place");
@@ -120,19 +130,9 @@ async fn a_sqlite_database_of_the_previous_release_upgrades_in_place() {
         .await
         .unwrap();
     old.run(&mut conn).await.unwrap();
-    for sql in OLD_ROWS {
-        sqlx::query(AssertSqlSafe(sql.replace("{blob}", "X'78'")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+    for sql in old_rows("X'78'", "zeroblob(32)") {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
     }
-    sqlx::query(
-        "INSERT INTO credential_secrets(id, client_id, hash, created_at) \
-         VALUES ('sec_old', 'old_client', zeroblob(32), 100)",
-    )
-    .execute(&mut conn)
-    .await
-    .unwrap();
     // The previous release's prune: entries deleted, the mark in `settings`.
     let through: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM change_log")
         .fetch_one(&mut conn)
@@ -163,19 +163,9 @@ async fn a_postgres_database_of_the_previous_release_upgrades_in_place() {
     let (_m, old) = old_migrator("postgres", OLD_POSTGRES).await;
     let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
     old.run(&mut conn).await.unwrap();
-    for sql in OLD_ROWS {
-        sqlx::query(AssertSqlSafe(sql.replace("{blob}", "'\\x78'::bytea")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+    for sql in old_rows("'\\x78'::bytea", "decode(repeat('00', 32), 'hex')") {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
     }
-    sqlx::query(
-        "INSERT INTO credential_secrets(id, client_id, hash, created_at) \
-         VALUES ('sec_old', 'old_client', decode(repeat('00', 32), 'hex'), 100)",
-    )
-    .execute(&mut conn)
-    .await
-    .unwrap();
     let through: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM change_log")
         .fetch_one(&mut conn)
         .await
