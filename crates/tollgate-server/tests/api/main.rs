@@ -8,6 +8,7 @@ mod helpers;
 
 mod admin;
 mod bad_input;
+mod bad_input_api;
 mod groups;
 mod multinode;
 mod openapi;
@@ -15,3 +16,4 @@ mod ratelimits;
 mod schema;
 mod standards;
 mod token;
+mod token_parsing;
