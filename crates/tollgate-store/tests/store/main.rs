@@ -16,3 +16,4 @@ mod credentials;
 mod feed;
 mod groups;
 mod open;
+mod upgrade;

@@ -2,8 +2,6 @@
 //! which numbered 4 and 5 differently on the two backends and kept the feed's prune mark in
 //! different places) opens with today's store, keeps its data, and behaves like a new one.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::Path;
 
 use sqlx::migrate::Migrator;
