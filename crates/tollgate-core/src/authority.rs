@@ -15,7 +15,7 @@ use crate::directory::{CompanyEntry, CredentialEntry, Directory, SyncOutcome};
 use crate::ids::{ClientId, CompanyId};
 use crate::keys::{KeyError, KeyRing, SigningAlg};
 use crate::random::{self, RandomError};
-use crate::secret::SecretHasher;
+use crate::secret::{ClientSecret, SecretHasher};
 use crate::store::{Store, StoreError};
 
 /// Token settings.
@@ -351,8 +351,8 @@ impl Authority {
     /// `requested` scopes (default: all the credential holds within its company's ceiling).
     pub fn issue(
         &self,
-        client_id: &str,
-        secret: &str,
+        client_id: &ClientId,
+        secret: &ClientSecret,
         requested: Option<&ScopeSet>,
     ) -> Result<IssuedToken, IssueError> {
         let now = self.clock.now();
@@ -401,15 +401,15 @@ impl Authority {
     /// company.
     fn authenticate_at(
         &self,
-        client_id: &str,
-        secret: &str,
+        client_id: &ClientId,
+        secret: &ClientSecret,
         now: UnixTime,
     ) -> Result<(Arc<CredentialEntry>, usize, Arc<CompanyEntry>), ClientAuthFailure> {
         let cred = self
             .directory
-            .credential(client_id)
+            .credential(client_id.as_str())
             .ok_or(ClientAuthFailure::UnknownClient)?;
-        let computed = self.hasher.hash(secret);
+        let computed = self.hasher.hash_secret(secret);
         let idx = cred
             .secrets
             .iter()
@@ -425,8 +425,8 @@ impl Authority {
     /// Authenticates a client (for introspection and revocation): its client ID and company.
     pub fn authenticate(
         &self,
-        client_id: &str,
-        secret: &str,
+        client_id: &ClientId,
+        secret: &ClientSecret,
     ) -> Result<(ClientId, CompanyId), ClientAuthFailure> {
         let (cred, _, company) = self.authenticate_at(client_id, secret, self.clock.now())?;
         Ok((cred.client_id.clone(), company.id))
