@@ -607,7 +607,7 @@ async fn load_key_ring(
             .iter()
             .filter(|r| r.retired_at.is_none())
             .max_by_key(|r| (r.created_at, r.kid.clone()));
-        if current.is_none_or(|r| r.alg != alg.as_str()) {
+        if current.is_none_or(|r| r.alg != alg) {
             // Nodes starting at once may each rotate here; the store's retirement keeps the key
             // added last, so they converge on one signer. A retired key stays published for one
             // token lifetime.

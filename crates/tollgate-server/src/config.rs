@@ -19,7 +19,7 @@ pub struct Settings {
     /// Token lifetime in seconds.
     pub token_ttl: u32,
     /// Signing algorithm of new keys: `EdDSA` (default), `ES256` or `RS256`.
-    pub signing_alg: String,
+    pub signing_alg: tollgate_proto::SigningAlg,
     /// Database URL (`sqlite://PATH`).
     pub database_url: String,
     /// API versions the resource side accepts.
@@ -53,7 +53,7 @@ impl Default for Settings {
             issuer: None,
             audience: None,
             token_ttl: 3600,
-            signing_alg: "EdDSA".into(),
+            signing_alg: tollgate_proto::SigningAlg::EdDSA,
             database_url: "sqlite://tollgate.db".into(),
             api_versions: vec![tollgate_proto::DEFAULT_API_VERSION.into()],
             version_header: tollgate_proto::DEFAULT_VERSION_HEADER.into(),
@@ -115,9 +115,6 @@ impl Settings {
                 "token_ttl must be between 1 and 86400 seconds".into(),
             ));
         }
-        self.signing_alg
-            .parse::<tollgate_core::keys::SigningAlg>()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if self.api_versions.is_empty() {
             return Err(ConfigError::Invalid(
                 "api_versions must not be empty".into(),

@@ -79,7 +79,7 @@ impl App {
                     issuer: issuer.clone(),
                     audience,
                     ttl: settings.token_ttl,
-                    signing_alg: settings.signing_alg.parse()?,
+                    signing_alg: settings.signing_alg,
                 },
             )
             .await?,

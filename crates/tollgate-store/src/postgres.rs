@@ -494,7 +494,9 @@ impl Store for PgStore {
             .map(|r| {
                 Ok(SigningKeyRecord {
                     kid: r.try_get("kid").map_err(backend)?,
-                    alg: r.try_get("alg").map_err(backend)?,
+                    alg: crate::rows::signing_alg(
+                        &r.try_get::<String, _>("alg").map_err(backend)?,
+                    )?,
                     private_pkcs8: Zeroizing::new(r.try_get("private_pkcs8").map_err(backend)?),
                     public: r.try_get("public").map_err(backend)?,
                     created_at: r.try_get("created_at").map_err(backend)?,
@@ -511,7 +513,7 @@ impl Store for PgStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&k.kid)
-        .bind(&k.alg)
+        .bind(k.alg.as_str())
         .bind(k.private_pkcs8.as_slice())
         .bind(&k.public)
         .bind(k.created_at)

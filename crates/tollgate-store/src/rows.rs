@@ -70,6 +70,10 @@ pub(crate) fn client_id(s: &str) -> Result<ClientId, StoreError> {
     ClientId::parse(s).map_err(corrupt)
 }
 
+pub(crate) fn signing_alg(s: &str) -> Result<tollgate_proto::SigningAlg, StoreError> {
+    s.parse().map_err(corrupt)
+}
+
 /// A group's free-form fields as stored (JSON text).
 pub(crate) fn json(m: &serde_json::Map<String, serde_json::Value>) -> Result<String, StoreError> {
     serde_json::to_string(m).map_err(corrupt)

@@ -392,7 +392,9 @@ impl Store for SqliteStore {
             .map(|r| {
                 Ok(SigningKeyRecord {
                     kid: r.try_get("kid").map_err(backend)?,
-                    alg: r.try_get("alg").map_err(backend)?,
+                    alg: crate::rows::signing_alg(
+                        &r.try_get::<String, _>("alg").map_err(backend)?,
+                    )?,
                     private_pkcs8: Zeroizing::new(r.try_get("private_pkcs8").map_err(backend)?),
                     public: r.try_get("public").map_err(backend)?,
                     created_at: r.try_get("created_at").map_err(backend)?,
@@ -409,7 +411,7 @@ impl Store for SqliteStore {
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&k.kid)
-        .bind(&k.alg)
+        .bind(k.alg.as_str())
         .bind(k.private_pkcs8.as_slice())
         .bind(&k.public)
         .bind(k.created_at)

@@ -1084,10 +1084,7 @@ async fn issue_authenticates_the_client_and_checks_scopes(b: Backend) {
 
     // Issuing notes the client as used.
     let used = authority.take_last_used();
-    assert!(
-        used.iter().any(|(c, t)| c == id && *t == T0),
-        "{used:?}"
-    );
+    assert!(used.iter().any(|(c, t)| c == id && *t == T0), "{used:?}");
     assert!(authority.take_last_used().is_empty());
 }
 

@@ -102,7 +102,7 @@ pub enum KeyCmd {
         overlap: i64,
         /// Algorithm of the new key: EdDSA, ES256 or RS256 (default: the configured `signing_alg`).
         #[arg(long)]
-        alg: Option<String>,
+        alg: Option<tollgate_core::keys::SigningAlg>,
         /// Publish the new key this many seconds before it starts signing, so resource servers that
         /// cache the JWKS learn it first (90 covers the usual 60 s cache plus a 30 s refetch limit).
         #[arg(long, default_value_t = 0)]
@@ -433,7 +433,6 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
 
 async fn key(settings: &Settings, cmd: KeyCmd) -> anyhow::Result<()> {
     use tollgate_core::clock::Clock as _;
-    use tollgate_core::keys::SigningAlg;
     let store = tollgate_store::open(&settings.database_url).await?;
     match cmd {
         KeyCmd::Rotate {
@@ -447,7 +446,7 @@ async fn key(settings: &Settings, cmd: KeyCmd) -> anyhow::Result<()> {
             if !(0..=24 * 3600).contains(&activate_after) {
                 anyhow::bail!("--activate-after must be between 0 and 86400 seconds");
             }
-            let alg: SigningAlg = alg.as_deref().unwrap_or(&settings.signing_alg).parse()?;
+            let alg = alg.unwrap_or(settings.signing_alg);
             let new = tollgate_core::keys::rotate_scheduled(
                 &*store,
                 alg,
