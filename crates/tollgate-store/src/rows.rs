@@ -167,7 +167,7 @@ pub(crate) fn audit_row(r: &impl Columns) -> Result<AuditEvent, StoreError> {
         at: r.int("at")?,
         company_id: company_id(&r.text("company_id")?)?,
         actor: r.text("actor")?,
-        action: r.text("action")?,
+        action: r.text("action")?.parse().map_err(corrupt)?,
         target: r.text("target")?,
         remote_addr: r.opt_text("remote_addr")?,
     })

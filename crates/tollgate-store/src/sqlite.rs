@@ -763,7 +763,7 @@ impl Store for SqliteStore {
         .bind(e.at)
         .bind(e.company_id.to_string())
         .bind(&e.actor)
-        .bind(&e.action)
+        .bind(e.action.as_str())
         .bind(&e.target)
         .bind(&e.remote_addr)
         .execute(&self.pool)

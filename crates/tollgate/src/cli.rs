@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use tollgate_core::accounts::{Accounts, AdminActor};
+use tollgate_core::accounts::{Accounts, AdminActor, AuditAction};
 use tollgate_core::admin::{Admin, CompanyChanges, CredentialChanges};
 use tollgate_core::catalog::ScopeCatalog;
 use tollgate_core::clock::SystemClock;
@@ -258,7 +258,12 @@ struct Operator {
 }
 
 impl Operator {
-    async fn audit(&self, company: CompanyId, action: &str, target: &str) -> anyhow::Result<()> {
+    async fn audit(
+        &self,
+        company: CompanyId,
+        action: AuditAction,
+        target: &str,
+    ) -> anyhow::Result<()> {
         let event = AdminActor::operator(company).event(action, target, self.accounts.now());
         self.accounts.record(event).await?;
         Ok(())
@@ -317,7 +322,7 @@ async fn company(op: &Operator, cmd: CompanyCmd) -> anyhow::Result<()> {
         } => {
             let s = s.as_deref().map(scopes).transpose()?;
             let c = admin.create_company(&name, s, max_credentials).await?;
-            op.audit(c.id, "company.created", &c.name).await?;
+            op.audit(c.id, AuditAction::CompanyCreated, &c.name).await?;
             print_json(&output::company(&c))
         }
         CompanyCmd::List => {
@@ -344,7 +349,7 @@ async fn company(op: &Operator, cmd: CompanyCmd) -> anyhow::Result<()> {
                 max_credentials,
             };
             let c = admin.update_company(&company_id(&id)?, changes).await?;
-            op.audit(c.id, "company.updated", &c.name).await?;
+            op.audit(c.id, AuditAction::CompanyUpdated, &c.name).await?;
             print_json(&output::company(&c))
         }
     }
@@ -362,8 +367,12 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
                 .create_credential(&company_id(&company)?, &label, scopes(&s)?)
                 .await?;
             let c = &created.credential;
-            op.audit(c.company_id, "credential.created", c.client_id.as_str())
-                .await?;
+            op.audit(
+                c.company_id,
+                AuditAction::CredentialCreated,
+                c.client_id.as_str(),
+            )
+            .await?;
             let ceiling = admin.company(&created.credential.company_id).await?.scopes;
             print_json(&output::credential(
                 &created.credential,
@@ -397,8 +406,12 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
                 scopes: s.as_deref().map(scopes).transpose()?,
             };
             let c = admin.update_credential(&client_id(&id)?, changes).await?;
-            op.audit(c.company_id, "credential.updated", c.client_id.as_str())
-                .await?;
+            op.audit(
+                c.company_id,
+                AuditAction::CredentialUpdated,
+                c.client_id.as_str(),
+            )
+            .await?;
             let ceiling = admin.company(&c.company_id).await?.scopes;
             print_json(&output::credential(&c, &ceiling, None))
         }
@@ -410,7 +423,7 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
             let c = &r.credential;
             op.audit(
                 c.company_id,
-                "credential.rotated",
+                AuditAction::CredentialRotated,
                 &format!("{} (grace {grace}s)", c.client_id),
             )
             .await?;
@@ -425,7 +438,8 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
             let id = client_id(&id)?;
             let company = admin.credential(&id).await?.company_id;
             admin.delete_credential(&id).await?;
-            op.audit(company, "credential.deleted", id.as_str()).await?;
+            op.audit(company, AuditAction::CredentialDeleted, id.as_str())
+                .await?;
             print_json(&serde_json::json!({"deleted": id.as_str()}))
         }
     }

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tollgate_core::accounts::{AdminActor, Role, UserId};
+use tollgate_core::accounts::{AccountError, AdminActor, AuditAction, Role, UserId};
 use tollgate_core::admin::{CreatedCredential, CredentialChanges};
 use tollgate_core::ids::ClientId;
 use tollgate_core::model::Credential;
@@ -49,7 +49,7 @@ pub(crate) async fn ceiling(
 async fn audit(
     state: &AppState,
     actor: &AdminActor,
-    action: &str,
+    action: AuditAction,
     target: &str,
 ) -> Result<(), AdminApiError> {
     Ok(state
@@ -75,7 +75,7 @@ pub(crate) mod ops {
         audit(
             state,
             actor,
-            "credential.created",
+            AuditAction::CredentialCreated,
             created.credential.client_id.as_str(),
         )
         .await?;
@@ -90,7 +90,13 @@ pub(crate) mod ops {
     ) -> Result<Credential, AdminApiError> {
         let c = own_credential(state, actor, client_id).await?;
         let updated = state.admin.update_credential(&c.client_id, changes).await?;
-        audit(state, actor, "credential.updated", c.client_id.as_str()).await?;
+        audit(
+            state,
+            actor,
+            AuditAction::CredentialUpdated,
+            c.client_id.as_str(),
+        )
+        .await?;
         Ok(updated)
     }
 
@@ -105,7 +111,7 @@ pub(crate) mod ops {
         audit(
             state,
             actor,
-            "credential.rotated",
+            AuditAction::CredentialRotated,
             &format!("{} (grace {grace}s)", c.client_id),
         )
         .await?;
@@ -123,7 +129,13 @@ pub(crate) mod ops {
             Ok(()) | Err(tollgate_core::admin::AdminError::CredentialNotFound) => {}
             Err(e) => return Err(e.into()),
         }
-        audit(state, actor, "credential.deleted", c.client_id.as_str()).await
+        audit(
+            state,
+            actor,
+            AuditAction::CredentialDeleted,
+            c.client_id.as_str(),
+        )
+        .await
     }
 }
 
@@ -288,7 +300,7 @@ pub(crate) async fn create_user(
     body: Result<Json<NewUserBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), AdminApiError> {
     let Json(b) = body.map_err(bad_json)?;
-    let role: Role = b.role.parse()?;
+    let role: Role = b.role.parse().map_err(AccountError::from)?;
     let u = state
         .accounts
         .create_user(
@@ -326,7 +338,11 @@ pub(crate) async fn update_user(
     let Json(b) = body.map_err(bad_json)?;
     let u = state
         .accounts
-        .set_role(&actor, &user_id(&id)?, b.role.parse()?)
+        .set_role(
+            &actor,
+            &user_id(&id)?,
+            b.role.parse().map_err(AccountError::from)?,
+        )
         .await?;
     Ok(Json(user_view(&u)))
 }

@@ -765,7 +765,11 @@ async fn add_user(State(state): State<AppState>, admin: PanelAdmin, body: Bytes)
     let form = FormBody::parse(&body);
     let r = async {
         form.check_csrf(&admin.csrf)?;
-        let role: Role = form.get("role").unwrap_or("").parse()?;
+        let role: Role = form
+            .get("role")
+            .unwrap_or("")
+            .parse()
+            .map_err(tollgate_core::accounts::AccountError::from)?;
         state
             .accounts
             .create_user(
@@ -796,7 +800,11 @@ async fn set_role(
     let form = FormBody::parse(&body);
     let r = async {
         form.check_csrf(&admin.csrf)?;
-        let role: Role = form.get("role").unwrap_or("").parse()?;
+        let role: Role = form
+            .get("role")
+            .unwrap_or("")
+            .parse()
+            .map_err(tollgate_core::accounts::AccountError::from)?;
         state
             .accounts
             .set_role(&admin.actor, &parse_user_id(&id)?, role)
@@ -856,7 +864,7 @@ async fn audit(State(state): State<AppState>, admin: PanelAdmin) -> Response {
                     .map(|e| EventRow {
                         at: rfc3339(e.at),
                         actor: e.actor,
-                        action: e.action,
+                        action: e.action.to_string(),
                         target: e.target,
                         remote: e.remote_addr.unwrap_or_default(),
                     })
