@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
@@ -95,7 +95,7 @@ impl App {
             ResourceGuard::new(
                 Arc::clone(&authority),
                 Arc::clone(&metrics),
-                HeaderName::from_bytes(settings.version_header.to_ascii_lowercase().as_bytes())?,
+                settings.version_header.clone(),
                 settings.api_versions.clone(),
             )
             .with_budgets(Arc::clone(&rate_limits)),

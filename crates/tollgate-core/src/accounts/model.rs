@@ -1,5 +1,5 @@
 //! The plain data of accounts: users, their roles and emails, panel sessions, audit events. Nothing
-//! here reads the store or knows the [`Accounts`](super::Accounts) service, so the store's traits can
+//! here reads the store or knows the `Accounts` service, so the store's traits can
 //! use these types without importing the service.
 
 use std::fmt;
