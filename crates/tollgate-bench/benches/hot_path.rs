@@ -15,15 +15,16 @@ use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tollgate_core::authority::{Authority, TokenSettings};
 use tollgate_core::clock::{Clock as _, SystemClock};
+use tollgate_core::ids::ClientId;
 use tollgate_core::keys::SigningAlg;
-use tollgate_core::secret::SecretHasher;
+use tollgate_core::secret::{ClientSecret, SecretHasher};
 use tollgate_server::oauth::TokenRequest;
 
 struct Fixture {
     authority: Authority,
     hasher: SecretHasher,
-    client_id: String,
-    secret: String,
+    client_id: ClientId,
+    secret: ClientSecret,
     _dir: tempfile::TempDir,
 }
 
@@ -66,8 +67,8 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
         Fixture {
             authority,
             hasher,
-            client_id: client_id.to_owned(),
-            secret: secret.to_owned(),
+            client_id: ClientId::parse(client_id).expect("client ID"),
+            secret: ClientSecret::new(secret),
             _dir: dir,
         }
     })
@@ -105,10 +106,10 @@ fn hot_path(c: &mut Criterion) {
         b.iter(|| f.authority.authorize(black_box(&token)).expect("authorize"))
     });
 
-    let stored = f.hasher.hash(&f.secret);
+    let stored = f.hasher.hash(f.secret.expose());
     c.bench_function("secret/verify", |b| {
         b.iter(|| {
-            let computed = f.hasher.hash(black_box(&f.secret));
+            let computed = f.hasher.hash(black_box(f.secret.expose()));
             assert!(f.hasher.matches(&computed, &stored));
         })
     });
@@ -118,8 +119,11 @@ fn hot_path(c: &mut Criterion) {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-www-form-urlencoded"),
     );
-    let basic =
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", f.client_id, f.secret));
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        f.client_id,
+        f.secret.expose()
+    ));
     form.insert(
         header::AUTHORIZATION,
         HeaderValue::from_str(&format!("Basic {basic}")).expect("header"),
@@ -136,7 +140,7 @@ fn hot_path(c: &mut Criterion) {
     let json_body = serde_json::to_vec(&serde_json::json!({
         "grant_type": "client_credentials",
         "client_id": f.client_id,
-        "client_secret": f.secret,
+        "client_secret": f.secret.expose(),
     }))
     .expect("json");
     c.bench_function("request/parse_json", |b| {

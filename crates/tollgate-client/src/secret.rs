@@ -1,14 +1,13 @@
 //! Secrets that never print and are wiped from memory when dropped.
 
 use std::fmt;
-use std::path::Path;
-use std::str::FromStr;
 
 use zeroize::Zeroizing;
 
 const REDACTED: &str = "[redacted]";
 
-/// A client secret. `Debug` and `Display` print `[redacted]`; the memory is zeroized on drop.
+/// A client secret: the type the server uses too. `Debug` and `Display` print `[redacted]`; the memory
+/// is zeroized on drop.
 ///
 /// ```
 /// use tollgate_client::ClientSecret;
@@ -17,62 +16,7 @@ const REDACTED: &str = "[redacted]";
 /// assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
 /// assert_eq!(s.expose_secret(), "tgsec_abc");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecret(Zeroizing<String>);
-
-impl ClientSecret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(Zeroizing::new(secret.into()))
-    }
-
-    /// Reads a secret from a file: its content with surrounding whitespace (the final newline) trimmed.
-    pub fn from_file(path: &Path) -> std::io::Result<Self> {
-        let text = Zeroizing::new(std::fs::read_to_string(path)?);
-        Ok(Self::new(text.trim()))
-    }
-
-    /// The secret itself, to put on the wire.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether the secret is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
-
-impl fmt::Display for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
-
-impl From<String> for ClientSecret {
-    fn from(s: String) -> Self {
-        Self(Zeroizing::new(s))
-    }
-}
-
-impl From<&str> for ClientSecret {
-    fn from(s: &str) -> Self {
-        Self::new(s)
-    }
-}
-
-impl FromStr for ClientSecret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self::new(s))
-    }
-}
+pub use tollgate_proto::ClientSecret;
 
 /// An access token. `Debug` and `Display` print `[redacted]`; the memory is zeroized on drop.
 #[derive(Clone, PartialEq, Eq)]

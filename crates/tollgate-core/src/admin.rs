@@ -284,7 +284,7 @@ impl Admin {
         let company = self.company(company_id).await?;
         self.check_scopes(&company, &scopes)?;
         let now = self.clock.now();
-        let secret = ClientSecret::generate()?;
+        let secret = crate::secret::generate()?;
         let credential = Credential {
             client_id: ClientId::generate()?,
             company_id: company.id,
@@ -358,7 +358,7 @@ impl Admin {
         }
         self.credential(id).await?;
         let now = self.clock.now();
-        let secret = ClientSecret::generate()?;
+        let secret = crate::secret::generate()?;
         let new = StoredSecret {
             id: SecretId::generate()?,
             hash: self.hasher.hash(secret.expose()),

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use aws_lc_rs::digest;
@@ -27,52 +26,15 @@ use crate::clock::UnixTime;
 use crate::model::SigningKeyRecord;
 use crate::store::{Store, StoreError};
 
-/// A JWS signing algorithm tollgate can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum SigningAlg {
-    /// Ed25519 (the default).
-    #[default]
-    EdDSA,
-    /// ECDSA P-256 with SHA-256.
-    ES256,
-    /// RSASSA-PKCS1-v1_5 with SHA-256 (2048-bit keys).
-    RS256,
-}
+/// A JWS signing algorithm tollgate can use (a wire type: its JOSE name is what is stored).
+pub use tollgate_proto::SigningAlg;
 
-impl SigningAlg {
-    /// The JOSE name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::EdDSA => "EdDSA",
-            Self::ES256 => "ES256",
-            Self::RS256 => "RS256",
-        }
-    }
-
-    fn jwt(self) -> jsonwebtoken::Algorithm {
-        match self {
-            Self::EdDSA => jsonwebtoken::Algorithm::EdDSA,
-            Self::ES256 => jsonwebtoken::Algorithm::ES256,
-            Self::RS256 => jsonwebtoken::Algorithm::RS256,
-        }
-    }
-}
-
-impl fmt::Display for SigningAlg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SigningAlg {
-    type Err = KeyError;
-    fn from_str(s: &str) -> Result<Self, KeyError> {
-        match s {
-            "EdDSA" => Ok(Self::EdDSA),
-            "ES256" => Ok(Self::ES256),
-            "RS256" => Ok(Self::RS256),
-            other => Err(KeyError::UnknownAlg(other.chars().take(20).collect())),
-        }
+/// The `jsonwebtoken` name of `alg`.
+fn jwt_alg(alg: SigningAlg) -> jsonwebtoken::Algorithm {
+    match alg {
+        SigningAlg::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+        SigningAlg::ES256 => jsonwebtoken::Algorithm::ES256,
+        SigningAlg::RS256 => jsonwebtoken::Algorithm::RS256,
     }
 }
 
@@ -89,9 +51,6 @@ pub enum KeyError {
         /// Its kid.
         kid: String,
     },
-    /// Not an algorithm tollgate signs with.
-    #[error("unsupported signing algorithm `{0}` (use EdDSA, ES256 or RS256)")]
-    UnknownAlg(String),
     /// No usable key.
     #[error("no current signing key")]
     NoCurrentKey,
@@ -159,7 +118,7 @@ pub fn generate(alg: SigningAlg, now: UnixTime) -> Result<SigningKeyRecord, KeyE
     let kid = thumbprint(&jwk_params(alg, &public)?);
     Ok(SigningKeyRecord {
         kid,
-        alg: alg.as_str().to_owned(),
+        alg,
         private_pkcs8: Zeroizing::new(pkcs8),
         public,
         created_at: now,
@@ -212,7 +171,7 @@ impl fmt::Debug for SigningKey {
 
 impl SigningKey {
     fn from_record(r: &SigningKeyRecord) -> Result<Self, KeyError> {
-        let alg: SigningAlg = r.alg.parse()?;
+        let alg = r.alg;
         let bad = || KeyError::Unreadable { kid: r.kid.clone() };
         let pair = match alg {
             SigningAlg::EdDSA => {
@@ -342,7 +301,7 @@ impl KeyRing {
             {
                 next_change = Some(next_change.map_or(t, |n| n.min(t)));
             }
-            let alg: SigningAlg = r.alg.parse()?;
+            let alg = r.alg;
             let bad = || KeyError::Unreadable { kid: r.kid.clone() };
             let params = jwk_params(alg, &r.public)?;
             let s = |k: &str| params[k].as_str().unwrap_or_default().to_owned();
@@ -390,7 +349,7 @@ impl KeyRing {
     ) -> Option<&jsonwebtoken::DecodingKey> {
         self.verifiers
             .get(kid)
-            .filter(|v| v.alg.jwt() == alg)
+            .filter(|v| jwt_alg(v.alg) == alg)
             .map(|v| &v.key)
     }
 
@@ -511,7 +470,7 @@ mod tests {
 
     #[test]
     fn every_algorithm_signs_and_verifies() {
-        for alg in [SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::RS256] {
+        for alg in SigningAlg::ALL {
             let k = generate(alg, 1).unwrap();
             assert_eq!(k.kid.len(), 43);
             let r = ring(std::slice::from_ref(&k), 2);
@@ -519,10 +478,10 @@ mod tests {
                 .current()
                 .sign_jwt(br#"{"sub":"x","exp":99999999999}"#)
                 .unwrap();
-            let mut v = jsonwebtoken::Validation::new(alg.jwt());
+            let mut v = jsonwebtoken::Validation::new(jwt_alg(alg));
             v.validate_aud = false;
             v.required_spec_claims.clear();
-            let key = r.verifier(&k.kid, alg.jwt()).unwrap();
+            let key = r.verifier(&k.kid, jwt_alg(alg)).unwrap();
             let data = jsonwebtoken::decode::<Value>(&jwt, key, &v).unwrap();
             assert_eq!(data.claims["sub"], "x");
             // A verifier is never handed out for another algorithm.

@@ -1,7 +1,7 @@
 //! What tollgate stores.
 
 use serde::Serialize;
-use tollgate_proto::ScopeSet;
+use tollgate_proto::{ScopeSet, SigningAlg};
 use zeroize::Zeroizing;
 
 use crate::clock::UnixTime;
@@ -101,7 +101,7 @@ pub struct SigningKeyRecord {
     /// Key id (RFC 7638 thumbprint).
     pub kid: String,
     /// JOSE algorithm, e.g. `EdDSA`.
-    pub alg: String,
+    pub alg: SigningAlg,
     /// Private key, PKCS#8 DER.
     pub private_pkcs8: Zeroizing<Vec<u8>>,
     /// Public key bytes.

@@ -14,38 +14,20 @@ use zeroize::Zeroizing;
 
 use crate::random::{self, RandomError};
 
+/// The client secret in clear (one type for the server, the domain and the SDK): `Debug` and
+/// `Display` never print it; its memory is zeroized on drop.
+pub use tollgate_proto::ClientSecret;
+
 /// Prefix of every generated secret, so secret scanners can recognise a leaked one.
 pub const SECRET_PREFIX: &str = "tgsec_";
 
-/// A client secret in clear. `Debug` and `Display` never print it; memory is zeroized on drop.
-#[derive(Clone)]
-pub struct ClientSecret(Zeroizing<String>);
-
-impl ClientSecret {
-    /// A new secret: the prefix and 32 random bytes in base64url (43 characters).
-    pub fn generate() -> Result<Self, RandomError> {
-        let b = Zeroizing::new(random::bytes::<32>()?);
-        let mut s = String::with_capacity(SECRET_PREFIX.len() + 43);
-        s.push_str(SECRET_PREFIX);
-        URL_SAFE_NO_PAD.encode_string(b.as_slice(), &mut s);
-        Ok(Self(Zeroizing::new(s)))
-    }
-
-    /// Wraps a secret received from a client.
-    pub fn new(s: String) -> Self {
-        Self(Zeroizing::new(s))
-    }
-
-    /// The secret in clear: only to hash it or to show it once.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret([redacted])")
-    }
+/// Generates a new secret: the prefix and 32 random bytes in base64url (43 characters).
+pub fn generate() -> Result<ClientSecret, RandomError> {
+    let b = Zeroizing::new(random::bytes::<32>()?);
+    let mut s = String::with_capacity(SECRET_PREFIX.len() + 43);
+    s.push_str(SECRET_PREFIX);
+    URL_SAFE_NO_PAD.encode_string(b.as_slice(), &mut s);
+    Ok(ClientSecret::from(s))
 }
 
 /// The stored form of a secret: HMAC-SHA-256 under the server key.
@@ -79,6 +61,11 @@ impl SecretHasher {
     }
 
     /// The stored form of `secret`.
+    pub fn hash_secret(&self, secret: &ClientSecret) -> SecretHash {
+        self.hash(secret.expose())
+    }
+
+    /// The stored form of the secret `secret` in clear.
     pub fn hash(&self, secret: &str) -> SecretHash {
         let tag = hmac::sign(&self.key, secret.as_bytes());
         let mut out = [0u8; 32];
@@ -110,8 +97,8 @@ mod tests {
 
     #[test]
     fn generated_secrets_are_prefixed_and_distinct() {
-        let a = ClientSecret::generate().unwrap();
-        let b = ClientSecret::generate().unwrap();
+        let a = generate().unwrap();
+        let b = generate().unwrap();
         assert!(a.expose().starts_with(SECRET_PREFIX));
         assert_eq!(a.expose().len(), SECRET_PREFIX.len() + 43);
         assert_ne!(a.expose(), b.expose());
@@ -119,8 +106,8 @@ mod tests {
 
     #[test]
     fn debug_never_prints_the_secret() {
-        let a = ClientSecret::generate().unwrap();
-        assert!(!format!("{a:?}").contains(a.expose()));
+        let a = generate().unwrap();
+        assert!(!format!("{a:?} {a}").contains(a.expose()));
         assert!(!format!("{:?}", SecretHasher::new(b"k")).contains('k'));
     }
 
@@ -132,5 +119,6 @@ mod tests {
         assert!(h1.matches(&h1.hash(s), &h1.hash(s)));
         assert!(!h1.matches(&h1.hash(s), &h2.hash(s)));
         assert!(!h1.matches(&h1.hash("tgsec_y"), &h1.hash(s)));
+        assert_eq!(h1.hash_secret(&ClientSecret::new(s)), h1.hash(s));
     }
 }

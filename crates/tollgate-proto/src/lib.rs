@@ -1,8 +1,9 @@
 //! Wire types of tollgate's external contract.
 //!
-//! This crate has no dependency beyond `serde` so that the server, the client SDK and the CLI all speak
-//! the same types: [`Scope`] and [`ScopeSet`], the token endpoint's [`TokenResponse`], RFC 6749 §5.2
-//! error codes ([`OAuthErrorCode`], [`OAuthErrorBody`]) and the API error envelope ([`ApiErrorBody`]).
+//! This crate has no dependency beyond `serde` and `zeroize` so that the server, the client SDK and the
+//! CLI all speak the same types: [`Scope`] and [`ScopeSet`], the [`ClientSecret`] (redacted, zeroized),
+//! the token endpoint's [`TokenResponse`], the [`SigningAlg`] of its tokens, RFC 6749 §5.2 error codes
+//! ([`OAuthErrorCode`], [`OAuthErrorBody`]) and the API error envelope ([`ApiErrorBody`]).
 //!
 //! ```
 //! use tollgate_proto::{Scope, ScopeSet};
@@ -12,14 +13,18 @@
 //! assert_eq!(set.to_string(), "groups:read groups:write");
 //! ```
 
+mod alg;
 mod error;
 mod scope;
+mod secret;
 mod token;
 
+pub use alg::{SigningAlg, UnknownSigningAlg};
 pub use error::{
     ApiErrorBody, ApiErrorDetail, OAuthErrorBody, OAuthErrorCode, TooManyRequestsBody,
 };
 pub use scope::{Scope, ScopeError, ScopeSet};
+pub use secret::ClientSecret;
 pub use token::{GRANT_CLIENT_CREDENTIALS, TokenResponse};
 
 /// Default path of the token endpoint, as in the reference API.

@@ -19,13 +19,14 @@ pub struct Settings {
     /// Token lifetime in seconds.
     pub token_ttl: u32,
     /// Signing algorithm of new keys: `EdDSA` (default), `ES256` or `RS256`.
-    pub signing_alg: String,
+    pub signing_alg: tollgate_proto::SigningAlg,
     /// Database URL (`sqlite://PATH`).
     pub database_url: String,
     /// API versions the resource side accepts.
     pub api_versions: Vec<String>,
-    /// Name of the version header.
-    pub version_header: String,
+    /// Name of the version header (checked, and lowercased, when the configuration is read).
+    #[serde(deserialize_with = "header_name")]
+    pub version_header: axum::http::HeaderName,
     /// Scopes added to the catalog.
     pub extra_scopes: Vec<String>,
     /// How often the change feed is polled, in milliseconds.
@@ -53,10 +54,12 @@ impl Default for Settings {
             issuer: None,
             audience: None,
             token_ttl: 3600,
-            signing_alg: "EdDSA".into(),
+            signing_alg: tollgate_proto::SigningAlg::EdDSA,
             database_url: "sqlite://tollgate.db".into(),
             api_versions: vec![tollgate_proto::DEFAULT_API_VERSION.into()],
-            version_header: tollgate_proto::DEFAULT_VERSION_HEADER.into(),
+            version_header: axum::http::HeaderName::from_static(
+                tollgate_proto::DEFAULT_VERSION_HEADER,
+            ),
             extra_scopes: Vec::new(),
             sync_interval_ms: 200,
             last_used_flush_ms: 5_000,
@@ -68,6 +71,14 @@ impl Default for Settings {
             redis_url: None,
         }
     }
+}
+
+/// A header name from the configuration.
+fn header_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<axum::http::HeaderName, D::Error> {
+    let s = String::deserialize(d)?;
+    axum::http::HeaderName::from_bytes(s.as_bytes()).map_err(|_| {
+        serde::de::Error::custom(format!("version_header `{s}` is not a valid header name"))
+    })
 }
 
 /// The configuration is unusable.
@@ -115,19 +126,10 @@ impl Settings {
                 "token_ttl must be between 1 and 86400 seconds".into(),
             ));
         }
-        self.signing_alg
-            .parse::<tollgate_core::keys::SigningAlg>()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if self.api_versions.is_empty() {
             return Err(ConfigError::Invalid(
                 "api_versions must not be empty".into(),
             ));
-        }
-        if axum::http::HeaderName::from_bytes(self.version_header.as_bytes()).is_err() {
-            return Err(ConfigError::Invalid(format!(
-                "version_header `{}` is not a valid header name",
-                self.version_header
-            )));
         }
         for s in &self.extra_scopes {
             tollgate_proto::Scope::parse(s)
@@ -144,5 +146,28 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signing_alg_and_version_header_are_parsed_on_load() {
+        let s: Settings =
+            toml::from_str("signing_alg = \"ES256\"\nversion_header = \"X-Api-Version\"").unwrap();
+        assert_eq!(s.signing_alg, tollgate_proto::SigningAlg::ES256);
+        assert_eq!(s.version_header.as_str(), "x-api-version");
+        let d = Settings::default();
+        assert_eq!(d.signing_alg, tollgate_proto::SigningAlg::EdDSA);
+        assert_eq!(
+            d.version_header.as_str(),
+            tollgate_proto::DEFAULT_VERSION_HEADER
+        );
+        let e = toml::from_str::<Settings>("signing_alg = \"HS256\"").unwrap_err();
+        assert!(e.message().contains("unsupported signing algorithm"), "{e}");
+        let e = toml::from_str::<Settings>("version_header = \"bad header\"").unwrap_err();
+        assert!(e.message().contains("not a valid header name"), "{e}");
     }
 }

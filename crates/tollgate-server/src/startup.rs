@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderName;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -78,7 +77,7 @@ impl App {
                     issuer: issuer.clone(),
                     audience,
                     ttl: settings.token_ttl,
-                    signing_alg: settings.signing_alg.parse()?,
+                    signing_alg: settings.signing_alg,
                 },
             )
             .await?,
@@ -94,7 +93,7 @@ impl App {
             ResourceGuard::new(
                 Arc::clone(&authority),
                 Arc::clone(&metrics),
-                HeaderName::from_bytes(settings.version_header.to_ascii_lowercase().as_bytes())?,
+                settings.version_header.clone(),
                 settings.api_versions.clone(),
             )
             .with_budgets(Arc::clone(&rate_limits)),

@@ -34,6 +34,10 @@ pub(crate) fn client_id(s: &str) -> Result<ClientId, StoreError> {
     ClientId::parse(s).map_err(corrupt)
 }
 
+pub(crate) fn signing_alg(s: &str) -> Result<tollgate_proto::SigningAlg, StoreError> {
+    s.parse().map_err(corrupt)
+}
+
 /// A group's free-form fields as stored (JSON text).
 pub(crate) fn json(m: &serde_json::Map<String, serde_json::Value>) -> Result<String, StoreError> {
     serde_json::to_string(m).map_err(corrupt)
@@ -127,7 +131,7 @@ pub(crate) fn audit_row(r: &impl Columns) -> Result<AuditEvent, StoreError> {
         at: r.int("at")?,
         company_id: company_id(&r.text("company_id")?)?,
         actor: r.text("actor")?,
-        action: r.text("action")?,
+        action: r.text("action")?.parse().map_err(corrupt)?,
         target: r.text("target")?,
         remote_addr: r.opt_text("remote_addr")?,
     })
@@ -136,7 +140,7 @@ pub(crate) fn audit_row(r: &impl Columns) -> Result<AuditEvent, StoreError> {
 pub(crate) fn signing_key_row(r: &impl Columns) -> Result<SigningKeyRecord, StoreError> {
     Ok(SigningKeyRecord {
         kid: r.text("kid")?,
-        alg: r.text("alg")?,
+        alg: signing_alg(&r.text("alg")?)?,
         private_pkcs8: Zeroizing::new(r.bytes("private_pkcs8")?),
         public: r.bytes("public")?,
         created_at: r.int("created_at")?,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use tollgate_core::accounts::{Accounts, AdminActor};
+use tollgate_core::accounts::{Accounts, AdminActor, AuditAction};
 use tollgate_core::admin::{Admin, CompanyChanges, CredentialChanges};
 use tollgate_core::catalog::ScopeCatalog;
 use tollgate_core::clock::SystemClock;
@@ -102,7 +102,7 @@ pub enum KeyCmd {
         overlap: i64,
         /// Algorithm of the new key: EdDSA, ES256 or RS256 (default: the configured `signing_alg`).
         #[arg(long)]
-        alg: Option<String>,
+        alg: Option<tollgate_core::keys::SigningAlg>,
         /// Publish the new key this many seconds before it starts signing, so resource servers that
         /// cache the JWKS learn it first (90 covers the usual 60 s cache plus a 30 s refetch limit).
         #[arg(long, default_value_t = 0)]
@@ -232,7 +232,12 @@ struct Operator {
 }
 
 impl Operator {
-    async fn audit(&self, company: CompanyId, action: &str, target: &str) -> anyhow::Result<()> {
+    async fn audit(
+        &self,
+        company: CompanyId,
+        action: AuditAction,
+        target: &str,
+    ) -> anyhow::Result<()> {
         let event = AdminActor::operator(company).event(action, target, self.accounts.now());
         self.accounts.record(event).await?;
         Ok(())
@@ -286,7 +291,7 @@ async fn company(op: &Operator, cmd: CompanyCmd) -> anyhow::Result<()> {
         } => {
             let s = s.as_deref().map(scopes).transpose()?;
             let c = admin.create_company(&name, s, max_credentials).await?;
-            op.audit(c.id, "company.created", &c.name).await?;
+            op.audit(c.id, AuditAction::CompanyCreated, &c.name).await?;
             print_json(&output::company(&c))
         }
         CompanyCmd::List => {
@@ -313,7 +318,7 @@ async fn company(op: &Operator, cmd: CompanyCmd) -> anyhow::Result<()> {
                 max_credentials,
             };
             let c = admin.update_company(&company_id(&id)?, changes).await?;
-            op.audit(c.id, "company.updated", &c.name).await?;
+            op.audit(c.id, AuditAction::CompanyUpdated, &c.name).await?;
             print_json(&output::company(&c))
         }
     }
@@ -331,8 +336,12 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
                 .create_credential(&company_id(&company)?, &label, scopes(&s)?)
                 .await?;
             let c = &created.credential;
-            op.audit(c.company_id, "credential.created", c.client_id.as_str())
-                .await?;
+            op.audit(
+                c.company_id,
+                AuditAction::CredentialCreated,
+                c.client_id.as_str(),
+            )
+            .await?;
             let ceiling = admin.company(&created.credential.company_id).await?.scopes;
             print_json(&output::credential(
                 &created.credential,
@@ -366,8 +375,12 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
                 scopes: s.as_deref().map(scopes).transpose()?,
             };
             let c = admin.update_credential(&client_id(&id)?, changes).await?;
-            op.audit(c.company_id, "credential.updated", c.client_id.as_str())
-                .await?;
+            op.audit(
+                c.company_id,
+                AuditAction::CredentialUpdated,
+                c.client_id.as_str(),
+            )
+            .await?;
             let ceiling = admin.company(&c.company_id).await?.scopes;
             print_json(&output::credential(&c, &ceiling, None))
         }
@@ -379,7 +392,7 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
             let c = &r.credential;
             op.audit(
                 c.company_id,
-                "credential.rotated",
+                AuditAction::CredentialRotated,
                 &format!("{} (grace {grace}s)", c.client_id),
             )
             .await?;
@@ -394,7 +407,8 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
             let id = client_id(&id)?;
             let company = admin.credential(&id).await?.company_id;
             admin.delete_credential(&id).await?;
-            op.audit(company, "credential.deleted", id.as_str()).await?;
+            op.audit(company, AuditAction::CredentialDeleted, id.as_str())
+                .await?;
             print_json(&serde_json::json!({"deleted": id.as_str()}))
         }
     }
@@ -402,7 +416,6 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
 
 async fn key(settings: &Settings, cmd: KeyCmd) -> anyhow::Result<()> {
     use tollgate_core::clock::Clock as _;
-    use tollgate_core::keys::SigningAlg;
     let store = tollgate_store::open(&settings.database_url).await?;
     match cmd {
         KeyCmd::Rotate {
@@ -416,7 +429,7 @@ async fn key(settings: &Settings, cmd: KeyCmd) -> anyhow::Result<()> {
             if !(0..=24 * 3600).contains(&activate_after) {
                 anyhow::bail!("--activate-after must be between 0 and 86400 seconds");
             }
-            let alg: SigningAlg = alg.as_deref().unwrap_or(&settings.signing_alg).parse()?;
+            let alg = alg.unwrap_or(settings.signing_alg);
             let new = tollgate_core::keys::rotate_scheduled(
                 &*store,
                 alg,

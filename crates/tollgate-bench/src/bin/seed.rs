@@ -18,7 +18,7 @@ use clap::Parser;
 use sqlx::Connection as _;
 use tollgate_core::clock::{Clock as _, SystemClock};
 use tollgate_core::ids::{ClientId, CompanyId, GroupId, SecretId};
-use tollgate_core::secret::{ClientSecret, SecretHasher};
+use tollgate_core::secret::SecretHasher;
 
 #[derive(Parser)]
 struct Args {
@@ -70,7 +70,7 @@ async fn seed(args: Args) -> anyhow::Result<()> {
             insert_company(&mut tx, &company, i / PER_COMPANY, now).await?;
         }
         let client_id = ClientId::generate()?;
-        let secret = ClientSecret::generate()?;
+        let secret = tollgate_core::secret::generate()?;
         sqlx::query(
             "INSERT INTO credentials(client_id, company_id, label, scopes, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?)",

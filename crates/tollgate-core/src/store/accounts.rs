@@ -1,7 +1,7 @@
 //! Users of the admin panel, their sessions, and the audit log.
 
 use super::StoreError;
-use crate::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
+use crate::accounts::model::{AuditEvent, Email, Role, SessionRecord, User, UserId};
 use crate::ids::CompanyId;
 use async_trait::async_trait;
 

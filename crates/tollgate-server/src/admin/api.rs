@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tollgate_core::accounts::{AdminActor, Role, UserId};
+use tollgate_core::accounts::{AccountError, AdminActor, AuditAction, Role, UserId};
 use tollgate_core::admin::{CreatedCredential, CredentialChanges};
 use tollgate_core::ids::ClientId;
 use tollgate_core::model::Credential;
@@ -44,7 +44,7 @@ pub(crate) async fn ceiling(
 async fn audit(
     state: &AppState,
     actor: &AdminActor,
-    action: &str,
+    action: AuditAction,
     target: &str,
 ) -> Result<(), AdminApiError> {
     Ok(state
@@ -70,7 +70,7 @@ pub(crate) mod ops {
         audit(
             state,
             actor,
-            "credential.created",
+            AuditAction::CredentialCreated,
             created.credential.client_id.as_str(),
         )
         .await?;
@@ -85,7 +85,13 @@ pub(crate) mod ops {
     ) -> Result<Credential, AdminApiError> {
         let c = own_credential(state, actor, client_id).await?;
         let updated = state.admin.update_credential(&c.client_id, changes).await?;
-        audit(state, actor, "credential.updated", c.client_id.as_str()).await?;
+        audit(
+            state,
+            actor,
+            AuditAction::CredentialUpdated,
+            c.client_id.as_str(),
+        )
+        .await?;
         Ok(updated)
     }
 
@@ -100,7 +106,7 @@ pub(crate) mod ops {
         audit(
             state,
             actor,
-            "credential.rotated",
+            AuditAction::CredentialRotated,
             &format!("{} (grace {grace}s)", c.client_id),
         )
         .await?;
@@ -118,7 +124,13 @@ pub(crate) mod ops {
             Ok(()) | Err(tollgate_core::admin::AdminError::CredentialNotFound) => {}
             Err(e) => return Err(e.into()),
         }
-        audit(state, actor, "credential.deleted", c.client_id.as_str()).await
+        audit(
+            state,
+            actor,
+            AuditAction::CredentialDeleted,
+            c.client_id.as_str(),
+        )
+        .await
     }
 }
 
@@ -268,7 +280,7 @@ pub(crate) async fn create_user(
     ApiAdmin(actor): ApiAdmin,
     AdminJson(b): AdminJson<NewUserBody>,
 ) -> Result<(StatusCode, Json<Value>), AdminApiError> {
-    let role: Role = b.role.parse()?;
+    let role: Role = b.role.parse().map_err(AccountError::from)?;
     let u = state
         .accounts
         .create_user(
@@ -301,7 +313,11 @@ pub(crate) async fn update_user(
 ) -> Result<Json<Value>, AdminApiError> {
     let u = state
         .accounts
-        .set_role(&actor, &user_id(&id)?, b.role.parse()?)
+        .set_role(
+            &actor,
+            &user_id(&id)?,
+            b.role.parse().map_err(AccountError::from)?,
+        )
         .await?;
     Ok(Json(user_view(&u)))
 }

@@ -10,6 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tollgate_core::authority::{ClientAuthFailure, IssueError};
+use tollgate_core::ids::ClientId;
 use tollgate_proto::TokenResponse;
 use utoipa::ToSchema;
 
@@ -98,7 +99,10 @@ struct Managed {
 async fn management_request(state: &AppState, req: Request) -> Result<Managed, TokenError> {
     let (gate, req) = gated(state, req, ManagementRequest::parse).await?;
     gate.client(&req.client_id, false).await?;
-    let Ok((caller, company)) = state.authority.authenticate(&req.client_id, &req.secret.0) else {
+    let authenticated = ClientId::parse(&req.client_id)
+        .map_err(|_| ClientAuthFailure::UnknownClient)
+        .and_then(|id| state.authority.authenticate(&id, &req.secret));
+    let Ok((caller, company)) = authenticated else {
         gate.failed(Some(&req.client_id)).await;
         return Err(TokenError::InvalidClient { basic: req.basic });
     };
@@ -220,9 +224,9 @@ async fn gated<'s, T>(
 async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenError> {
     let (gate, req) = gated(state, req, TokenRequest::parse).await?;
     gate.client(&req.client_id, true).await?;
-    let issued = match state
-        .authority
-        .issue(&req.client_id, &req.secret.0, req.scope.as_ref())
+    let issued = match ClientId::parse(&req.client_id)
+        .map_err(|_| IssueError::InvalidClient(ClientAuthFailure::UnknownClient))
+        .and_then(|id| state.authority.issue(&id, &req.secret, req.scope.as_ref()))
     {
         Ok(issued) => issued,
         Err(e) => {

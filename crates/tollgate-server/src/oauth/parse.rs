@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::percent_decode;
 use serde::Deserialize;
-use tollgate_proto::{GRANT_CLIENT_CREDENTIALS, ScopeSet};
+use tollgate_proto::{ClientSecret, GRANT_CLIENT_CREDENTIALS, ScopeSet};
 
 use crate::error::TokenError;
 
@@ -16,19 +16,9 @@ use crate::error::TokenError;
 #[derive(Debug, PartialEq, Eq)]
 pub struct TokenRequest {
     pub(super) client_id: String,
-    pub(super) secret: Secret,
+    pub(super) secret: ClientSecret,
     pub(super) scope: Option<ScopeSet>,
     pub(super) basic: bool,
-}
-
-/// A client secret as received; never printed.
-#[derive(PartialEq, Eq)]
-pub(super) struct Secret(pub(super) String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
 }
 
 /// The fields of either body form, before validation.
@@ -36,7 +26,7 @@ impl std::fmt::Debug for Secret {
 struct Fields<'a> {
     grant_type: Option<Cow<'a, str>>,
     client_id: Option<Cow<'a, str>>,
-    client_secret: Option<Cow<'a, str>>,
+    client_secret: Option<ClientSecret>,
     scope: Option<Cow<'a, str>>,
     /// Introspection and revocation only.
     token: Option<Cow<'a, str>>,
@@ -60,8 +50,8 @@ struct JsonBody<'a> {
     grant_type: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     client_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    client_secret: Option<Cow<'a, str>>,
+    #[serde(default)]
+    client_secret: Option<ClientSecret>,
     #[serde(borrow, default)]
     scope: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -80,8 +70,8 @@ struct JsonManagementBody<'a> {
     token_type_hint: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     client_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    client_secret: Option<Cow<'a, str>>,
+    #[serde(default)]
+    client_secret: Option<ClientSecret>,
 }
 
 enum BodyKind {
@@ -169,6 +159,10 @@ fn form_decode(s: &[u8]) -> Result<Cow<'_, str>, TokenError> {
     }
 }
 
+fn duplicate(key: &str) -> TokenError {
+    TokenError::InvalidRequest(format!("duplicate parameter {key}"))
+}
+
 fn parse_form(body: &[u8], endpoint: Endpoint) -> Result<Fields<'_>, TokenError> {
     let mut f = Fields::default();
     for pair in body.split(|&b| b == b'&') {
@@ -187,14 +181,16 @@ fn parse_form(body: &[u8], endpoint: Endpoint) -> Result<Fields<'_>, TokenError>
             ("token", Endpoint::TokenManagement) => &mut f.token,
             ("token_type_hint", Endpoint::TokenManagement) => &mut f.token_type_hint,
             ("client_id", _) => &mut f.client_id,
-            ("client_secret", _) => &mut f.client_secret,
+            ("client_secret", _) if f.client_secret.is_some() => return Err(duplicate(&key)),
+            ("client_secret", _) => {
+                f.client_secret = Some(ClientSecret::new(value.into_owned()));
+                continue;
+            }
             // RFC 6749 §3.2: unrecognized parameters are ignored.
             _ => continue,
         };
         if slot.is_some() {
-            return Err(TokenError::InvalidRequest(format!(
-                "duplicate parameter {key}"
-            )));
+            return Err(duplicate(&key));
         }
         // RFC 6749 §3.1: a parameter without a value is treated as omitted — but still counts as
         // sent for the duplicate check.
@@ -204,7 +200,7 @@ fn parse_form(body: &[u8], endpoint: Endpoint) -> Result<Fields<'_>, TokenError>
 }
 
 /// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1: each part form-urlencoded).
-fn parse_basic(headers: &HeaderMap) -> Result<Option<(String, String)>, TokenError> {
+fn parse_basic(headers: &HeaderMap) -> Result<Option<(String, ClientSecret)>, TokenError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(v) = values.next() else {
         return Ok(None);
@@ -223,7 +219,7 @@ fn parse_basic(headers: &HeaderMap) -> Result<Option<(String, String)>, TokenErr
     let raw = STANDARD.decode(rest.trim()).map_err(|_| malformed())?;
     let i = raw.iter().position(|&b| b == b':').ok_or_else(malformed)?;
     let id = form_decode(&raw[..i])?.into_owned();
-    let secret = form_decode(&raw[i + 1..])?.into_owned();
+    let secret = ClientSecret::new(form_decode(&raw[i + 1..])?.into_owned());
     if id.is_empty() || secret.is_empty() {
         return Err(malformed());
     }
@@ -250,11 +246,11 @@ fn parse_fields<'a>(
 fn client_auth(
     headers: &HeaderMap,
     client_id: Option<Cow<'_, str>>,
-    client_secret: Option<Cow<'_, str>>,
-) -> Result<(String, Secret, bool), TokenError> {
+    client_secret: Option<ClientSecret>,
+) -> Result<(String, ClientSecret, bool), TokenError> {
     let basic = parse_basic(headers)?;
     let body_id = present(client_id);
-    let body_secret = present(client_secret);
+    let body_secret = client_secret.filter(|s| !s.is_empty());
     let (client_id, secret, is_basic) = match basic {
         Some((id, secret)) => {
             if body_secret.is_some() {
@@ -274,10 +270,10 @@ fn client_auth(
                 body_id.ok_or_else(|| TokenError::InvalidRequest("missing client_id".into()))?;
             let secret = body_secret
                 .ok_or_else(|| TokenError::InvalidRequest("missing client_secret".into()))?;
-            (id.into_owned(), secret.into_owned(), false)
+            (id.into_owned(), secret, false)
         }
     };
-    Ok((client_id, Secret(secret), is_basic))
+    Ok((client_id, secret, is_basic))
 }
 
 impl TokenRequest {
@@ -312,7 +308,7 @@ pub(super) struct ManagementRequest {
     /// The caller's client ID.
     pub(super) client_id: String,
     /// The caller's secret.
-    pub(super) secret: Secret,
+    pub(super) secret: ClientSecret,
     /// Whether the caller used HTTP Basic.
     pub(super) basic: bool,
     /// The token asked about (`None`: missing, an `invalid_request` once the caller is known).
@@ -353,7 +349,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.client_id, "a");
-        assert_eq!(r.secret.0, "s");
+        assert_eq!(r.secret.expose(), "s");
         assert!(!r.basic);
     }
 
@@ -365,7 +361,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.client_id, "a+b");
-        assert_eq!(r.secret.0, "x y");
+        assert_eq!(r.secret.expose(), "x y");
         assert_eq!(r.scope.unwrap().to_string(), "groups:read");
     }
 
@@ -393,7 +389,7 @@ mod tests {
     fn debug_redacts_secret() {
         let r = TokenRequest {
             client_id: "a".into(),
-            secret: Secret("hunter2".into()),
+            secret: ClientSecret::new("hunter2"),
             scope: None,
             basic: false,
         };

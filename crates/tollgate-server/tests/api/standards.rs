@@ -203,7 +203,7 @@ async fn key_rotation_keeps_old_tokens_valid_until_the_overlap_ends() {
 #[tokio::test]
 async fn es256_and_rs256_are_selectable() {
     for alg in ["ES256", "RS256"] {
-        let app = helpers::spawn_with(|s| s.signing_alg = alg.into()).await;
+        let app = helpers::spawn_with(|s| s.signing_alg = alg.parse().unwrap()).await;
         let cred = app.credential("groups:read").await;
         let token = app.token(&cred).await;
         let h: Value = serde_json::from_slice(
@@ -251,7 +251,7 @@ async fn changing_the_configured_algorithm_rotates_at_start() {
     let app = helpers::spawn_with(|s| {
         s.database_url = url.clone();
         s.issuer = Some(issuer.clone());
-        s.signing_alg = "ES256".into();
+        s.signing_alg = SigningAlg::ES256;
     })
     .await;
     let es_token = app.token(&cred).await;

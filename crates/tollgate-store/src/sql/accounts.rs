@@ -135,7 +135,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .arg(e.at)
         .arg(&e.company_id.to_string())
         .arg(&e.actor)
-        .arg(&e.action)
+        .arg(e.action.as_str())
         .arg(&e.target)
         .arg(&e.remote_addr)
         .execute(c.ex())

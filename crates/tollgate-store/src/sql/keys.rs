@@ -59,7 +59,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
                      (SELECT COALESCE(MAX(added), 0) + 1 FROM signing_keys))",
         )
         .arg(&k.kid)
-        .arg(&k.alg)
+        .arg(k.alg.as_str())
         .arg(k.private_pkcs8.as_slice())
         .arg(k.public.as_slice())
         .arg(k.created_at)

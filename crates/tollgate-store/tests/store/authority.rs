@@ -2,6 +2,7 @@
 
 use tollgate_core::admin::{CompanyChanges, CredentialChanges};
 use tollgate_core::authority::{ClientAuthFailure, IssueError, TokenRejection};
+use tollgate_core::secret::ClientSecret;
 
 use crate::helpers::{Backend, T0, TTL, admin_over, env, ss, unknown_client};
 
@@ -9,21 +10,21 @@ async fn issue_authenticates_the_client_and_checks_scopes(b: Backend) {
     let e = env(b).await;
     let c = e.company("groups:read groups:write users:read", None).await;
     let created = e.credential(&c.id, "groups:read groups:write").await;
-    let id = created.credential.client_id.as_str();
+    let id = &created.credential.client_id;
     let authority = e.authority().await;
     assert_eq!(authority.directory().credential_count(), 1);
 
-    let t = authority.issue(id, created.secret.expose(), None).unwrap();
+    let t = authority.issue(id, &created.secret, None).unwrap();
     assert_eq!(t.expires_in, TTL);
     assert_eq!(t.scope, ss("groups:read groups:write"));
     assert_eq!(t.access_token.split('.').count(), 3);
 
     let t = authority
-        .issue(id, created.secret.expose(), Some(&ss("groups:read")))
+        .issue(id, &created.secret, Some(&ss("groups:read")))
         .unwrap();
     assert_eq!(t.scope, ss("groups:read"));
 
-    let r = authority.issue(id, "tgsec_wrong", None);
+    let r = authority.issue(id, &ClientSecret::new("tgsec_wrong"), None);
     assert!(
         matches!(
             r,
@@ -31,7 +32,7 @@ async fn issue_authenticates_the_client_and_checks_scopes(b: Backend) {
         ),
         "{r:?}"
     );
-    let r = authority.issue(unknown_client().as_str(), created.secret.expose(), None);
+    let r = authority.issue(&unknown_client(), &created.secret, None);
     assert!(
         matches!(
             r,
@@ -42,7 +43,7 @@ async fn issue_authenticates_the_client_and_checks_scopes(b: Backend) {
     // Another credential's secret does not work.
     let other = e.credential(&c.id, "groups:read").await;
     authority.sync(&*e.store).await.unwrap();
-    let r = authority.issue(id, other.secret.expose(), None);
+    let r = authority.issue(id, &other.secret, None);
     assert!(
         matches!(
             r,
@@ -52,25 +53,18 @@ async fn issue_authenticates_the_client_and_checks_scopes(b: Backend) {
     );
 
     // In the company's ceiling but not the credential's: invalid_scope, naming what is missing.
-    match authority.issue(
-        id,
-        created.secret.expose(),
-        Some(&ss("groups:read users:read")),
-    ) {
+    match authority.issue(id, &created.secret, Some(&ss("groups:read users:read"))) {
         Err(IssueError::InvalidScope(missing)) => assert_eq!(missing, ss("users:read")),
         other => panic!("expected InvalidScope, got {other:?}"),
     }
-    match authority.issue(id, created.secret.expose(), Some(&ss("webhooks:read"))) {
+    match authority.issue(id, &created.secret, Some(&ss("webhooks:read"))) {
         Err(IssueError::InvalidScope(missing)) => assert_eq!(missing, ss("webhooks:read")),
         other => panic!("expected InvalidScope, got {other:?}"),
     }
 
     // Issuing notes the client as used.
     let used = authority.take_last_used();
-    assert!(
-        used.iter().any(|(c, t)| c.as_str() == id && *t == T0),
-        "{used:?}"
-    );
+    assert!(used.iter().any(|(c, t)| c == id && *t == T0), "{used:?}");
     assert!(authority.take_last_used().is_empty());
 }
 
@@ -84,8 +78,8 @@ async fn credential_created_later_is_known_after_sync(b: Backend) {
         .create_credential(&c.id, "late", ss("groups:read"))
         .await
         .unwrap();
-    let id = created.credential.client_id.as_str();
-    let r = authority.issue(id, created.secret.expose(), None);
+    let id = &created.credential.client_id;
+    let r = authority.issue(id, &created.secret, None);
     assert!(
         matches!(
             r,
@@ -95,7 +89,7 @@ async fn credential_created_later_is_known_after_sync(b: Backend) {
     );
     let out = authority.sync(&*e.store).await.unwrap();
     assert!(out.applied > 0 && !out.full_reload, "{out:?}");
-    authority.issue(id, created.secret.expose(), None).unwrap();
+    authority.issue(id, &created.secret, None).unwrap();
 }
 
 async fn authorize_accepts_a_fresh_token(b: Backend) {
@@ -105,8 +99,8 @@ async fn authorize_accepts_a_fresh_token(b: Backend) {
     let authority = e.authority().await;
     let t = authority
         .issue(
-            created.credential.client_id.as_str(),
-            created.secret.expose(),
+            &created.credential.client_id,
+            &created.secret,
             Some(&ss("groups:read")),
         )
         .unwrap();
@@ -141,17 +135,13 @@ async fn deleting_a_credential_in_another_process_revokes_its_tokens(b: Backend)
     let created = e.credential(&c.id, "groups:read").await;
     let keep = e.credential(&c.id, "groups:read").await;
     let authority = e.authority().await;
-    let id = created.credential.client_id.as_str();
+    let id = &created.credential.client_id;
     let token = authority
-        .issue(id, created.secret.expose(), None)
+        .issue(id, &created.secret, None)
         .unwrap()
         .access_token;
     let kept = authority
-        .issue(
-            keep.credential.client_id.as_str(),
-            keep.secret.expose(),
-            None,
-        )
+        .issue(&keep.credential.client_id, &keep.secret, None)
         .unwrap()
         .access_token;
     assert!(authority.authorize(&token).unwrap().allows("groups:read"));
@@ -167,7 +157,7 @@ async fn deleting_a_credential_in_another_process_revokes_its_tokens(b: Backend)
         authority.authorize(&token).unwrap_err(),
         TokenRejection::Revoked
     );
-    let r = authority.issue(id, created.secret.expose(), None);
+    let r = authority.issue(id, &created.secret, None);
     assert!(
         matches!(
             r,
@@ -184,9 +174,9 @@ async fn narrowing_the_company_ceiling_takes_effect_after_sync(b: Backend) {
     let c = e.company("groups:read groups:write", None).await;
     let created = e.credential(&c.id, "groups:read groups:write").await;
     let authority = e.authority().await;
-    let id = created.credential.client_id.as_str();
+    let id = &created.credential.client_id;
     let token = authority
-        .issue(id, created.secret.expose(), None)
+        .issue(id, &created.secret, None)
         .unwrap()
         .access_token;
     let a = authority.authorize(&token).unwrap();
@@ -209,9 +199,9 @@ async fn narrowing_the_company_ceiling_takes_effect_after_sync(b: Backend) {
     assert!(!a.allows("groups:write"));
     assert_eq!(a.effective_scopes(), ss("groups:read"));
     // New tokens only get the narrowed scopes, and asking for more is refused.
-    let t = authority.issue(id, created.secret.expose(), None).unwrap();
+    let t = authority.issue(id, &created.secret, None).unwrap();
     assert_eq!(t.scope, ss("groups:read"));
-    let r = authority.issue(id, created.secret.expose(), Some(&ss("groups:write")));
+    let r = authority.issue(id, &created.secret, Some(&ss("groups:write")));
     assert!(matches!(r, Err(IssueError::InvalidScope(_))), "{r:?}");
 }
 
@@ -221,11 +211,7 @@ async fn narrowing_credential_scopes_takes_effect_after_sync(b: Backend) {
     let created = e.credential(&c.id, "groups:read groups:write").await;
     let authority = e.authority().await;
     let token = authority
-        .issue(
-            created.credential.client_id.as_str(),
-            created.secret.expose(),
-            None,
-        )
+        .issue(&created.credential.client_id, &created.secret, None)
         .unwrap()
         .access_token;
     e.admin
@@ -250,11 +236,7 @@ async fn tokens_expire_after_ttl(b: Backend) {
     let created = e.credential(&c.id, "groups:read").await;
     let authority = e.authority().await;
     let token = authority
-        .issue(
-            created.credential.client_id.as_str(),
-            created.secret.expose(),
-            None,
-        )
+        .issue(&created.credential.client_id, &created.secret, None)
         .unwrap()
         .access_token;
     assert!(authority.authorize(&token).is_ok());
@@ -294,11 +276,7 @@ async fn tampered_or_foreign_tokens_are_rejected(b: Backend) {
     let created = e.credential(&c.id, "groups:read").await;
     let authority = e.authority().await;
     let token = authority
-        .issue(
-            created.credential.client_id.as_str(),
-            created.secret.expose(),
-            None,
-        )
+        .issue(&created.credential.client_id, &created.secret, None)
         .unwrap()
         .access_token;
     // Cache the genuine token first: tampered variants must not ride on it.
@@ -342,11 +320,7 @@ async fn tampered_or_foreign_tokens_are_rejected(b: Backend) {
     let fcred = foreign.credential(&fc.id, "groups:read").await;
     let fauth = foreign.authority().await;
     let ftoken = fauth
-        .issue(
-            fcred.credential.client_id.as_str(),
-            fcred.secret.expose(),
-            None,
-        )
+        .issue(&fcred.credential.client_id, &fcred.secret, None)
         .unwrap()
         .access_token;
     assert_eq!(
@@ -362,7 +336,7 @@ async fn rotation_grace_governs_old_secret_and_its_tokens(b: Backend) {
     let id = created.credential.client_id.clone();
     let authority = e.authority().await;
     let old_token = authority
-        .issue(id.as_str(), created.secret.expose(), None)
+        .issue(&id, &created.secret, None)
         .unwrap()
         .access_token;
 
@@ -373,10 +347,10 @@ async fn rotation_grace_governs_old_secret_and_its_tokens(b: Backend) {
         "within the grace period"
     );
     authority
-        .issue(id.as_str(), created.secret.expose(), None)
+        .issue(&id, &created.secret, None)
         .expect("old secret works during the grace period");
     let new_token = authority
-        .issue(id.as_str(), rotated.secret.expose(), None)
+        .issue(&id, &rotated.secret, None)
         .unwrap()
         .access_token;
 
@@ -385,7 +359,7 @@ async fn rotation_grace_governs_old_secret_and_its_tokens(b: Backend) {
         authority.authorize(&old_token).unwrap_err(),
         TokenRejection::Revoked
     );
-    let r = authority.issue(id.as_str(), created.secret.expose(), None);
+    let r = authority.issue(&id, &created.secret, None);
     assert!(
         matches!(
             r,
@@ -402,7 +376,7 @@ async fn rotation_grace_governs_old_secret_and_its_tokens(b: Backend) {
         authority.authorize(&new_token).unwrap_err(),
         TokenRejection::Revoked
     );
-    let r = authority.issue(id.as_str(), rotated.secret.expose(), None);
+    let r = authority.issue(&id, &rotated.secret, None);
     assert!(
         matches!(
             r,
@@ -410,9 +384,7 @@ async fn rotation_grace_governs_old_secret_and_its_tokens(b: Backend) {
         ),
         "{r:?}"
     );
-    authority
-        .issue(id.as_str(), last.secret.expose(), None)
-        .unwrap();
+    authority.issue(&id, &last.secret, None).unwrap();
 }
 
 async fn sync_recovers_from_a_pruned_feed(b: Backend) {
@@ -421,11 +393,7 @@ async fn sync_recovers_from_a_pruned_feed(b: Backend) {
     let created = e.credential(&c.id, "groups:read").await;
     let authority = e.authority().await;
     let token = authority
-        .issue(
-            created.credential.client_id.as_str(),
-            created.secret.expose(),
-            None,
-        )
+        .issue(&created.credential.client_id, &created.secret, None)
         .unwrap()
         .access_token;
 
@@ -447,11 +415,7 @@ async fn sync_recovers_from_a_pruned_feed(b: Backend) {
         TokenRejection::Revoked
     );
     authority
-        .issue(
-            added.credential.client_id.as_str(),
-            added.secret.expose(),
-            None,
-        )
+        .issue(&added.credential.client_id, &added.secret, None)
         .unwrap();
     assert_eq!(authority.directory().credential_count(), 1);
 }

@@ -151,11 +151,7 @@ async fn authority_started_after_a_full_prune_does_not_reload_on_every_sync(b: B
     // A node (re)started now must still be able to follow the feed incrementally.
     let authority = e.authority().await;
     authority
-        .issue(
-            created.credential.client_id.as_str(),
-            created.secret.expose(),
-            None,
-        )
+        .issue(&created.credential.client_id, &created.secret, None)
         .unwrap();
     let out = authority.sync(&*e.store).await.unwrap();
     assert!(

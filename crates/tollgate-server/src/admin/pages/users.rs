@@ -87,7 +87,11 @@ pub(super) async fn add_user(
 ) -> Response {
     let r = async {
         form.check_csrf(&admin.csrf)?;
-        let role: Role = form.get("role").unwrap_or("").parse()?;
+        let role: Role = form
+            .get("role")
+            .unwrap_or("")
+            .parse()
+            .map_err(tollgate_core::accounts::AccountError::from)?;
         state
             .accounts
             .create_user(
@@ -117,7 +121,11 @@ pub(super) async fn set_role(
 ) -> Response {
     let r = async {
         form.check_csrf(&admin.csrf)?;
-        let role: Role = form.get("role").unwrap_or("").parse()?;
+        let role: Role = form
+            .get("role")
+            .unwrap_or("")
+            .parse()
+            .map_err(tollgate_core::accounts::AccountError::from)?;
         state
             .accounts
             .set_role(&admin.actor, &parse_user_id(&id)?, role)
@@ -176,7 +184,7 @@ pub(super) async fn audit(State(state): State<AppState>, admin: PanelAdmin) -> R
                     .map(|e| EventRow {
                         at: rfc3339(e.at),
                         actor: e.actor,
-                        action: e.action,
+                        action: e.action.to_string(),
                         target: e.target,
                         remote: e.remote_addr.unwrap_or_default(),
                     })

@@ -3,14 +3,12 @@
 //! credentials and users, and only [`Accounts::admin_actor`] makes one.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::clock::{Clock, UnixTime};
@@ -18,140 +16,19 @@ use crate::ids::{ClientId, CompanyId, ObjectId};
 use crate::random::{self, RandomError};
 use crate::store::{Store, StoreError};
 
+pub mod model;
+
+pub use model::{
+    AuditAction, AuditEvent, Email, InvalidEmail, InvalidRole, Role, SessionRecord,
+    UnknownAuditAction, User, UserId,
+};
+
 /// Longest accepted password (bytes); Argon2 work grows with it.
 pub const MAX_PASSWORD_LEN: usize = 256;
 /// Shortest accepted password.
 pub const MIN_PASSWORD_LEN: usize = 12;
 /// How long a panel session lives.
 pub const SESSION_TTL: i64 = 8 * 3600;
-
-/// A user id.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct UserId(pub ObjectId);
-
-impl Serialize for UserId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
-    }
-}
-
-impl UserId {
-    /// Parses 24 hex digits.
-    pub fn parse(s: &str) -> Result<Self, crate::ids::InvalidId> {
-        ObjectId::parse(s).map(Self)
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-/// A user's role in their company.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Full control, like admin; the reference's "owner".
-    Owner,
-    /// Manages credentials and users.
-    Admin,
-    /// Can log in; cannot see or manage credentials.
-    Member,
-}
-
-impl Role {
-    /// Whether the role manages credentials and users.
-    pub fn is_admin(self) -> bool {
-        matches!(self, Self::Owner | Self::Admin)
-    }
-
-    /// The role as text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Admin => "admin",
-            Self::Member => "member",
-        }
-    }
-}
-
-impl FromStr for Role {
-    type Err = AccountError;
-    fn from_str(s: &str) -> Result<Self, AccountError> {
-        match s {
-            "owner" => Ok(Self::Owner),
-            "admin" => Ok(Self::Admin),
-            "member" => Ok(Self::Member),
-            _ => Err(AccountError::Invalid(
-                "role must be owner, admin or member".into(),
-            )),
-        }
-    }
-}
-
-/// An email address, trimmed and lowercased.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
-pub struct Email(String);
-
-impl Email {
-    /// Light validation: one `@`, something on each side, a dot in the domain, ≤ 254 characters.
-    pub fn parse(s: &str) -> Result<Self, AccountError> {
-        let s = s.trim().to_lowercase();
-        let ok = s.len() <= 254
-            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-            && match s.split_once('@') {
-                Some((local, domain)) => {
-                    !local.is_empty()
-                        && domain.contains('.')
-                        && !domain.contains('@')
-                        && !domain.starts_with('.')
-                        && !domain.ends_with('.')
-                }
-                None => false,
-            };
-        if ok {
-            Ok(Self(s))
-        } else {
-            Err(AccountError::Invalid("not a valid email address".into()))
-        }
-    }
-
-    /// The address.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A user as stored.
-#[derive(Clone, Debug)]
-pub struct User {
-    /// Id.
-    pub id: UserId,
-    /// Company.
-    pub company_id: CompanyId,
-    /// Email (login name, unique).
-    pub email: Email,
-    /// Role.
-    pub role: Role,
-    /// Argon2id PHC string.
-    pub password_hash: String,
-    /// Creation time.
-    pub created_at: UnixTime,
-}
-
-/// A panel session as stored (the token itself is never stored, only its SHA-256).
-#[derive(Clone, Debug)]
-pub struct SessionRecord {
-    /// SHA-256 of the session token, base64url.
-    pub id_hash: String,
-    /// Who.
-    pub user_id: UserId,
-    /// The CSRF token every state-changing request must carry.
-    pub csrf: String,
-    /// Expiry.
-    pub expires_at: UnixTime,
-}
 
 /// Who did something, for the audit log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -175,23 +52,6 @@ impl fmt::Display for Actor {
             Self::Anonymous => f.write_str("anonymous"),
         }
     }
-}
-
-/// One audit event.
-#[derive(Clone, Debug, Serialize)]
-pub struct AuditEvent {
-    /// When.
-    pub at: UnixTime,
-    /// Company concerned.
-    pub company_id: CompanyId,
-    /// Who (`user:…`, `client:…`, `operator`, `anonymous`).
-    pub actor: String,
-    /// What, e.g. `credential.created`, `login.failed`.
-    pub action: String,
-    /// On what (a client ID, a user email…); never a secret.
-    pub target: String,
-    /// From where.
-    pub remote_addr: Option<String>,
 }
 
 /// Proof that the caller administers `company_id`: only [`Accounts::admin_actor`],
@@ -238,12 +98,17 @@ impl AdminActor {
     }
 
     /// An audit event by this actor.
-    pub fn event(&self, action: &str, target: impl Into<String>, at: UnixTime) -> AuditEvent {
+    pub fn event(
+        &self,
+        action: AuditAction,
+        target: impl Into<String>,
+        at: UnixTime,
+    ) -> AuditEvent {
         AuditEvent {
             at,
             company_id: self.company_id,
             actor: self.actor.to_string(),
-            action: action.to_owned(),
+            action,
             target: target.into(),
             remote_addr: self.remote_addr.clone(),
         }
@@ -284,6 +149,18 @@ pub enum AccountError {
     /// Hashing failed.
     #[error("password hashing failed")]
     Hash,
+}
+
+impl From<InvalidEmail> for AccountError {
+    fn from(e: InvalidEmail) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+impl From<InvalidRole> for AccountError {
+    fn from(e: InvalidRole) -> Self {
+        Self::Invalid(e.to_string())
+    }
 }
 
 impl From<StoreError> for AccountError {
@@ -430,7 +307,8 @@ impl Accounts {
             .cloned()
             .unwrap_or_else(|| AdminActor::operator(*company));
         let target = format!("{} ({})", user.email.as_str(), role.as_str());
-        self.record(by.event("user.created", target, now)).await?;
+        self.record(by.event(AuditAction::UserCreated, target, now))
+            .await?;
         Ok(user)
     }
 
@@ -477,7 +355,7 @@ impl Accounts {
         self.store.set_user_role(id, role).await?;
         user.role = role;
         self.record(by.event(
-            "user.role_changed",
+            AuditAction::UserRoleChanged,
             format!("{} → {}", user.email.as_str(), role.as_str()),
             self.now(),
         ))
@@ -492,7 +370,7 @@ impl Accounts {
             return Err(AccountError::LastAdmin);
         }
         self.store.delete_user(id).await?;
-        self.record(by.event("user.removed", user.email.as_str(), self.now()))
+        self.record(by.event(AuditAction::UserRemoved, user.email.as_str(), self.now()))
             .await?;
         Ok(())
     }
@@ -524,23 +402,22 @@ impl Accounts {
                 false
             }
         };
-        let Some(user) = user.filter(|_| ok) else {
-            if let Some(u) = self
-                .store
-                .get_user_by_email(&Email::parse(email).unwrap_or(Email(String::new())))
-                .await?
-            {
-                self.record(AuditEvent {
-                    at: now,
-                    company_id: u.company_id,
-                    actor: Actor::Anonymous.to_string(),
-                    action: "login.failed".into(),
-                    target: u.email.as_str().to_owned(),
-                    remote_addr,
-                })
-                .await?;
+        let user = match user {
+            Some(u) if ok => u,
+            other => {
+                if let Some(u) = other {
+                    self.record(AuditEvent {
+                        at: now,
+                        company_id: u.company_id,
+                        actor: Actor::Anonymous.to_string(),
+                        action: AuditAction::LoginFailed,
+                        target: u.email.as_str().to_owned(),
+                        remote_addr,
+                    })
+                    .await?;
+                }
+                return Err(AccountError::BadLogin);
             }
-            return Err(AccountError::BadLogin);
         };
         let token = Zeroizing::new(random_token()?);
         let csrf = random_token()?;
@@ -556,7 +433,7 @@ impl Accounts {
             at: now,
             company_id: user.company_id,
             actor: Actor::User(user.email.as_str().to_owned()).to_string(),
-            action: "login.succeeded".into(),
+            action: AuditAction::LoginSucceeded,
             target: user.email.as_str().to_owned(),
             remote_addr,
         })
@@ -596,7 +473,7 @@ impl Accounts {
             at: self.clock.now(),
             company_id: user.company_id,
             actor: Actor::User(user.email.as_str().to_owned()).to_string(),
-            action: "logout".into(),
+            action: AuditAction::Logout,
             target: user.email.as_str().to_owned(),
             remote_addr,
         })
@@ -623,31 +500,5 @@ mod tests {
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password("correct horse battery", &h));
         assert!(!verify_password("wrong horse battery", &h));
-    }
-
-    #[test]
-    fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
-            "ada@example.com"
-        );
-        for bad in [
-            "",
-            "ada",
-            "ada@",
-            "@x.com",
-            "ada@x",
-            "a b@x.com",
-            "ada@x.com.",
-        ] {
-            assert!(Email::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn roles() {
-        assert!(Role::Owner.is_admin() && Role::Admin.is_admin() && !Role::Member.is_admin());
-        assert_eq!("member".parse::<Role>().unwrap(), Role::Member);
-        assert!("root".parse::<Role>().is_err());
     }
 }

@@ -7,133 +7,23 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use serde::{Deserialize, Serialize};
 use tollgate_proto::ScopeSet;
 
 use crate::clock::{Clock, UnixTime};
 use crate::directory::{CompanyEntry, CredentialEntry, Directory, SyncOutcome};
 use crate::ids::{ClientId, CompanyId};
-use crate::keys::{KeyError, KeyRing, SigningAlg};
-use crate::random::{self, RandomError};
-use crate::secret::SecretHasher;
-use crate::store::{Store, StoreError};
+use crate::keys::KeyRing;
+use crate::random;
+use crate::secret::{ClientSecret, SecretHasher};
+use crate::store::Store;
 
-/// Token settings.
-#[derive(Debug, Clone)]
-pub struct TokenSettings {
-    /// `iss` of tokens.
-    pub issuer: String,
-    /// `aud` of tokens (and the audience the resource side accepts).
-    pub audience: String,
-    /// Lifetime in seconds.
-    pub ttl: u32,
-    /// Algorithm of new signing keys (a current key of another algorithm is rotated at start).
-    pub signing_alg: SigningAlg,
-}
+mod types;
 
-/// A token just issued.
-#[derive(Debug)]
-pub struct IssuedToken {
-    /// The JWT.
-    pub access_token: String,
-    /// Lifetime in seconds.
-    pub expires_in: u32,
-    /// Scopes granted.
-    pub scope: ScopeSet,
-    /// The same, space-delimited, exactly as in the token's `scope` claim (for the response body).
-    pub scope_text: String,
-}
-
-/// Why client authentication failed. Clients only ever see `invalid_client`; the reason is logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuthFailure {
-    /// No such client ID (or deleted).
-    UnknownClient,
-    /// The secret does not match a live secret.
-    WrongSecret,
-    /// The credential's company is gone.
-    NoCompany,
-}
-
-/// Why no token was issued.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum IssueError {
-    /// Client authentication failed.
-    #[error("client authentication failed")]
-    InvalidClient(ClientAuthFailure),
-    /// Asked for scopes the credential does not hold.
-    #[error("the credential does not hold the requested scope(s): {0}")]
-    InvalidScope(ScopeSet),
-    /// Random generation failed.
-    #[error(transparent)]
-    Random(#[from] RandomError),
-    /// Claims could not be encoded.
-    #[error("could not encode claims")]
-    Encode,
-    /// Signing failed.
-    #[error(transparent)]
-    Sign(#[from] KeyError),
-}
-
-/// Why a bearer token is refused (RFC 6750 `invalid_token`). The `Display` text is the
-/// `error_description` clients see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TokenRejection {
-    /// Not a JWT we can read.
-    #[error("the access token is malformed")]
-    Malformed,
-    /// Header `alg`/`typ` not accepted, unknown key or bad signature.
-    #[error("the access token is invalid")]
-    Invalid,
-    /// Past `exp`.
-    #[error("the access token has expired")]
-    Expired,
-    /// Its credential was deleted, or the secret that obtained it was rotated away.
-    #[error("the access token has been revoked")]
-    Revoked,
-}
-
-/// The claims of a tollgate access token (RFC 9068 profile plus `company_id` and `tg_sid`, the id of
-/// the secret that obtained it).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccessClaims {
-    /// Issuer.
-    pub iss: String,
-    /// Subject: the client ID.
-    pub sub: String,
-    /// Audience.
-    pub aud: String,
-    /// Issued at.
-    pub iat: i64,
-    /// Expires at.
-    pub exp: i64,
-    /// Token id.
-    pub jti: String,
-    /// Client ID.
-    pub client_id: String,
-    /// Space-delimited scopes.
-    pub scope: String,
-    /// Company.
-    pub company_id: String,
-    /// Id of the secret that obtained the token.
-    pub tg_sid: String,
-}
-
-#[derive(Serialize)]
-struct ClaimsOut<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a str,
-    iat: i64,
-    exp: i64,
-    jti: &'a str,
-    client_id: &'a str,
-    scope: &'a str,
-    company_id: &'a CompanyId,
-    tg_sid: &'a str,
-}
+use types::ClaimsOut;
+pub use types::{
+    AccessClaims, AuthorityError, ClientAuthFailure, Introspection, IssueError, IssuedToken,
+    RevocationTarget, TokenRejection, TokenSettings,
+};
 
 /// A token whose signature has been checked; cached until it expires.
 #[derive(Debug)]
@@ -145,44 +35,6 @@ struct VerifiedToken {
     scopes: ScopeSet,
     iat: i64,
     exp: i64,
-}
-
-/// What RFC 7662 introspection says of an active token.
-#[derive(Debug, Clone, Serialize)]
-pub struct Introspection {
-    /// Always true (inactive tokens are `None`).
-    pub active: bool,
-    /// Scopes in force now (space-delimited).
-    pub scope: String,
-    /// Client ID.
-    pub client_id: String,
-    /// Subject (the client ID).
-    pub sub: String,
-    /// `Bearer`.
-    pub token_type: &'static str,
-    /// Expiry.
-    pub exp: i64,
-    /// Issued at.
-    pub iat: i64,
-    /// Issuer.
-    pub iss: String,
-    /// Audience.
-    pub aud: String,
-    /// Token id.
-    pub jti: String,
-    /// Company.
-    pub company_id: String,
-}
-
-/// A token a client may revoke (RFC 7009).
-#[derive(Debug, Clone)]
-pub struct RevocationTarget {
-    /// Token id.
-    pub jti: String,
-    /// Owner.
-    pub client_id: ClientId,
-    /// When the token expires (the revocation is kept until then).
-    pub exp: i64,
 }
 
 /// An authorized request: who calls, for which company, with which scopes.
@@ -240,18 +92,6 @@ impl std::fmt::Debug for Authority {
             .field("credentials", &self.directory.credential_count())
             .finish_non_exhaustive()
     }
-}
-
-/// Starting the authority failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AuthorityError {
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Keys are unusable.
-    #[error(transparent)]
-    Key(#[from] KeyError),
 }
 
 /// How many verified tokens are kept.
@@ -351,8 +191,8 @@ impl Authority {
     /// `requested` scopes (default: all the credential holds within its company's ceiling).
     pub fn issue(
         &self,
-        client_id: &str,
-        secret: &str,
+        client_id: &ClientId,
+        secret: &ClientSecret,
         requested: Option<&ScopeSet>,
     ) -> Result<IssuedToken, IssueError> {
         let now = self.clock.now();
@@ -401,15 +241,15 @@ impl Authority {
     /// company.
     fn authenticate_at(
         &self,
-        client_id: &str,
-        secret: &str,
+        client_id: &ClientId,
+        secret: &ClientSecret,
         now: UnixTime,
     ) -> Result<(Arc<CredentialEntry>, usize, Arc<CompanyEntry>), ClientAuthFailure> {
         let cred = self
             .directory
-            .credential(client_id)
+            .credential(client_id.as_str())
             .ok_or(ClientAuthFailure::UnknownClient)?;
-        let computed = self.hasher.hash(secret);
+        let computed = self.hasher.hash_secret(secret);
         let idx = cred
             .secrets
             .iter()
@@ -425,8 +265,8 @@ impl Authority {
     /// Authenticates a client (for introspection and revocation): its client ID and company.
     pub fn authenticate(
         &self,
-        client_id: &str,
-        secret: &str,
+        client_id: &ClientId,
+        secret: &ClientSecret,
     ) -> Result<(ClientId, CompanyId), ClientAuthFailure> {
         let (cred, _, company) = self.authenticate_at(client_id, secret, self.clock.now())?;
         Ok((cred.client_id.clone(), company.id))
@@ -607,7 +447,7 @@ async fn load_key_ring(
             .iter()
             .filter(|r| r.retired_at.is_none())
             .max_by_key(|r| (r.created_at, r.kid.clone()));
-        if current.is_none_or(|r| r.alg != alg.as_str()) {
+        if current.is_none_or(|r| r.alg != alg) {
             // Nodes starting at once may each rotate here; the store's retirement keeps the key
             // added last, so they converge on one signer. A retired key stays published for one
             // token lifetime.

@@ -1,0 +1,177 @@
+//! What the authority is configured with and what it answers: token settings, issued tokens,
+//! token claims, introspection and revocation results, and why a request is refused.
+
+use serde::{Deserialize, Serialize};
+use tollgate_proto::ScopeSet;
+
+use crate::ids::{ClientId, CompanyId};
+use crate::keys::{KeyError, SigningAlg};
+use crate::random::RandomError;
+use crate::store::StoreError;
+
+/// Token settings.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `iss` of tokens.
+    pub issuer: String,
+    /// `aud` of tokens (and the audience the resource side accepts).
+    pub audience: String,
+    /// Lifetime in seconds.
+    pub ttl: u32,
+    /// Algorithm of new signing keys (a current key of another algorithm is rotated at start).
+    pub signing_alg: SigningAlg,
+}
+
+/// A token just issued.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The JWT.
+    pub access_token: String,
+    /// Lifetime in seconds.
+    pub expires_in: u32,
+    /// Scopes granted.
+    pub scope: ScopeSet,
+    /// The same, space-delimited, exactly as in the token's `scope` claim (for the response body).
+    pub scope_text: String,
+}
+
+/// Why client authentication failed. Clients only ever see `invalid_client`; the reason is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthFailure {
+    /// No such client ID (or deleted).
+    UnknownClient,
+    /// The secret does not match a live secret.
+    WrongSecret,
+    /// The credential's company is gone.
+    NoCompany,
+}
+
+/// Why no token was issued.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// Client authentication failed.
+    #[error("client authentication failed")]
+    InvalidClient(ClientAuthFailure),
+    /// Asked for scopes the credential does not hold.
+    #[error("the credential does not hold the requested scope(s): {0}")]
+    InvalidScope(ScopeSet),
+    /// Random generation failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// Claims could not be encoded.
+    #[error("could not encode claims")]
+    Encode,
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] KeyError),
+}
+
+/// Why a bearer token is refused (RFC 6750 `invalid_token`). The `Display` text is the
+/// `error_description` clients see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenRejection {
+    /// Not a JWT we can read.
+    #[error("the access token is malformed")]
+    Malformed,
+    /// Header `alg`/`typ` not accepted, unknown key or bad signature.
+    #[error("the access token is invalid")]
+    Invalid,
+    /// Past `exp`.
+    #[error("the access token has expired")]
+    Expired,
+    /// Its credential was deleted, or the secret that obtained it was rotated away.
+    #[error("the access token has been revoked")]
+    Revoked,
+}
+
+/// The claims of a tollgate access token (RFC 9068 profile plus `company_id` and `tg_sid`, the id of
+/// the secret that obtained it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject: the client ID.
+    pub sub: String,
+    /// Audience.
+    pub aud: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Expires at.
+    pub exp: i64,
+    /// Token id.
+    pub jti: String,
+    /// Client ID.
+    pub client_id: String,
+    /// Space-delimited scopes.
+    pub scope: String,
+    /// Company.
+    pub company_id: String,
+    /// Id of the secret that obtained the token.
+    pub tg_sid: String,
+}
+
+#[derive(Serialize)]
+pub(super) struct ClaimsOut<'a> {
+    pub(super) iss: &'a str,
+    pub(super) sub: &'a str,
+    pub(super) aud: &'a str,
+    pub(super) iat: i64,
+    pub(super) exp: i64,
+    pub(super) jti: &'a str,
+    pub(super) client_id: &'a str,
+    pub(super) scope: &'a str,
+    pub(super) company_id: &'a CompanyId,
+    pub(super) tg_sid: &'a str,
+}
+
+/// What RFC 7662 introspection says of an active token.
+#[derive(Debug, Clone, Serialize)]
+pub struct Introspection {
+    /// Always true (inactive tokens are `None`).
+    pub active: bool,
+    /// Scopes in force now (space-delimited).
+    pub scope: String,
+    /// Client ID.
+    pub client_id: String,
+    /// Subject (the client ID).
+    pub sub: String,
+    /// `Bearer`.
+    pub token_type: &'static str,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Token id.
+    pub jti: String,
+    /// Company.
+    pub company_id: String,
+}
+
+/// A token a client may revoke (RFC 7009).
+#[derive(Debug, Clone)]
+pub struct RevocationTarget {
+    /// Token id.
+    pub jti: String,
+    /// Owner.
+    pub client_id: ClientId,
+    /// When the token expires (the revocation is kept until then).
+    pub exp: i64,
+}
+
+/// Starting the authority failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthorityError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Keys are unusable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
