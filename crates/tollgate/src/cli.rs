@@ -72,7 +72,7 @@ pub enum UserCmd {
         email: String,
         /// owner, admin or member.
         #[arg(long)]
-        role: String,
+        role: tollgate_core::accounts::Role,
         /// Read the password from stdin (one line; the newline is trimmed).
         #[arg(long)]
         password_stdin: bool,
@@ -486,7 +486,6 @@ async fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<()> {
             role,
             password_stdin,
         } => {
-            let role: tollgate_core::accounts::Role = role.parse()?;
             let (password, generated) = if password_stdin {
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line)?;

@@ -253,6 +253,18 @@ fn company_and_credential_commands() {
             e["action"].as_str().unwrap()
         })
         .collect();
+    // A role is parsed with the arguments: an unknown one is a usage error (exit 2) naming the
+    // three roles.
+    let bad_role = run(
+        &db,
+        &["user", "create", "--company", &cid, "--email", "a@example.com", "--role", "boss"],
+    );
+    assert_eq!(bad_role.code, 2, "{}", bad_role.stderr);
+    assert!(
+        bad_role.stderr.contains("role must be owner, admin or member"),
+        "{}",
+        bad_role.stderr
+    );
     actions.reverse(); // oldest first
     assert_eq!(
         actions,
