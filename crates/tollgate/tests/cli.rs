@@ -257,11 +257,22 @@ fn company_and_credential_commands() {
     // three roles.
     let bad_role = run(
         &db,
-        &["user", "create", "--company", &cid, "--email", "a@example.com", "--role", "boss"],
+        &[
+            "user",
+            "create",
+            "--company",
+            &cid,
+            "--email",
+            "a@example.com",
+            "--role",
+            "boss",
+        ],
     );
     assert_eq!(bad_role.code, 2, "{}", bad_role.stderr);
     assert!(
-        bad_role.stderr.contains("role must be owner, admin or member"),
+        bad_role
+            .stderr
+            .contains("role must be owner, admin or member"),
         "{}",
         bad_role.stderr
     );
