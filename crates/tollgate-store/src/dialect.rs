@@ -34,6 +34,10 @@ pub trait Dialect:
     /// company (`$1`) so that the count and the insert cannot interleave. SQLite: nothing (one
     /// statement runs under the database's write lock). PostgreSQL: the company row, `FOR UPDATE`.
     const LOCK_COMPANY: Option<&'static str>;
+    /// Run first in a transaction that demotes or removes a user (`$1`), to serialise such changes
+    /// within the user's company so that "another admin remains" cannot be read by two of them at
+    /// once. SQLite: nothing (one statement). PostgreSQL: the company row, `FOR UPDATE`.
+    const LOCK_COMPANY_OF_USER: Option<&'static str>;
     /// Run first in the transaction that retires signing keys, so racing rotations take turns.
     /// SQLite: nothing (one statement). PostgreSQL: a table lock.
     const LOCK_SIGNING_KEYS: Option<&'static str>;

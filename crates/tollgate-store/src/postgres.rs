@@ -37,6 +37,9 @@ impl Dialect for Postgres {
         Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     const LOCK_COMPANY: Option<&'static str> =
         Some("SELECT 1 FROM companies WHERE id = $1 FOR UPDATE");
+    const LOCK_COMPANY_OF_USER: Option<&'static str> = Some(
+        "SELECT 1 FROM companies WHERE id = (SELECT company_id FROM users WHERE id = $1) FOR UPDATE",
+    );
     const LOCK_SIGNING_KEYS: Option<&'static str> =
         Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE");
     const FEED_PRUNE_THROUGH: &'static str = "SELECT MAX(seq) AS n FROM change_log \

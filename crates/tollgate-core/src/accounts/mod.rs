@@ -168,6 +168,7 @@ impl From<StoreError> for AccountError {
         match e {
             StoreError::Conflict(_) => Self::EmailTaken,
             StoreError::NotFound => Self::UserNotFound,
+            StoreError::LastAdmin => Self::LastAdmin,
             other => Self::Store(other),
         }
     }
@@ -325,19 +326,6 @@ impl Accounts {
             .ok_or(AccountError::UserNotFound)
     }
 
-    async fn keeps_an_admin(
-        &self,
-        company: &CompanyId,
-        without: &UserId,
-    ) -> Result<bool, AccountError> {
-        Ok(self
-            .store
-            .list_users(company)
-            .await?
-            .iter()
-            .any(|u| u.id != *without && u.role.is_admin()))
-    }
-
     /// Changes a user's role; the last owner/admin cannot be demoted.
     pub async fn set_role(
         &self,
@@ -346,12 +334,7 @@ impl Accounts {
         role: Role,
     ) -> Result<User, AccountError> {
         let mut user = self.user_in(by, id).await?;
-        if user.role.is_admin()
-            && !role.is_admin()
-            && !self.keeps_an_admin(&by.company_id, id).await?
-        {
-            return Err(AccountError::LastAdmin);
-        }
+        // The store refuses to demote the last owner/admin, atomically with the write.
         self.store.set_user_role(id, role).await?;
         user.role = role;
         self.record(by.event(
@@ -366,9 +349,7 @@ impl Accounts {
     /// Removes a user (and their sessions); the last owner/admin cannot be removed.
     pub async fn remove_user(&self, by: &AdminActor, id: &UserId) -> Result<(), AccountError> {
         let user = self.user_in(by, id).await?;
-        if user.role.is_admin() && !self.keeps_an_admin(&by.company_id, id).await? {
-            return Err(AccountError::LastAdmin);
-        }
+        // The store refuses to remove the last owner/admin, atomically with the delete.
         self.store.delete_user(id).await?;
         self.record(by.event(AuditAction::UserRemoved, user.email.as_str(), self.now()))
             .await?;

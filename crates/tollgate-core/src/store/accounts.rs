@@ -16,9 +16,12 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
     async fn get_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
     /// A company's users, oldest first.
     async fn list_users(&self, company: &CompanyId) -> Result<Vec<User>, StoreError>;
-    /// Changes a role.
+    /// Changes a role; [`StoreError::LastAdmin`] (and nothing changed) if that would leave the
+    /// user's company without an owner or admin. The check and the write are atomic: two concurrent
+    /// demotions of a company's last two admins cannot both succeed.
     async fn set_user_role(&self, id: &UserId, role: Role) -> Result<(), StoreError>;
-    /// Deletes a user and their sessions.
+    /// Deletes a user and their sessions; [`StoreError::LastAdmin`] (and nothing deleted) if the
+    /// user is their company's last owner or admin, checked atomically with the delete.
     async fn delete_user(&self, id: &UserId) -> Result<(), StoreError>;
     /// Adds a session.
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;

@@ -28,6 +28,9 @@ pub enum StoreError {
         /// The company's limit.
         max: u32,
     },
+    /// The change would leave a company without an owner or admin (checked atomically with it).
+    #[error("the company's last owner or admin cannot be demoted or removed")]
+    LastAdmin,
     /// A uniqueness rule was broken.
     #[error("conflict: {0}")]
     Conflict(String),

@@ -6,8 +6,8 @@ use tollgate_core::accounts::{AuditEvent, Email, Role, SessionRecord, User, User
 use tollgate_core::ids::CompanyId;
 use tollgate_core::store::{AccountStore, StoreError};
 
-use super::{SqlStore, backend, changed};
-use crate::dialect::{ArgExt as _, Conn as _, Dialect};
+use super::{SqlStore, backend};
+use crate::dialect::{ArgExt as _, Conn as _, Dialect, RowsAffected as _};
 use crate::rows::{audit_row, session_row, user_row};
 
 #[async_trait]
@@ -69,24 +69,40 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     }
 
     async fn set_user_role(&self, id: &UserId, role: Role) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
-        let r = query::<D>("UPDATE users SET role = $1 WHERE id = $2")
-            .arg(role.as_str())
-            .arg(&id.to_string())
-            .execute(c.ex())
-            .await
-            .map_err(backend)?;
-        changed(r)
+        let id = id.to_string();
+        let mut tx = self.begin().await?;
+        lock_company_of_user::<D>(&mut tx, &id).await?;
+        // Written unless it demotes the company's last owner/admin (the roles of `Role::is_admin`).
+        let r = query::<D>(
+            "UPDATE users SET role = $1 WHERE id = $2 AND ( \
+                 $3 OR role NOT IN ('owner', 'admin') OR EXISTS ( \
+                     SELECT 1 FROM users o WHERE o.company_id = users.company_id \
+                         AND o.id <> users.id AND o.role IN ('owner', 'admin')))",
+        )
+        .arg(role.as_str())
+        .arg(&id)
+        .arg(role.is_admin())
+        .execute(tx.ex())
+        .await
+        .map_err(backend)?;
+        refused_or_done::<D>(tx, r, &id).await
     }
 
     async fn delete_user(&self, id: &UserId) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
-        let r = query::<D>("DELETE FROM users WHERE id = $1")
-            .arg(&id.to_string())
-            .execute(c.ex())
-            .await
-            .map_err(backend)?;
-        changed(r)
+        let id = id.to_string();
+        let mut tx = self.begin().await?;
+        lock_company_of_user::<D>(&mut tx, &id).await?;
+        let r = query::<D>(
+            "DELETE FROM users WHERE id = $1 AND ( \
+                 role NOT IN ('owner', 'admin') OR EXISTS ( \
+                     SELECT 1 FROM users o WHERE o.company_id = users.company_id \
+                         AND o.id <> users.id AND o.role IN ('owner', 'admin')))",
+        )
+        .arg(&id)
+        .execute(tx.ex())
+        .await
+        .map_err(backend)?;
+        refused_or_done::<D>(tx, r, &id).await
     }
 
     async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
@@ -161,4 +177,44 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .map_err(backend)?;
         rows.iter().map(audit_row).collect()
     }
+}
+
+/// Serialises role changes and removals within the company of user `id` (see
+/// [`Dialect::LOCK_COMPANY_OF_USER`]).
+async fn lock_company_of_user<D: Dialect>(
+    tx: &mut sqlx::Transaction<'_, D>,
+    id: &str,
+) -> Result<(), StoreError> {
+    if let Some(lock) = D::LOCK_COMPANY_OF_USER {
+        query::<D>(lock)
+            .arg(id)
+            .execute(tx.ex())
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Commits a guarded write to user `id` that changed `r`'s rows; when it changed none, tells a
+/// missing user ([`StoreError::NotFound`]) from the last admin ([`StoreError::LastAdmin`]).
+async fn refused_or_done<D: Dialect>(
+    mut tx: sqlx::Transaction<'_, D>,
+    r: D::QueryResult,
+    id: &str,
+) -> Result<(), StoreError> {
+    if r.rows_affected() > 0 {
+        return tx.commit().await.map_err(backend);
+    }
+    let exists = query::<D>("SELECT 1 AS one FROM users WHERE id = $1")
+        .arg(id)
+        .fetch_optional(tx.ex())
+        .await
+        .map_err(backend)?
+        .is_some();
+    tx.rollback().await.map_err(backend)?;
+    Err(if exists {
+        StoreError::LastAdmin
+    } else {
+        StoreError::NotFound
+    })
 }

@@ -11,6 +11,7 @@
 #[macro_use]
 mod helpers;
 
+mod accounts;
 mod authority;
 mod credentials;
 mod feed;
