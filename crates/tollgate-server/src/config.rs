@@ -45,6 +45,8 @@ pub struct Settings {
     pub rate_limits: crate::ratelimit::RateLimitSettings,
     /// Redis for rate limits shared by every node (`redis://HOST:PORT/DB`); unset: counted per node.
     pub redis_url: Option<String>,
+    /// Limits on client connections (`[connections]`): caps, header and body timeouts.
+    pub connections: crate::serve::ConnectionSettings,
 }
 
 impl Default for Settings {
@@ -69,6 +71,7 @@ impl Default for Settings {
             login_attempts_per_account: 10,
             rate_limits: crate::ratelimit::RateLimitSettings::default(),
             redis_url: None,
+            connections: crate::serve::ConnectionSettings::default(),
         }
     }
 }
@@ -145,6 +148,7 @@ impl Settings {
                 "max_body_bytes must be between 1024 and 1048576".into(),
             ));
         }
+        self.connections.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

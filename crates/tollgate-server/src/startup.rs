@@ -174,7 +174,11 @@ impl App {
 
     /// The router (useful to embed tollgate's routes into another axum app).
     pub fn router(&self) -> Router {
-        router(self.state.clone(), self.settings.max_body_bytes)
+        router(
+            self.state.clone(),
+            self.settings.max_body_bytes,
+            self.settings.connections.body_timeout(),
+        )
     }
 
     /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish, and
@@ -192,12 +196,8 @@ impl App {
             stop_rx,
         ));
         tracing::info!(addr = %self.addr, issuer = %self.state.base_url, "tollgate listening");
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served =
+            crate::serve::serve(self.listener, router, &self.settings.connections, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = sync.await;
         flush_last_used(&self.state).await;
@@ -207,7 +207,7 @@ impl App {
 }
 
 /// Builds the router over `state`.
-fn router(state: AppState, max_body: usize) -> Router {
+fn router(state: AppState, max_body: usize, body_timeout: Duration) -> Router {
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .url("/openapi.json", openapi::document(&state.base_url));
     Router::new()
@@ -237,6 +237,9 @@ fn router(state: AppState, max_body: usize) -> Router {
         .merge(crate::admin::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
         .layer(axum::middleware::from_fn(logging::log_request))
         .with_state(state)
 }

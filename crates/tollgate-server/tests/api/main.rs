@@ -9,6 +9,7 @@ mod helpers;
 mod admin;
 mod bad_input;
 mod bad_input_api;
+mod connections;
 mod groups;
 mod multinode;
 mod openapi;
