@@ -27,3 +27,52 @@ pub(crate) async fn log_request(req: Request, next: Next) -> Response {
     }
     resp
 }
+
+/// A client-supplied value as it may appear in a log line: at most [`Untrusted::MAX_CHARS`]
+/// characters, control characters escaped (`\n`, `\u{1b}`, …) so that no value can forge a line or
+/// reach a terminal raw, and anything that holds a tollgate secret's prefix replaced whole by
+/// `[redacted]` (a secret pasted into the wrong field must not be logged either).
+pub(crate) struct Untrusted<'a>(pub(crate) &'a str);
+
+impl Untrusted<'_> {
+    /// Characters of a value kept in the log.
+    pub(crate) const MAX_CHARS: usize = 64;
+}
+
+impl std::fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        if self.0.contains(tollgate_core::secret::SECRET_PREFIX) {
+            return f.write_str("[redacted]");
+        }
+        for c in self.0.chars().take(Self::MAX_CHARS) {
+            if c.is_control() || c == '\\' {
+                for e in c.escape_default() {
+                    f.write_char(e)?;
+                }
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Untrusted;
+
+    #[test]
+    fn control_characters_are_escaped_and_secrets_redacted() {
+        let forged = "a\r\n2026-12-01T00:00:00Z INFO admin logged in\u{1b}[31m\0";
+        let shown = Untrusted(forged).to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(shown.starts_with("a\\r\\n2026"), "{shown:?}");
+        assert!(shown.contains("\\u{1b}[31m"), "{shown:?}");
+        assert_eq!(Untrusted("back\\slash").to_string(), "back\\\\slash");
+        assert_eq!(Untrusted("tgsec_abcdef").to_string(), "[redacted]");
+        assert_eq!(Untrusted("xx tgsec_abcdef").to_string(), "[redacted]");
+        assert_eq!(Untrusted(&"é".repeat(100)).to_string().chars().count(), 64);
+        assert_eq!(Untrusted("plain-client_42").to_string(), "plain-client_42");
+    }
+}

@@ -593,3 +593,101 @@ fn key_rotate_and_list() {
         "--overlap must be between",
     );
 }
+
+/// Runs `serve` on a fresh database with `extra` flags, sends `bodies` to the token endpoint as
+/// JSON (each refused: no such client), stops the server and returns its log.
+async fn log_of_refused_token_requests(extra: &[&str], bodies: &[Value]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", dir.path().join("log.db").display()))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if line.contains("listening")
+                && let Some(at) = line.find("127.0.0.1:")
+            {
+                let port: String = line[at + 10..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                let _ = addr_tx.send(format!("127.0.0.1:{port}"));
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let http = reqwest::Client::new();
+    for body in bodies {
+        let r = http
+            .post(format!("http://{addr}/api/v2/oauth2/token"))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{body}");
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+    reader.join().unwrap()
+}
+
+#[tokio::test]
+async fn client_supplied_values_cannot_forge_log_lines_or_leak_a_secret() {
+    let forged = "evil\r\n2026-12-01T00:00:00.000000Z  INFO tollgate: forged line\u{1b}[2J\u{0}";
+    let bodies = [
+        json!({"grant_type": "client_credentials", "client_id": forged, "client_secret": "s"}),
+        // Fields swapped: the secret pasted into client_id.
+        json!({"grant_type": "client_credentials", "client_id": "tgsec_pastedSecretValue123",
+               "client_secret": "my-client"}),
+    ];
+    for format in [&[][..], &["--log-json"][..]] {
+        let log = log_of_refused_token_requests(format, &bodies).await;
+        assert!(
+            !log.lines().any(|l| l.starts_with("2026-12-01T00:00:00")),
+            "a forged line: {log}"
+        );
+        assert!(!log.contains('\u{1b}') && !log.contains('\0'), "{log:?}");
+        assert!(!log.contains("tgsec_pasted"), "a secret in the log: {log}");
+        // Both attempts are logged, the forged one escaped.
+        let failures: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("client authentication failed"))
+            .collect();
+        assert_eq!(failures.len(), 2, "{log}");
+        assert!(
+            failures[0].contains("evil\\\\r\\\\n") || failures[0].contains("evil\\r\\n"),
+            "{log}"
+        );
+        assert!(failures[1].contains("[redacted]"), "{log}");
+        if !format.is_empty() {
+            // (The empty-database hint on stderr is text for the operator, not a log line.)
+            for l in log.lines().filter(|l| l.contains("\"level\"")) {
+                serde_json::from_str::<Value>(l)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"));
+            }
+            for l in &failures {
+                serde_json::from_str::<Value>(l)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"));
+            }
+        }
+    }
+}

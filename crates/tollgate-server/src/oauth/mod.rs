@@ -236,7 +236,7 @@ async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenEr
                     ClientAuthFailure::WrongSecret => "wrong secret",
                     ClientAuthFailure::NoCompany => "company missing",
                 };
-                tracing::info!(client_id = %req.client_id.chars().take(64).collect::<String>(), reason, "client authentication failed");
+                tracing::info!(client_id = %crate::logging::Untrusted(&req.client_id), reason, "client authentication failed");
                 gate.failed(Some(&req.client_id)).await;
             }
             return Err(TokenError::from(e).with_basic(req.basic));
