@@ -242,11 +242,12 @@ fn parse_fields<'a>(
 }
 
 /// Client authentication: Basic header (client_secret_basic) or body (client_secret_post), never
-/// both.
+/// both. `missing` is the error when `client_id` or `client_secret` is absent (its name given).
 fn client_auth(
     headers: &HeaderMap,
     client_id: Option<Cow<'_, str>>,
     client_secret: Option<ClientSecret>,
+    missing: fn(&'static str) -> TokenError,
 ) -> Result<(String, ClientSecret, bool), TokenError> {
     let basic = parse_basic(headers)?;
     let body_id = present(client_id);
@@ -266,10 +267,8 @@ fn client_auth(
             (id, secret, true)
         }
         None => {
-            let id =
-                body_id.ok_or_else(|| TokenError::InvalidRequest("missing client_id".into()))?;
-            let secret = body_secret
-                .ok_or_else(|| TokenError::InvalidRequest("missing client_secret".into()))?;
+            let id = body_id.ok_or_else(|| missing("client_id"))?;
+            let secret = body_secret.ok_or_else(|| missing("client_secret"))?;
             (id.into_owned(), secret, false)
         }
     };
@@ -287,7 +286,9 @@ impl TokenRequest {
             return Err(TokenError::UnsupportedGrantType);
         }
         let (client_id, secret, is_basic) =
-            client_auth(headers, fields.client_id, fields.client_secret)?;
+            client_auth(headers, fields.client_id, fields.client_secret, |what| {
+                TokenError::InvalidRequest(format!("missing {what}"))
+            })?;
         let scope = match present(fields.scope) {
             Some(s) => Some(
                 ScopeSet::parse_list(&s).map_err(|e| TokenError::InvalidScope(e.to_string()))?,
@@ -321,7 +322,12 @@ impl ManagementRequest {
     pub(super) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, TokenError> {
         let f = parse_fields(headers, body, Endpoint::TokenManagement)?;
         let token = present(f.token).map(Cow::into_owned);
-        let (client_id, secret, basic) = client_auth(headers, f.client_id, f.client_secret)?;
+        // No client authentication, or half of one, is a failed authentication here (RFC 6749
+        // §5.2, RFC 7662 §2.1): 401 `invalid_client` with the Basic challenge, not a 400.
+        let (client_id, secret, basic) =
+            client_auth(headers, f.client_id, f.client_secret, |_| {
+                TokenError::InvalidClient { basic: true }
+            })?;
         Ok(Self {
             client_id,
             secret,

@@ -378,11 +378,28 @@ async fn introspection_and_revocation_need_client_authentication() {
             .send()
             .await
             .unwrap();
-        let (status, body, _) = error_of(r).await;
+        // No client authentication at all, or a client_id without its secret: a failed client
+        // authentication (RFC 6749 §5.2, RFC 7662 §2.1), with the Basic challenge.
+        let (status, body, www) = error_of(r).await;
         assert_eq!(
             (status, body["error"].as_str()),
-            (400, Some("invalid_request")),
+            (401, Some("invalid_client")),
             "{path}: no client auth"
+        );
+        assert_eq!(www.as_deref(), Some("Basic realm=\"tollgate\""), "{path}");
+        let r = app
+            .client
+            .post(format!("{}{}", app.base, path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}&client_id={}", cred.client_id))
+            .send()
+            .await
+            .unwrap();
+        let (status, body, www) = error_of(r).await;
+        assert_eq!(
+            (status, body["error"].as_str(), www.is_some()),
+            (401, Some("invalid_client"), true),
+            "{path}: client_id without a secret"
         );
         let (status, body, _) = error_of(form(&app, path, &cred, "").await).await;
         assert_eq!(
