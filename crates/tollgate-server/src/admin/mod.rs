@@ -6,9 +6,55 @@ pub(crate) mod pages;
 pub(crate) mod protect;
 
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::state::AppState;
+
+/// What the panel may load: its own stylesheet and script, nothing inline, and no framing.
+const PANEL_CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+     form-action 'self'; object-src 'none'";
+
+/// Headers on every admin response (panel pages, their assets and the admin API): nothing is
+/// cached or sniffed, no referrer leaves the panel, and pages obey [`PANEL_CSP`]. Admin API
+/// responses may carry a client secret (create, rotate): `no-store` keeps it out of every cache.
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let asset = req.uri().path().starts_with("/admin/assets/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::CONTENT_SECURITY_POLICY, PANEL_CSP);
+    if !asset {
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
+    resp
+}
+
+/// The panel's stylesheet and script, from the binary.
+async fn asset_css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/panel.css"),
+    )
+}
+
+async fn asset_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/panel.js"),
+    )
+}
 
 /// Routes of the panel and the admin API.
 pub(crate) fn routes() -> Router<AppState> {
@@ -37,5 +83,8 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/admin/api/v1/audit", get(api::list_audit))
         .route("/admin/api/v1/session", get(api::session))
+        .route("/admin/assets/panel.css", get(asset_css))
+        .route("/admin/assets/panel.js", get(asset_js))
         .merge(pages::routes())
+        .layer(axum::middleware::from_fn(security_headers))
 }
