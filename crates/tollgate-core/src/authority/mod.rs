@@ -34,8 +34,13 @@ struct VerifiedToken {
     jti: Box<str>,
     scopes: ScopeSet,
     iat: i64,
+    /// The later of `iat` and `nbf`: before it (less [`MAX_CLOCK_SKEW_SECS`]) the token is refused.
+    valid_from: i64,
     exp: i64,
 }
+
+/// How far ahead of this node's clock a token's `iat` or `nbf` may lie (another node's clock).
+pub const MAX_CLOCK_SKEW_SECS: i64 = 60;
 
 /// An authorized request: who calls, for which company, with which scopes.
 #[derive(Debug, Clone)]
@@ -341,6 +346,9 @@ impl Authority {
         if now >= verified.exp {
             return Err(TokenRejection::Expired);
         }
+        if verified.valid_from > now + MAX_CLOCK_SKEW_SECS {
+            return Err(TokenRejection::Invalid);
+        }
         if self.directory.is_revoked(&verified.jti) {
             return Err(TokenRejection::Revoked);
         }
@@ -427,6 +435,7 @@ impl Authority {
             jti: c.jti.into(),
             scopes,
             iat: c.iat,
+            valid_from: c.iat.max(c.nbf.unwrap_or(c.iat)),
             exp: c.exp,
         })
     }

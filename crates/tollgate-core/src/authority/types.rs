@@ -98,6 +98,9 @@ pub struct AccessClaims {
     pub aud: String,
     /// Issued at.
     pub iat: i64,
+    /// Not before (tollgate does not set it; a token that has one is held to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     /// Expires at.
     pub exp: i64,
     /// Token id.

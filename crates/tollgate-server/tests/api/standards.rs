@@ -616,3 +616,73 @@ async fn scheduled_rotation_publishes_the_new_key_before_it_signs() {
         200
     );
 }
+
+/// `token` with its claims changed by `edit` and signed again with this deployment's own current
+/// key: what a node with a wrong clock, or a holder of the key, could produce.
+async fn resigned(app: &TestApp, token: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let payload = token.split('.').nth(1).unwrap();
+    let mut claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    edit(&mut claims);
+    let key = app
+        .store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .rfind(|k| k.retired_at.is_none())
+        .unwrap();
+    assert_eq!(key.alg, SigningAlg::EdDSA);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ed_der(&key.private_pkcs8),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn tokens_from_the_future_are_refused_beyond_a_minute_of_skew() {
+    let app = helpers::spawn().await;
+    let cred = app.credential("groups:read").await;
+    let token = app.token(&cred).await;
+    let now = app.clock.now();
+    let status = |t: String| {
+        let r = app.api(Method::GET, "/api/v2/groups", &t).send();
+        async move { r.await.unwrap().status().as_u16() }
+    };
+    // Re-signed as it was: accepted (the signature path works; what follows is about the claims).
+    assert_eq!(status(resigned(&app, &token, |_| {}).await).await, 200);
+    // `iat` or `nbf` up to 60 s ahead: another node's clock, accepted.
+    let ahead = |field: &'static str, secs: i64| {
+        move |c: &mut Value| {
+            c[field] = json!(now + secs);
+        }
+    };
+    assert_eq!(
+        status(resigned(&app, &token, ahead("iat", 60)).await).await,
+        200
+    );
+    assert_eq!(
+        status(resigned(&app, &token, ahead("nbf", 60)).await).await,
+        200
+    );
+    // Further ahead: refused as an invalid token.
+    for field in ["iat", "nbf"] {
+        let r = app
+            .api(
+                Method::GET,
+                "/api/v2/groups",
+                &resigned(&app, &token, ahead(field, 61)).await,
+            )
+            .send()
+            .await
+            .unwrap();
+        let (status, _, www) = error_of(r).await;
+        assert_eq!(status, 401, "{field} 61 s ahead");
+        assert!(www.unwrap().contains("invalid_token"), "{field}");
+    }
+}
