@@ -170,8 +170,6 @@ pub enum ApiError {
     InvalidCursor,
     /// 413 `payloadTooLarge`: the body exceeds this many bytes.
     PayloadTooLarge(usize),
-    /// 415 `unsupportedMediaType`: the body is not JSON.
-    UnsupportedMediaType,
     /// 404 `notFound`: no such route.
     NoSuchRoute,
     /// An example-API domain error.
@@ -272,10 +270,6 @@ impl IntoResponse for ApiError {
                     "payloadTooLarge",
                     format!("the request body exceeds {limit} bytes"),
                 ),
-            ),
-            Self::UnsupportedMediaType => json_response(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                &ApiErrorBody::new("unsupportedMediaType", "the body must be application/json"),
             ),
             Self::NoSuchRoute => json_response(
                 StatusCode::NOT_FOUND,

@@ -39,8 +39,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
                 ApiError::InvalidInput("the body could not be read".into())
             }
         })?;
+        // The reference documents 400 for bad input here, and no 415.
         if !is_json {
-            return Err(ApiError::UnsupportedMediaType);
+            return Err(ApiError::InvalidInput(
+                "the body must be application/json".into(),
+            ));
         }
         if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(ApiError::InvalidInput(

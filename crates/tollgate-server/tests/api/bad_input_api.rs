@@ -955,3 +955,40 @@ async fn api_tampered_cursor_is_400_invalid_cursor() {
     .await;
     assert_api_error(r, 400, Some("invalidCursor"), "another company's cursor").await;
 }
+
+/// The reference documents 400 for bad input on the groups operations, and no 415: a POST or
+/// PATCH without a JSON body (no content type, another one, or none at all) is a 400 `invalidInput`.
+#[tokio::test]
+async fn api_group_write_without_a_json_body_is_400_not_415() {
+    let f = api_setup().await;
+    let good = json!({"name": "n", "public": false, "parentId": f.root}).to_string();
+    let cases: [(Method, String, Option<&str>, String); 4] = [
+        (Method::POST, "/api/v2/groups".into(), None, good.clone()),
+        (
+            Method::POST,
+            "/api/v2/groups".into(),
+            Some("text/plain"),
+            good.clone(),
+        ),
+        (Method::POST, "/api/v2/groups".into(), None, String::new()),
+        (
+            Method::PATCH,
+            format!("/api/v2/groups/{}", f.child),
+            Some("application/x-www-form-urlencoded"),
+            "name=x".into(),
+        ),
+    ];
+    for (method, path, content_type, body) in cases {
+        let mut rb = f.app.api(method.clone(), &path, &f.token).body(body);
+        if let Some(ct) = content_type {
+            rb = rb.header("content-type", ct);
+        }
+        let case = format!("{method} {path} {content_type:?}");
+        assert_api_error(send(rb).await, 400, Some("invalidInput"), &case).await;
+    }
+    assert_eq!(
+        groups(&f.app, &f.token).await.len(),
+        2,
+        "nothing was created"
+    );
+}
