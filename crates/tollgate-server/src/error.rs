@@ -329,6 +329,8 @@ pub enum AdminApiError {
     EmailTaken,
     /// 409 `lastAdmin`: the company would be left without an owner or admin.
     LastAdmin,
+    /// 403 `humanSessionRequired`: an API credential tried to manage an owner or admin.
+    HumanSessionRequired,
     /// 500 (the cause is logged where it is converted).
     Internal,
 }
@@ -393,6 +395,12 @@ impl AdminApiError {
                 "lastAdmin",
                 "a company must keep at least one owner or admin".into(),
             ),
+            Self::HumanSessionRequired => (
+                StatusCode::FORBIDDEN,
+                "humanSessionRequired",
+                "owners and admins are managed by a logged-in person, not by an API credential"
+                    .into(),
+            ),
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internalError",
@@ -440,6 +448,7 @@ impl From<tollgate_core::accounts::AccountError> for AdminApiError {
             E::UserNotFound => Self::UserNotFound,
             E::CompanyNotFound => Self::CompanyNotFound,
             E::LastAdmin => Self::LastAdmin,
+            E::NeedsHumanSession => Self::HumanSessionRequired,
             E::BadLogin => Self::BadLogin,
             E::NoSession => Self::Unauthenticated,
             other => {

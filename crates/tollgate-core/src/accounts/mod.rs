@@ -65,6 +65,17 @@ pub struct AdminActor {
 }
 
 impl AdminActor {
+    /// Refuses, for a machine credential, a change that touches an owner or admin (`admin_role`):
+    /// a credential holding `credentials:manage` manages credentials and member accounts, never a
+    /// human login with admin rights (which would outlive the credential).
+    fn may_touch_admins(&self, admin_role: bool) -> Result<(), AccountError> {
+        if admin_role && matches!(self.actor, Actor::Client(_)) {
+            Err(AccountError::NeedsHumanSession)
+        } else {
+            Ok(())
+        }
+    }
+
     /// An integration authorized by the `credentials:manage` scope of its token.
     pub fn for_client(
         company_id: CompanyId,
@@ -134,6 +145,10 @@ pub enum AccountError {
     /// The company would be left without an owner or admin.
     #[error("a company must keep at least one owner or admin")]
     LastAdmin,
+    /// A machine credential tried to create, promote, demote or remove an owner or admin: human
+    /// logins with admin rights are managed in a human session only.
+    #[error("owners and admins are managed by a logged-in person, not by an API credential")]
+    NeedsHumanSession,
     /// Wrong email or password (one message for both).
     #[error("wrong email or password")]
     BadLogin,
@@ -288,6 +303,9 @@ impl Accounts {
         {
             return Err(AccountError::CompanyNotFound);
         }
+        if let Some(a) = by {
+            a.may_touch_admins(role.is_admin())?;
+        }
         let email = Email::parse(email)?;
         check_password(password)?;
         self.store
@@ -334,6 +352,7 @@ impl Accounts {
         role: Role,
     ) -> Result<User, AccountError> {
         let mut user = self.user_in(by, id).await?;
+        by.may_touch_admins(user.role.is_admin() || role.is_admin())?;
         // The store refuses to demote the last owner/admin, atomically with the write.
         self.store.set_user_role(id, role).await?;
         user.role = role;
@@ -349,6 +368,7 @@ impl Accounts {
     /// Removes a user (and their sessions); the last owner/admin cannot be removed.
     pub async fn remove_user(&self, by: &AdminActor, id: &UserId) -> Result<(), AccountError> {
         let user = self.user_in(by, id).await?;
+        by.may_touch_admins(user.role.is_admin())?;
         // The store refuses to remove the last owner/admin, atomically with the delete.
         self.store.delete_user(id).await?;
         self.record(by.event(AuditAction::UserRemoved, user.email.as_str(), self.now()))

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod admin;
+mod admin_headers;
 mod bad_input;
 mod bad_input_api;
 mod connections;
