@@ -106,10 +106,10 @@ fn hot_path(c: &mut Criterion) {
         b.iter(|| f.authority.authorize(black_box(&token)).expect("authorize"))
     });
 
-    let stored = f.hasher.hash(f.secret.expose());
+    let stored = f.hasher.hash(f.secret.expose_secret());
     c.bench_function("secret/verify", |b| {
         b.iter(|| {
-            let computed = f.hasher.hash(black_box(f.secret.expose()));
+            let computed = f.hasher.hash(black_box(f.secret.expose_secret()));
             assert!(f.hasher.matches(&computed, &stored));
         })
     });
@@ -122,7 +122,7 @@ fn hot_path(c: &mut Criterion) {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!(
         "{}:{}",
         f.client_id,
-        f.secret.expose()
+        f.secret.expose_secret()
     ));
     form.insert(
         header::AUTHORIZATION,
@@ -140,7 +140,7 @@ fn hot_path(c: &mut Criterion) {
     let json_body = serde_json::to_vec(&serde_json::json!({
         "grant_type": "client_credentials",
         "client_id": f.client_id,
-        "client_secret": f.secret.expose(),
+        "client_secret": f.secret.expose_secret(),
     }))
     .expect("json");
     c.bench_function("request/parse_json", |b| {

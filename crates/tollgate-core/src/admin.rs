@@ -292,7 +292,7 @@ impl Admin {
             scopes,
             secrets: vec![StoredSecret {
                 id: SecretId::generate()?,
-                hash: self.hasher.hash(secret.expose()),
+                hash: self.hasher.hash(secret.expose_secret()),
                 created_at: now,
                 expires_at: None,
             }],
@@ -361,7 +361,7 @@ impl Admin {
         let secret = crate::secret::generate()?;
         let new = StoredSecret {
             id: SecretId::generate()?,
-            hash: self.hasher.hash(secret.expose()),
+            hash: self.hasher.hash(secret.expose_secret()),
             created_at: now,
             expires_at: None,
         };

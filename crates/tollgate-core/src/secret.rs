@@ -62,7 +62,7 @@ impl SecretHasher {
 
     /// The stored form of `secret`.
     pub fn hash_secret(&self, secret: &ClientSecret) -> SecretHash {
-        self.hash(secret.expose())
+        self.hash(secret.expose_secret())
     }
 
     /// The stored form of the secret `secret` in clear.
@@ -99,15 +99,15 @@ mod tests {
     fn generated_secrets_are_prefixed_and_distinct() {
         let a = generate().unwrap();
         let b = generate().unwrap();
-        assert!(a.expose().starts_with(SECRET_PREFIX));
-        assert_eq!(a.expose().len(), SECRET_PREFIX.len() + 43);
-        assert_ne!(a.expose(), b.expose());
+        assert!(a.expose_secret().starts_with(SECRET_PREFIX));
+        assert_eq!(a.expose_secret().len(), SECRET_PREFIX.len() + 43);
+        assert_ne!(a.expose_secret(), b.expose_secret());
     }
 
     #[test]
     fn debug_never_prints_the_secret() {
         let a = generate().unwrap();
-        assert!(!format!("{a:?} {a}").contains(a.expose()));
+        assert!(!format!("{a:?} {a}").contains(a.expose_secret()));
         assert!(!format!("{:?}", SecretHasher::new(b"k")).contains('k'));
     }
 

@@ -40,11 +40,6 @@ impl ClientSecret {
         &self.0
     }
 
-    /// The same as [`ClientSecret::expose_secret`] (the name the server side uses).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
     /// Whether the secret is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -119,7 +114,7 @@ mod tests {
         assert!(!shown.contains("supersecret"), "{shown}");
         assert!(!shown.contains("tgsec"), "{shown}");
         assert_eq!(s.expose_secret(), "tgsec_supersecret");
-        assert_eq!(s.expose(), "tgsec_supersecret");
+        assert_eq!(s.expose_secret(), "tgsec_supersecret");
     }
 
     #[test]

@@ -459,6 +459,13 @@ impl From<tollgate_core::accounts::AccountError> for AdminApiError {
     }
 }
 
+/// A role that does not parse, from a form or a JSON body: 400 `invalidInput`, as every account input.
+impl From<tollgate_core::accounts::InvalidRole> for AdminApiError {
+    fn from(e: tollgate_core::accounts::InvalidRole) -> Self {
+        tollgate_core::accounts::AccountError::from(e).into()
+    }
+}
+
 /// A malformed admin API body (`Json` extractor): 400 `invalidInput` with what was wrong.
 impl From<axum::extract::rejection::JsonRejection> for AdminApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {

@@ -83,7 +83,7 @@ impl App {
             .await?,
         );
         let metrics = Metrics::new();
-        let metadata = wellknown::metadata(&issuer, &catalog, &["EdDSA", "ES256", "RS256"]);
+        let metadata = wellknown::metadata(&issuer, &catalog);
         let rate_limits = Arc::new(crate::ratelimit::RateLimiter::new(
             settings.rate_limits.clone(),
             settings.redis_url.as_deref(),

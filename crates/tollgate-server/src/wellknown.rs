@@ -12,7 +12,13 @@ use tollgate_core::catalog::ScopeCatalog;
 use crate::state::AppState;
 
 /// The metadata document, built once at start.
-pub(crate) fn metadata(issuer: &str, catalog: &ScopeCatalog, algs: &[&str]) -> Arc<Value> {
+/// The RFC 8414 metadata; every algorithm tollgate signs with is listed (a key of any of them may
+/// still be published after a change of `signing_alg`).
+pub(crate) fn metadata(issuer: &str, catalog: &ScopeCatalog) -> Arc<Value> {
+    let algs: Vec<&str> = tollgate_proto::SigningAlg::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
     let auth_methods = ["client_secret_basic", "client_secret_post"];
     Arc::new(json!({
         "issuer": issuer,

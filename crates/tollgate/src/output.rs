@@ -32,7 +32,7 @@ pub fn credential(c: &Credential, ceiling: &ScopeSet, secret: Option<&ClientSecr
     serde_json::to_value(tollgate_server::views::credential_view(
         c,
         ceiling,
-        secret.map(ClientSecret::expose),
+        secret.map(ClientSecret::expose_secret),
     ))
     .unwrap_or(Value::Null)
 }

@@ -147,12 +147,12 @@ async fn first_run(app: &App, demo: bool) -> anyhow::Result<()> {
          -d '{{\"grant_type\":\"client_credentials\",\"client_id\":\"{id}\",\"client_secret\":\"{secret}\"}}'",
         base = app.base_url(),
         id = created.credential.client_id,
-        secret = created.secret.expose(),
+        secret = created.secret.expose_secret(),
     );
     print_json(&json!({
         "company_id": company.id.to_string(),
         "client_id": created.credential.client_id.as_str(),
-        "client_secret": created.secret.expose(),
+        "client_secret": created.secret.expose_secret(),
         "scopes": created.credential.scopes,
         "token_url": format!("{}/api/v2/oauth2/token", app.base_url()),
     }))

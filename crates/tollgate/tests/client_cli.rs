@@ -63,7 +63,7 @@ async fn server() -> Server {
         metrics: app.metrics(),
         company: company.id,
         client_id: cred.credential.client_id.as_str().to_owned(),
-        secret: cred.secret.expose().to_owned(),
+        secret: cred.secret.expose_secret().to_owned(),
         _stop: tx,
         _dir: dir,
     };

@@ -88,12 +88,12 @@ async fn seed(args: Args) -> anyhow::Result<()> {
         )
         .bind(SecretId::generate()?.as_str())
         .bind(client_id.as_str())
-        .bind(hasher.hash(secret.expose()).0.as_slice())
+        .bind(hasher.hash(secret.expose_secret()).0.as_slice())
         .bind(now)
         .execute(&mut *tx)
         .await?;
         if i % every == 0 {
-            writeln!(out, "{} {}", client_id.as_str(), secret.expose())?;
+            writeln!(out, "{} {}", client_id.as_str(), secret.expose_secret())?;
         }
     }
     tx.commit().await?;

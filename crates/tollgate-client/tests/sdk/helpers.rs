@@ -103,7 +103,7 @@ impl Server {
         Cred {
             company,
             client_id: c.credential.client_id.as_str().to_owned(),
-            secret: c.secret.expose().to_owned(),
+            secret: c.secret.expose_secret().to_owned(),
         }
     }
 
@@ -112,7 +112,7 @@ impl Server {
         let id = ClientId::parse(&cred.client_id).unwrap();
         let r = self.admin.rotate_secret(&id, 0).await.unwrap();
         self.sync().await;
-        r.secret.expose().to_owned()
+        r.secret.expose_secret().to_owned()
     }
 
     /// Tokens issued by this server since it started (server side).

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tollgate_core::accounts::{AccountError, AdminActor, AuditAction, Role, UserId};
+use tollgate_core::accounts::{AdminActor, AuditAction, Role, UserId};
 use tollgate_core::admin::{CreatedCredential, CredentialChanges};
 use tollgate_core::ids::ClientId;
 use tollgate_core::model::Credential;
@@ -172,7 +172,7 @@ pub(crate) async fn create_credential(
         Json(credential_view(
             &created.credential,
             &ceiling,
-            Some(created.secret.expose()),
+            Some(created.secret.expose_secret()),
         )),
     ))
 }
@@ -236,7 +236,7 @@ pub(crate) async fn rotate_credential(
     Ok(Json(credential_view(
         &r.credential,
         &ceiling(&state, &actor).await?,
-        Some(r.secret.expose()),
+        Some(r.secret.expose_secret()),
     )))
 }
 
@@ -280,7 +280,7 @@ pub(crate) async fn create_user(
     ApiAdmin(actor): ApiAdmin,
     AdminJson(b): AdminJson<NewUserBody>,
 ) -> Result<(StatusCode, Json<Value>), AdminApiError> {
-    let role: Role = b.role.parse().map_err(AccountError::from)?;
+    let role: Role = b.role.parse()?;
     let u = state
         .accounts
         .create_user(
@@ -313,11 +313,7 @@ pub(crate) async fn update_user(
 ) -> Result<Json<Value>, AdminApiError> {
     let u = state
         .accounts
-        .set_role(
-            &actor,
-            &user_id(&id)?,
-            b.role.parse().map_err(AccountError::from)?,
-        )
+        .set_role(&actor, &user_id(&id)?, b.role.parse()?)
         .await?;
     Ok(Json(user_view(&u)))
 }

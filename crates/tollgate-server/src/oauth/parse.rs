@@ -355,7 +355,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.client_id, "a");
-        assert_eq!(r.secret.expose(), "s");
+        assert_eq!(r.secret.expose_secret(), "s");
         assert!(!r.basic);
     }
 
@@ -367,7 +367,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.client_id, "a+b");
-        assert_eq!(r.secret.expose(), "x y");
+        assert_eq!(r.secret.expose_secret(), "x y");
         assert_eq!(r.scope.unwrap().to_string(), "groups:read");
     }
 

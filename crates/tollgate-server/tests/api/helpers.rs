@@ -164,7 +164,7 @@ impl TestApp {
         Cred {
             company,
             client_id: c.credential.client_id.as_str().to_owned(),
-            secret: c.secret.expose().to_owned(),
+            secret: c.secret.expose_secret().to_owned(),
         }
     }
 

@@ -319,7 +319,7 @@ async fn scopes_secrets_and_ceilings_changed_on_one_node_apply_everywhere_within
     let fresh = Cred {
         company: cred.company,
         client_id: cred.client_id.clone(),
-        secret: rotated.secret.expose().to_owned(),
+        secret: rotated.secret.expose_secret().to_owned(),
     };
     for (i, node) in c.nodes.iter().enumerate() {
         let took = until(|| async {

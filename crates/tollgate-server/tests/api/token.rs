@@ -248,7 +248,7 @@ async fn rotation_without_grace_kills_old_secret_and_tokens() {
     let r = app.request_token(&cred).await;
     assert_eq!(r.status(), 401, "old secret refused");
     let new = helpers::Cred {
-        secret: rotated.secret.expose().to_owned(),
+        secret: rotated.secret.expose_secret().to_owned(),
         ..cred
     };
     let token = app.token(&new).await;
@@ -283,7 +283,7 @@ async fn rotation_with_grace_keeps_old_secret_until_grace_ends() {
     );
     let _still = app.token(&cred).await; // old secret still accepted during grace
     let new = helpers::Cred {
-        secret: rotated.secret.expose().to_owned(),
+        secret: rotated.secret.expose_secret().to_owned(),
         company: cred.company,
         client_id: cred.client_id.clone(),
     };

@@ -176,25 +176,31 @@ async fn credential_create_get_list_update(b: Backend) {
     let c = e.company("groups:read groups:write users:read", None).await;
     let created = e.credential(&c.id, "groups:read").await;
     let cred = &created.credential;
-    assert!(created.secret.expose().starts_with("tgsec_"));
+    assert!(created.secret.expose_secret().starts_with("tgsec_"));
     assert_eq!(cred.company_id, c.id);
     assert_eq!(cred.label, "HR Integration - Payroll System");
     assert_eq!(cred.scopes, ss("groups:read"));
     assert_eq!(cred.secrets.len(), 1);
-    assert_eq!(cred.secrets[0].hash, e.hasher.hash(created.secret.expose()));
+    assert_eq!(
+        cred.secrets[0].hash,
+        e.hasher.hash(created.secret.expose_secret())
+    );
     assert_eq!(cred.secrets[0].expires_at, None);
     assert_eq!(cred.last_used_at, None);
     assert_eq!(&e.admin.credential(&cred.client_id).await.unwrap(), cred);
     // The clear secret is not what is stored.
     assert_ne!(
         cred.secrets[0].hash.0.as_slice(),
-        created.secret.expose().as_bytes()
+        created.secret.expose_secret().as_bytes()
     );
 
     e.clock.advance(5);
     let second = e.credential(&c.id, "users:read").await;
     assert_ne!(second.credential.client_id, cred.client_id);
-    assert_ne!(second.secret.expose(), created.secret.expose());
+    assert_ne!(
+        second.secret.expose_secret(),
+        created.secret.expose_secret()
+    );
     let listed = e.admin.credentials(&c.id).await.unwrap();
     assert_eq!(
         listed,
@@ -445,11 +451,17 @@ async fn rotate_without_grace_removes_the_old_secret(b: Backend) {
 
     e.clock.advance(30);
     let rotated = e.admin.rotate_secret(&id, 0).await.unwrap();
-    assert_ne!(rotated.secret.expose(), created.secret.expose());
+    assert_ne!(
+        rotated.secret.expose_secret(),
+        created.secret.expose_secret()
+    );
     let secrets = &rotated.credential.secrets;
     assert_eq!(secrets.len(), 1, "{secrets:?}");
     assert_ne!(secrets[0].id, old.id);
-    assert_eq!(secrets[0].hash, e.hasher.hash(rotated.secret.expose()));
+    assert_eq!(
+        secrets[0].hash,
+        e.hasher.hash(rotated.secret.expose_secret())
+    );
     assert_eq!(secrets[0].created_at, T0 + 30);
     assert_eq!(secrets[0].expires_at, None);
     assert_eq!(rotated.credential.updated_at, T0 + 30);
@@ -474,7 +486,7 @@ async fn rotate_with_grace_keeps_both_secrets_until_it_ends(b: Backend) {
         .find(|s| s.id == old_id)
         .expect("old secret kept");
     let new = secrets.iter().find(|s| s.id != old_id).expect("new secret");
-    assert_eq!(new.hash, e.hasher.hash(rotated.secret.expose()));
+    assert_eq!(new.hash, e.hasher.hash(rotated.secret.expose_secret()));
     assert_eq!(old.expires_at, Some(T0 + 60));
     assert_eq!(new.expires_at, None);
     let now = e.clock.now();

@@ -52,7 +52,7 @@ async fn secret_page(
 ) -> Response {
     let shown = ShownSecret {
         client_id: created.credential.client_id.as_str().to_owned(),
-        secret: created.secret.expose().to_owned(),
+        secret: created.secret.expose_secret().to_owned(),
     };
     credentials_page(
         state,

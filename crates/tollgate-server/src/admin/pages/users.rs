@@ -87,11 +87,7 @@ pub(super) async fn add_user(
 ) -> Response {
     let r = async {
         form.check_csrf(&admin.csrf)?;
-        let role: Role = form
-            .get("role")
-            .unwrap_or("")
-            .parse()
-            .map_err(tollgate_core::accounts::AccountError::from)?;
+        let role: Role = form.get("role").unwrap_or("").parse()?;
         state
             .accounts
             .create_user(
@@ -121,11 +117,7 @@ pub(super) async fn set_role(
 ) -> Response {
     let r = async {
         form.check_csrf(&admin.csrf)?;
-        let role: Role = form
-            .get("role")
-            .unwrap_or("")
-            .parse()
-            .map_err(tollgate_core::accounts::AccountError::from)?;
+        let role: Role = form.get("role").unwrap_or("").parse()?;
         state
             .accounts
             .set_role(&admin.actor, &parse_user_id(&id)?, role)
