@@ -1,7 +1,5 @@
 //! Companies and credentials ([`CredentialStore`]).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use sqlx::query;
@@ -145,19 +143,16 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         let Some(row) = row else {
             return Ok(None);
         };
-        let mut cred = credential_row(&row)?;
+        let mut creds = [credential_row(&row)?];
         let secrets = query::<D>(
             "SELECT id, client_id, hash, created_at, expires_at FROM credential_secrets \
              WHERE client_id = $1 ORDER BY created_at, id",
         )
         .arg(id.as_str())
-        .fetch_all(c.ex())
-        .await
-        .map_err(backend)?;
-        cred.secrets = secrets
-            .iter()
-            .map(|r| secret_row(r).map(|(_, s)| s))
-            .collect::<Result<_, _>>()?;
+        .fetch(c.ex())
+        .map(|r| r.map_err(backend).and_then(|r| secret_row(&r)));
+        attach_secrets(&mut creds, secrets).await?;
+        let [cred] = creds;
         Ok(Some(cred))
     }
 
@@ -176,28 +171,16 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
             .iter()
             .map(credential_row)
             .collect::<Result<Vec<_>, _>>()?;
-        if creds.is_empty() {
-            return Ok(creds);
-        }
-        let rows = query::<D>(
-            "SELECT id, client_id, hash, created_at, expires_at FROM credential_secrets \
-             WHERE client_id IN (SELECT client_id FROM credentials WHERE company_id = $1) \
-             ORDER BY created_at, id",
+        // The secrets in the credentials' own order, so one pass joins them.
+        let secrets = query::<D>(
+            "SELECT s.id, s.client_id, s.hash, s.created_at, s.expires_at \
+             FROM credential_secrets s JOIN credentials c ON c.client_id = s.client_id \
+             WHERE c.company_id = $1 ORDER BY c.created_at, c.client_id, s.created_at, s.id",
         )
         .arg(&company)
-        .fetch_all(c.ex())
-        .await
-        .map_err(backend)?;
-        let mut by_client: HashMap<String, Vec<StoredSecret>> = HashMap::new();
-        for r in &rows {
-            let (cid, s) = secret_row(r)?;
-            by_client.entry(cid).or_default().push(s);
-        }
-        for cred in &mut creds {
-            cred.secrets = by_client
-                .remove(cred.client_id.as_str())
-                .unwrap_or_default();
-        }
+        .fetch(c.ex())
+        .map(|r| r.map_err(backend).and_then(|r| secret_row(&r)));
+        attach_secrets(&mut creds, secrets).await?;
         Ok(creds)
     }
 
@@ -343,8 +326,7 @@ async fn insert_secret<D: Dialect>(
 }
 
 /// Gives each credential of `creds` its secrets, read as `secrets` streams them by. Both must come
-/// in the same order of client ID (`ORDER BY client_id`, secrets then by creation), so one pass
-/// joins them and no row set is held in memory: loading a million credentials costs the credentials
+/// in the same order of credentials (secrets then by creation), so one pass joins them and no row set is held in memory: loading a million credentials costs the credentials
 /// themselves, not a second copy of every row.
 async fn attach_secrets<S>(creds: &mut [Credential], mut secrets: S) -> Result<(), StoreError>
 where
