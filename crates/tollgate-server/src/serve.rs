@@ -210,3 +210,21 @@ pub(crate) async fn serve(
     graceful.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_leaves_the_descriptor_reserve_free() {
+        let cap = connection_cap(usize::MAX);
+        let (soft, _) = rlimit::Resource::NOFILE.get().unwrap();
+        assert!(soft > FD_RESERVE, "soft limit {soft}");
+        assert_eq!(
+            cap as u64,
+            soft - FD_RESERVE,
+            "the soft limit was raised first, then reserved"
+        );
+        assert_eq!(connection_cap(10), 10, "a smaller setting is kept");
+    }
+}

@@ -141,3 +141,31 @@ async fn the_server_wide_cap_holds_too() {
     let client = reqwest::Client::builder().build().unwrap();
     assert_eq!(token_status(&app, &client).await, 200);
 }
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_refused_after_the_body_timeout() {
+    let app = spawn_with(|s| s.connections.body_timeout_ms = 300).await;
+    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    // The head promises 100 bytes; 10 arrive, then nothing.
+    s.write_all(
+        b"POST /api/v2/oauth2/token HTTP/1.1\r\nHost: tollgate\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n\
+          grant_type",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer while the body never completes");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+}
