@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tollgate_core::ids::ClientId;
 
 use crate::helpers::{self, Cred, TestApp};
-use crate::token_parsing::{basic, form};
+use crate::token_parsing::{basic, check_oauth_error, form};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const JSON: &str = "application/json";
@@ -37,52 +37,13 @@ struct OAuthError {
 /// `{"error": CODE, "error_description": "…"}` (`code: None`: any string code).
 async fn oauth_error(r: Response, status: u16, code: Option<&str>, case: &str) -> OAuthError {
     let got = r.status().as_u16();
-    let cache = r
-        .headers()
-        .get("cache-control")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let ctype = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let www = r
-        .headers()
+    let headers = r.headers().clone();
+    let www = headers
         .get("www-authenticate")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let text = r.text().await.expect("body");
-    assert_eq!(got, status, "{case}: status (body: {text})");
-    assert_eq!(
-        cache.as_deref(),
-        Some("no-store"),
-        "{case}: Cache-Control (body: {text})"
-    );
-    assert!(
-        ctype.as_deref().is_some_and(|c| c.starts_with(JSON)),
-        "{case}: content-type {ctype:?} (body: {text})"
-    );
-    let body: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{case}: body is not JSON ({e}): {text}"));
-    let obj = body
-        .as_object()
-        .unwrap_or_else(|| panic!("{case}: body is not an object: {text}"));
-    let error = obj
-        .get("error")
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("{case}: no string `error`: {text}"));
-    if let Some(code) = code {
-        assert_eq!(error, code, "{case}: error code (body: {text})");
-    }
-    assert!(
-        obj.get("error_description").is_some_and(Value::is_string),
-        "{case}: error_description must be a string: {text}"
-    );
-    assert!(
-        obj.keys().all(|k| k == "error" || k == "error_description"),
-        "{case}: unexpected members in {text}"
-    );
+    let body = check_oauth_error(got, &headers, &text, status, code, case);
     OAuthError { body, www, text }
 }
 

@@ -138,6 +138,22 @@ async fn refused(req: &Req, status: u16, code: &str) -> Refusal {
         .await
         .expect("body");
     let text = String::from_utf8(bytes.to_vec()).expect("UTF-8 body");
+    check_oauth_error(got, &headers, &text, status, Some(code), case);
+    Refusal { headers, text }
+}
+
+/// Checks a token-endpoint error answer, whether it came over HTTP or straight from
+/// `TokenError::into_response`: `status`, `Cache-Control: no-store`, a JSON body
+/// `{"error": CODE, "error_description": "…"}` and nothing else (`code: None`: any string code).
+/// Returns the body.
+pub(crate) fn check_oauth_error(
+    got: u16,
+    headers: &HeaderMap,
+    text: &str,
+    status: u16,
+    code: Option<&str>,
+    case: &str,
+) -> Value {
     assert_eq!(got, status, "{case}: status (body: {text})");
     let header = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     assert_eq!(
@@ -150,16 +166,18 @@ async fn refused(req: &Req, status: u16, code: &str) -> Refusal {
         ctype.is_some_and(|c| c.starts_with(JSON)),
         "{case}: content-type {ctype:?} (body: {text})"
     );
-    let body: Value = serde_json::from_str(&text)
+    let body: Value = serde_json::from_str(text)
         .unwrap_or_else(|e| panic!("{case}: body is not JSON ({e}): {text}"));
     let obj = body
         .as_object()
         .unwrap_or_else(|| panic!("{case}: body is not an object: {text}"));
-    assert_eq!(
-        obj.get("error").and_then(Value::as_str),
-        Some(code),
-        "{case}: error code (body: {text})"
-    );
+    let error = obj
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("{case}: no string `error`: {text}"));
+    if let Some(code) = code {
+        assert_eq!(error, code, "{case}: error code (body: {text})");
+    }
     assert!(
         obj.get("error_description").is_some_and(Value::is_string),
         "{case}: error_description must be a string: {text}"
@@ -168,7 +186,7 @@ async fn refused(req: &Req, status: u16, code: &str) -> Refusal {
         obj.keys().all(|k| k == "error" || k == "error_description"),
         "{case}: unexpected members in {text}"
     );
-    Refusal { headers, text }
+    body
 }
 
 /// `refused` for each case.
