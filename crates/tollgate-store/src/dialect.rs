@@ -153,11 +153,11 @@ where
 }
 
 /// `.arg(v)` on a query: binds through [`Binds`], so generic code needs no bound per value type.
-pub(crate) trait ArgExt<'a>: Sized {
+pub(crate) trait ArgExt: Sized {
     fn arg<'v>(self, v: impl Into<Arg<'v>>) -> Self;
 }
 
-impl<'q, D: Dialect> ArgExt<'q> for Query<'q, D, D::Arguments> {
+impl<D: Dialect> ArgExt for Query<'_, D, D::Arguments> {
     fn arg<'v>(self, v: impl Into<Arg<'v>>) -> Self {
         D::bind_arg(self, v.into())
     }

@@ -5,7 +5,7 @@
 //!   the work done.
 //! - **The change feed** is kept by triggers, as on SQLite, and each commit that appends to it also
 //!   sends `NOTIFY tollgate_changes`. Every store holds one extra connection that `LISTEN`s and turns
-//!   notifications into a wake-up signal ([`Store::subscribe`]); it reconnects on its own and signals
+//!   notifications into a wake-up signal (`FeedStore::subscribe`); it reconnects on its own and signals
 //!   once more after each reconnect, since notifications sent meanwhile are lost. The servers' periodic
 //!   poll stays as the safety net.
 //! - **Locks** ([`Dialect`]): the credential-creating transaction locks the company row
