@@ -39,6 +39,7 @@ pub mod oauth;
 mod openapi;
 pub mod ratelimit;
 pub mod resource;
+mod revocations;
 mod serve;
 mod startup;
 mod state;

@@ -68,6 +68,8 @@ pub struct Services {
     >,
     /// Rate limits of the OAuth endpoints and the API.
     pub rate_limits: Arc<crate::ratelimit::RateLimiter>,
+    /// The revocation feed's boot id, subscriber slots and shutdown signal.
+    pub revocation_feed: Arc<crate::revocations::RevocationFeed>,
 }
 
 impl FromRef<AppState> for Arc<ResourceGuard> {

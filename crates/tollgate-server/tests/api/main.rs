@@ -15,6 +15,7 @@ mod groups;
 mod multinode;
 mod openapi;
 mod ratelimits;
+mod revocations;
 mod schema;
 mod standards;
 mod token;
