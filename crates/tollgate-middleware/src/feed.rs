@@ -28,6 +28,8 @@ pub(crate) struct View {
     companies: HashMap<String, ScopeSet>,
     credentials: HashMap<String, CredentialState>,
     revoked: HashMap<String, i64>,
+    /// Revocations of expired tokens are dropped at most once a minute.
+    next_prune: i64,
 }
 
 /// What a token's check against the feed found.
@@ -159,13 +161,10 @@ impl FeedState {
     }
 
     fn apply(&self, event: FeedEvent, now: i64) {
-        let mut guard = match self.view.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
         if let FeedEvent::Snapshot(s) = event {
             bump(&self.counters.feed_snapshots);
-            *guard = Some(View {
+            // Built before taking the lock: verifications go on meanwhile.
+            let view = View {
                 companies: s
                     .companies
                     .into_iter()
@@ -182,11 +181,19 @@ impl FeedState {
                     .filter(|r| r.exp > now)
                     .map(|r| (r.jti, r.exp))
                     .collect(),
-            });
-            drop(guard);
+                next_prune: now + 60,
+            };
+            match self.view.write() {
+                Ok(mut g) => *g = Some(view),
+                Err(p) => *p.into_inner() = Some(view),
+            }
             self.ready.send_replace(true);
             return;
         }
+        let mut guard = match self.view.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
         // Events before a snapshot would apply to nothing; the server always sends one first.
         let Some(view) = guard.as_mut() else { return };
         bump(&self.counters.feed_events);
@@ -205,8 +212,9 @@ impl FeedState {
             }
             FeedEvent::Revoked(r) => {
                 view.revoked.insert(r.jti, r.exp);
-                if view.revoked.len().is_power_of_two() {
+                if now >= view.next_prune {
                     view.revoked.retain(|_, exp| *exp > now);
+                    view.next_prune = now + 60;
                 }
             }
             _ => {}
@@ -221,6 +229,8 @@ pub(crate) struct Subscription {
     pub(crate) token_url: String,
     pub(crate) opts: FeedOptions,
     pub(crate) clock: Arc<dyn crate::options::Clock>,
+    /// Timeout of the token request (the stream has none: `idle_timeout` bounds each read).
+    pub(crate) timeout: Duration,
 }
 
 /// Why one connection ended.
@@ -277,6 +287,7 @@ async fn fetch_token(sub: &Subscription) -> Result<(String, Instant), String> {
     let resp = sub
         .http
         .post(&sub.token_url)
+        .timeout(sub.timeout)
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", sub.opts.client_id.as_str()),

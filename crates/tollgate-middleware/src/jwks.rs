@@ -30,6 +30,7 @@ pub(crate) struct JwksCache {
     /// Held during a fetch (single flight); holds when the last fetch started.
     fetching: tokio::sync::Mutex<Option<Instant>>,
     min_refetch: Duration,
+    timeout: Duration,
     counters: Arc<Counters>,
 }
 
@@ -48,6 +49,7 @@ impl JwksCache {
         http: reqwest::Client,
         algorithms: Vec<Algorithm>,
         min_refetch: Duration,
+        timeout: Duration,
         counters: Arc<Counters>,
     ) -> Self {
         Self {
@@ -57,6 +59,7 @@ impl JwksCache {
             keys: RwLock::new(Arc::default()),
             fetching: tokio::sync::Mutex::new(None),
             min_refetch,
+            timeout,
             counters,
         }
     }
@@ -131,6 +134,7 @@ impl JwksCache {
         let resp = self
             .http
             .get(&self.uri)
+            .timeout(self.timeout)
             .send()
             .await
             .map_err(|source| DiscoverError::Http { what, source })?;

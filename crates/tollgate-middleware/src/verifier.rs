@@ -130,6 +130,7 @@ impl Verifier {
             http.clone(),
             algorithms.clone(),
             options.min_refetch_interval,
+            options.http_timeout,
             Arc::clone(&counters),
         ));
         jwks.refresh().await?;
@@ -173,6 +174,7 @@ impl Verifier {
                     token_url: meta.token_endpoint,
                     opts,
                     clock: Arc::clone(&options.clock),
+                    timeout: options.http_timeout,
                 },
             )));
             state

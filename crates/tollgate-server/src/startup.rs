@@ -123,7 +123,7 @@ impl App {
             )),
             page_json: quick_cache::sync::Cache::new(10_000),
             rate_limits,
-            revocation_feed: Arc::new(crate::revocations::RevocationFeed::new()?),
+            revocation_feed: Arc::new(crate::revocations::hub::RevocationFeed::new()?),
         });
         Ok(Self {
             listener,

@@ -69,7 +69,7 @@ pub struct Services {
     /// Rate limits of the OAuth endpoints and the API.
     pub rate_limits: Arc<crate::ratelimit::RateLimiter>,
     /// The revocation feed's boot id, subscriber slots and shutdown signal.
-    pub revocation_feed: Arc<crate::revocations::RevocationFeed>,
+    pub revocation_feed: Arc<crate::revocations::hub::RevocationFeed>,
 }
 
 impl FromRef<AppState> for Arc<ResourceGuard> {

@@ -158,6 +158,62 @@ async fn the_subscriber_reconnects_after_a_restart_and_sees_what_changed_meanwhi
 }
 
 #[tokio::test]
+async fn a_reconnect_resumes_from_its_cursor_without_a_snapshot() {
+    let (url, _db) = helpers::database();
+    let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
+    let cred = app.credential("users:read").await;
+    // Shorter than tollgate's keep-alive (5 s): the subscriber takes the idle feed for dead and
+    // reconnects, with its cursor.
+    let v = app
+        .subscribed(|f| f.idle_timeout = Duration::from_millis(150))
+        .await;
+    eventually(Duration::from_secs(5), "reconnected twice", || async {
+        v.metrics().feed_connects >= 3
+    })
+    .await;
+    assert_eq!(v.metrics().feed_snapshots, 1, "resumed, no second snapshot");
+    let token = app.token(&cred).await;
+    assert!(
+        v.verify(&token).await.is_ok(),
+        "a credential created before"
+    );
+    // A credential created now is known as soon as its event arrives.
+    let newer = app.credential("users:read").await;
+    let newer_token = app.token(&newer).await;
+    eventually(
+        WITHIN,
+        "a credential created after the snapshot",
+        || async { v.verify(&newer_token).await.is_ok() },
+    )
+    .await;
+    app.revoke(&cred, &token).await;
+    refused(&v, &token, "revoked").await;
+}
+
+#[tokio::test]
+async fn when_its_token_expires_the_subscriber_is_cut_off_and_authenticates_again() {
+    let (url, _db) = helpers::database();
+    let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
+    let cred = app.credential("users:read").await;
+    let token = app.token(&cred).await;
+    let v = app.subscribed(|_| {}).await;
+    // Past the feed token's lifetime by tollgate's clock: the server ends the stream, refuses
+    // the old token (401), and the subscriber takes a new one.
+    app.clock.advance(3601);
+    eventually(
+        Duration::from_secs(5),
+        "reconnected with a new token",
+        || async {
+            let m = v.metrics();
+            m.feed_connects >= 2 && m.feed_connected
+        },
+    )
+    .await;
+    app.admin.delete_credential(&cred.id()).await.unwrap();
+    refused(&v, &token, "deleted after the re-authentication").await;
+}
+
+#[tokio::test]
 async fn an_outage_past_max_staleness_fails_closed_by_default_or_open_if_configured() {
     let (url, _db) = helpers::database();
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;

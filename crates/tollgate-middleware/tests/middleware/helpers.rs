@@ -25,6 +25,8 @@ pub struct Tollgate {
     pub admin: Admin,
     pub store: Arc<dyn Store>,
     pub authority: Arc<Authority>,
+    /// tollgate's clock (the middleware keeps the system's).
+    pub clock: Arc<ManualClock>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -58,7 +60,9 @@ pub async fn start(db_url: &str, listen: SocketAddr) -> Tollgate {
         ..Settings::default()
     };
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let app = App::build(settings, clock).await.expect("build app");
+    let app = App::build(settings, clock.clone())
+        .await
+        .expect("build app");
     let addr = app.local_addr();
     let admin = app.admin().clone();
     let store = app.store();
@@ -74,6 +78,7 @@ pub async fn start(db_url: &str, listen: SocketAddr) -> Tollgate {
         admin,
         store,
         authority,
+        clock,
         shutdown: Some(tx),
         task: Some(task),
     }

@@ -86,34 +86,55 @@ async fn tollgate_tokens_verify_and_wrong_iss_aud_typ_alg_exp_are_refused() {
     let sub_differs = signed(&app, &claims(&app, &cred, |c| c["sub"] = json!("someone")));
     assert_eq!(v.verify(&sub_differs).await, Err(Rejection::Invalid));
 
-    // The header: tollgate's real `kid`, and the signature of the real token.
+    // The header, with tokens really signed by tollgate's key: only the header is wrong.
     let kid = app.authority.keys().current().kid().to_owned();
-    let [_, payload, sig]: [&str; 3] = token.split('.').collect::<Vec<_>>().try_into().unwrap();
-    let with_header = |h: Value| format!("{}.{payload}.{sig}", b64(h.to_string().as_bytes()));
-    assert!(
-        v.verify(&with_header(
-            json!({"alg": "EdDSA", "typ": "at+jwt", "kid": kid})
-        ))
+    let record = app
+        .store
+        .signing_keys()
         .await
-        .is_ok(),
-        "the same header re-encoded still verifies"
+        .unwrap()
+        .into_iter()
+        .find(|r| r.kid == kid)
+        .unwrap();
+    let ed = jsonwebtoken::EncodingKey::from_ed_der(&record.private_pkcs8);
+    let body: Value = serde_json::from_slice(&claims(&app, &cred, |_| {})).unwrap();
+    let sign = |alg, typ: Option<&str>, kid: Option<&str>, key: &jsonwebtoken::EncodingKey| {
+        let mut h = jsonwebtoken::Header::new(alg);
+        h.typ = typ.map(str::to_owned);
+        h.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&h, &body, key).unwrap()
+    };
+    use jsonwebtoken::Algorithm::{EdDSA, HS256};
+    assert!(
+        v.verify(&sign(EdDSA, Some("at+jwt"), Some(&kid), &ed))
+            .await
+            .is_ok(),
+        "signed here with tollgate's header: accepted"
     );
-    for (header, why) in [
-        (json!({"alg": "EdDSA", "typ": "JWT", "kid": kid}), "typ JWT"),
-        (json!({"alg": "EdDSA", "kid": kid}), "no typ"),
-        (json!({"alg": "HS256", "typ": "at+jwt", "kid": kid}), "HMAC"),
+    assert!(
+        v.verify(&sign(EdDSA, Some("application/at+jwt"), Some(&kid), &ed))
+            .await
+            .is_ok(),
+        "the media-type form of typ"
+    );
+    // The classic confusion: HMAC keyed with the public key.
+    let public = jsonwebtoken::EncodingKey::from_secret(&record.public).unwrap();
+    for (token, why) in [
+        (sign(EdDSA, Some("JWT"), Some(&kid), &ed), "typ JWT"),
+        (sign(EdDSA, None, Some(&kid), &ed), "no typ"),
+        (sign(EdDSA, Some("at+jwt"), None, &ed), "no kid"),
+        (sign(HS256, Some("at+jwt"), Some(&kid), &public), "HMAC"),
         (
-            json!({"alg": "RS256", "typ": "at+jwt", "kid": kid}),
+            forged(
+                json!({"alg": "RS256", "typ": "at+jwt", "kid": kid}),
+                &claims(&app, &cred, |_| {}),
+            ),
             "not the key's alg",
         ),
-        (json!({"alg": "EdDSA", "typ": "at+jwt"}), "no kid"),
     ] {
-        assert_eq!(
-            v.verify(&with_header(header)).await,
-            Err(Rejection::Invalid),
-            "{why}"
-        );
+        assert_eq!(v.verify(&token).await, Err(Rejection::Invalid), "{why}");
     }
+    let payload = token.split('.').nth(1).unwrap();
     let none = format!("{}.{payload}.", b64(br#"{"alg":"none","typ":"at+jwt"}"#));
     assert!(v.verify(&none).await.is_err(), "alg none");
     assert_eq!(v.verify("not.a.jwt").await, Err(Rejection::Malformed));
@@ -132,6 +153,23 @@ async fn tollgate_tokens_verify_and_wrong_iss_aud_typ_alg_exp_are_refused() {
         .await
         .unwrap();
     assert_eq!(other.verify(&token).await, Err(Rejection::Invalid));
+
+    // The metadata must name the issuer asked for (the same server under another name will not do).
+    let renamed = app.base.replace("127.0.0.1", "localhost");
+    let err = tollgate_middleware::Verifier::discover(&renamed, &renamed, Options::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, tollgate_middleware::DiscoverError::Metadata(_)),
+        "{err}"
+    );
+    let slash = format!("{}/", app.base);
+    assert!(
+        tollgate_middleware::Verifier::discover(&slash, &app.base, Options::default())
+            .await
+            .is_ok(),
+        "a trailing slash is the same issuer"
+    );
 }
 
 #[tokio::test]

@@ -94,6 +94,19 @@ async fn the_feed_needs_a_token_with_the_reserved_scope() {
     assert_eq!(body["error"]["code"], "invalid_scope");
     assert!(www.unwrap().contains("scope=\"tollgate:revocations\""));
 
+    // Like the API, the feed needs the version header.
+    let feed_token = subscriber_token(&app).await;
+    let r = app
+        .client
+        .get(format!("{}{FEED}", app.base))
+        .bearer_auth(&feed_token)
+        .send()
+        .await
+        .unwrap();
+    let (status, body, _) = error_of(r).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "missingApiVersion");
+
     // The demo default leaves the reserved scope out: only the operator grants it.
     let demo = app.admin.create_company("Demo", None, None).await.unwrap();
     assert!(!demo.scopes.contains_str("tollgate:revocations"));
@@ -204,4 +217,54 @@ async fn an_open_feed_does_not_hold_up_shutdown() {
     tokio::time::timeout(Duration::from_secs(5), app.stop())
         .await
         .expect("the server stops with a feed open");
+}
+
+#[tokio::test]
+async fn a_feed_ends_when_its_subscriber_credential_is_deleted() {
+    let app = helpers::spawn().await;
+    let company = app.company("tollgate:revocations").await;
+    let cred = app.credential_in(company, "tollgate:revocations").await;
+    let feed_token = app.token(&cred).await;
+    let mut resp = open(&app, &feed_token, None).await;
+    read_until(&mut resp, |m| !m.is_empty()).await;
+    app.admin
+        .delete_credential(&tollgate_core::ids::ClientId::parse(&cred.client_id).unwrap())
+        .await
+        .unwrap();
+    // The stream ends (the events of the deletion itself may come first).
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while resp.chunk().await.unwrap().is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ended");
+    let (status, _, _) = error_of(open(&app, &feed_token, None).await).await;
+    assert_eq!(status, 401, "and the token no longer opens one");
+}
+
+#[tokio::test]
+async fn at_most_64_feeds_are_open_at_once() {
+    let app = helpers::spawn().await;
+    let feed_token = subscriber_token(&app).await;
+    let mut open_feeds = Vec::new();
+    for _ in 0..64 {
+        let r = open(&app, &feed_token, None).await;
+        assert_eq!(r.status(), 200);
+        open_feeds.push(r);
+    }
+    let r = open(&app, &feed_token, None).await;
+    assert_eq!(r.headers()["retry-after"], "5");
+    let (status, body, _) = error_of(r).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["code"], "serviceUnavailable");
+    // A closed feed gives its slot back.
+    drop(open_feeds.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = open(&app, &feed_token, None).await;
+        if r.status() == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slot came back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

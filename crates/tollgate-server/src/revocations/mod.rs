@@ -16,20 +16,23 @@
 //!   snapshot.
 //! - **Keep-alive**: a comment every [`KEEP_ALIVE`]; a subscriber that hears nothing for a few of
 //!   them may take the connection for dead.
-//! - **Limits**: at most [`MAX_SUBSCRIBERS`] open feeds per server (503 beyond); the journal keeps a
-//!   bounded number of entries; the streams end when the server shuts down.
+//! - **Limits**: at most [`hub::MAX_SUBSCRIBERS`] open feeds per server (503 beyond); the journal keeps a
+//!   bounded number of entries; the streams end when the server shuts down, and when the
+//!   subscriber's token stops being valid (expired, revoked, its credential deleted or the scope
+//!   withdrawn: checked every [`RECHECK`]).
 
 use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::HeaderValue;
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tollgate_core::authority::Authority;
 use tollgate_core::directory::{CompanyEntry, CredentialEntry, Directory};
 use tollgate_core::journal::Touched;
@@ -41,45 +44,13 @@ use tollgate_proto::{
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Open feeds per server at most.
-pub const MAX_SUBSCRIBERS: usize = 64;
+pub(crate) mod hub;
 
-/// How often an idle feed sends a keep-alive comment.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
+use hub::KEEP_ALIVE;
 
-/// The feed's shared part: this boot's id, the subscriber slots, and the shutdown signal.
-#[derive(Debug)]
-pub struct RevocationFeed {
-    boot: u64,
-    slots: Arc<Semaphore>,
-    closing: watch::Sender<bool>,
-}
-
-impl RevocationFeed {
-    /// A feed with a fresh boot id.
-    pub(crate) fn new() -> Result<Self, tollgate_core::random::RandomError> {
-        let b = tollgate_core::random::bytes::<8>()?;
-        Ok(Self {
-            boot: u64::from_be_bytes(b),
-            slots: Arc::new(Semaphore::new(MAX_SUBSCRIBERS)),
-            closing: watch::Sender::new(false),
-        })
-    }
-
-    /// Ends every open feed (at shutdown: a graceful shutdown waits for open responses).
-    pub(crate) fn close(&self) {
-        self.closing.send_replace(true);
-    }
-
-    /// The journal position a cursor names, if it is one of this boot's.
-    fn position_of(&self, cursor: &str) -> Option<u64> {
-        let (boot, pos) = cursor.trim().split_once('-')?;
-        if u64::from_str_radix(boot, 16).ok()? != self.boot {
-            return None;
-        }
-        pos.parse().ok()
-    }
-}
+/// How often an open feed checks that its subscriber's token is still valid (a deleted or expired
+/// feed credential's stream ends; its reconnection is refused).
+pub const RECHECK: Duration = Duration::from_secs(1);
 
 /// `GET /api/v2/oauth2/revocations` (Server-Sent Events).
 #[utoipa::path(
@@ -108,10 +79,18 @@ pub(crate) async fn revocations(State(state): State<AppState>, parts: Parts) -> 
         return e.into_response();
     }
     let feed = &state.revocation_feed;
-    let Ok(permit) = Arc::clone(&feed.slots).try_acquire_owned() else {
+    let Ok(permit) = feed.subscriber_slot() else {
         return ApiError::Unavailable("too many open revocation feeds; retry later")
             .into_response();
     };
+    // The guard accepted it: `Bearer <token>`.
+    let token = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .map(|(_, t)| t.trim().to_owned())
+        .unwrap_or_default();
     let cursor = parts
         .headers
         .get("last-event-id")
@@ -129,10 +108,12 @@ pub(crate) async fn revocations(State(state): State<AppState>, parts: Parts) -> 
         .filter(|p| directory.journal().since(*p).is_some());
     let sub = Subscriber {
         changes: directory.journal().subscribe(),
-        closing: feed.closing.subscribe(),
+        closing: feed.closing(),
         authority: Arc::clone(&state.authority),
         directory,
-        boot: feed.boot,
+        token,
+        checked: Instant::now(),
+        boot: feed.boot(),
         position: resume.unwrap_or(0),
         snapshot_due: resume.is_none(),
         pending: VecDeque::new(),
@@ -151,6 +132,9 @@ pub(crate) async fn revocations(State(state): State<AppState>, parts: Parts) -> 
 struct Subscriber {
     authority: Arc<Authority>,
     directory: Arc<Directory>,
+    /// The subscriber's bearer token, checked again every [`RECHECK`].
+    token: String,
+    checked: Instant,
     boot: u64,
     /// The journal position this subscriber has been told about.
     position: u64,
@@ -166,6 +150,16 @@ impl Subscriber {
         loop {
             if *self.closing.borrow() {
                 return None;
+            }
+            if self.checked.elapsed() >= RECHECK {
+                let allowed = self
+                    .authority
+                    .authorize(&self.token)
+                    .is_ok_and(|a| a.allows(REVOCATIONS_SCOPE));
+                if !allowed {
+                    return None;
+                }
+                self.checked = Instant::now();
             }
             if let Some(e) = self.pending.pop_front() {
                 return Some((Ok(e), self));
@@ -190,6 +184,7 @@ impl Subscriber {
                 tokio::select! {
                     changed = self.changes.changed() => if changed.is_err() { return None },
                     _ = self.closing.changed() => return None,
+                    () = tokio::time::sleep(RECHECK) => {}
                 }
                 continue;
             }
