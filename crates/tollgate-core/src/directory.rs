@@ -105,8 +105,14 @@ impl Directory {
 
     /// Marks `jti` revoked here at once (the store's change feed carries it to other nodes).
     pub fn note_revoked(&self, jti: &str, expires_at: UnixTime) {
-        self.revoked.insert(jti.into(), expires_at);
-        self.journal.note(Touched::Revoked(jti.into()));
+        self.put_revoked(jti, expires_at);
+    }
+
+    /// Records a revocation; journals it only if it is new (the feed replays this node's own).
+    fn put_revoked(&self, jti: &str, expires_at: UnixTime) {
+        if self.revoked.insert(jti.into(), expires_at) != Some(expires_at) {
+            self.journal.note(Touched::Revoked(jti.into()));
+        }
     }
 
     /// When `jti` was revoked, the time its token expires.
@@ -234,8 +240,7 @@ impl Directory {
                     }
                     ChangeKind::Revocation => {
                         if let Some(exp) = store.revoked_token(&ch.key).await? {
-                            self.revoked.insert(ch.key.as_str().into(), exp);
-                            self.journal.note(Touched::Revoked(ch.key.as_str().into()));
+                            self.put_revoked(&ch.key, exp);
                         }
                     }
                 }

@@ -26,7 +26,7 @@ async fn refused(v: &Verifier, token: &str, what: &str) {
 
 #[tokio::test]
 async fn revoked_deleted_rotated_and_narrowed_are_refused_within_one_second() {
-    let (url, _db) = helpers::database();
+    let (url, _db) = helpers::database().await;
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
     let revoked = app.credential("users:read").await;
     let deleted = app.credential("users:read").await;
@@ -110,7 +110,7 @@ async fn revoked_deleted_rotated_and_narrowed_are_refused_within_one_second() {
 
 #[tokio::test]
 async fn the_subscriber_reconnects_after_a_restart_and_sees_what_changed_meanwhile() {
-    let (url, _db) = helpers::database();
+    let (url, _db) = helpers::database().await;
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
     let addr = app.addr;
     let gone = app.credential("users:read").await;
@@ -159,7 +159,7 @@ async fn the_subscriber_reconnects_after_a_restart_and_sees_what_changed_meanwhi
 
 #[tokio::test]
 async fn a_reconnect_resumes_from_its_cursor_without_a_snapshot() {
-    let (url, _db) = helpers::database();
+    let (url, _db) = helpers::database().await;
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
     let cred = app.credential("users:read").await;
     // Shorter than tollgate's keep-alive (5 s): the subscriber takes the idle feed for dead and
@@ -192,7 +192,7 @@ async fn a_reconnect_resumes_from_its_cursor_without_a_snapshot() {
 
 #[tokio::test]
 async fn when_its_token_expires_the_subscriber_is_cut_off_and_authenticates_again() {
-    let (url, _db) = helpers::database();
+    let (url, _db) = helpers::database().await;
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
     let cred = app.credential("users:read").await;
     let token = app.token(&cred).await;
@@ -215,7 +215,7 @@ async fn when_its_token_expires_the_subscriber_is_cut_off_and_authenticates_agai
 
 #[tokio::test]
 async fn an_outage_past_max_staleness_fails_closed_by_default_or_open_if_configured() {
-    let (url, _db) = helpers::database();
+    let (url, _db) = helpers::database().await;
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
     let cred = app.credential("users:read").await;
     let bound = Duration::from_millis(300);
@@ -253,7 +253,7 @@ async fn an_outage_past_max_staleness_fails_closed_by_default_or_open_if_configu
 
 #[tokio::test]
 async fn before_its_first_snapshot_a_closed_verifier_refuses() {
-    let (url, _db) = helpers::database();
+    let (url, _db) = helpers::database().await;
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
     let cred = app.credential("users:read").await;
     // A feed credential without the reserved scope never gets a snapshot.

@@ -1,4 +1,4 @@
-//! Spawns the real tollgate app (in-process, a real SQLite file) and, around it, what the tests
+//! Spawns the real tollgate app (in-process, a real SQLite file or PostgreSQL database) and, around it, what the tests
 //! need: credentials, tokens, verifiers. The minimum of `tollgate-server`'s own test helpers.
 
 use std::net::SocketAddr;
@@ -17,6 +17,7 @@ use tollgate_core::store::Store;
 use tollgate_middleware::{FeedOptions, Options, Verifier};
 use tollgate_proto::ClientSecret;
 use tollgate_server::{App, Settings};
+use tollgate_store::testing::TestDatabase;
 
 pub struct Tollgate {
     pub base: String,
@@ -43,11 +44,30 @@ impl Cred {
     }
 }
 
-/// A fresh SQLite database: its URL and the directory that holds it.
-pub fn database() -> (String, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
-    (url, dir)
+/// A test database; dropping it removes the file or the database.
+#[allow(dead_code)] // held for its `Drop`
+pub enum TestDb {
+    Sqlite(TempDir),
+    Postgres(TestDatabase),
+}
+
+/// A fresh database: a SQLite file, or with `TOLLGATE_TEST_BACKEND=postgres` a PostgreSQL
+/// database (as `tollgate-server`'s tests). Its URL and the guard that removes it.
+pub async fn database() -> (String, TestDb) {
+    match std::env::var("TOLLGATE_TEST_BACKEND").as_deref() {
+        Ok("postgres" | "postgresql") => {
+            let db = TestDatabase::create()
+                .await
+                .expect("create a PostgreSQL test database (is PostgreSQL running?)");
+            (db.url().to_owned(), TestDb::Postgres(db))
+        }
+        Ok("sqlite") | Err(_) => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+            (url, TestDb::Sqlite(dir))
+        }
+        Ok(other) => panic!("TOLLGATE_TEST_BACKEND={other}: use sqlite or postgres"),
+    }
 }
 
 /// Starts tollgate on `db_url`, listening on `listen` (port 0: any).

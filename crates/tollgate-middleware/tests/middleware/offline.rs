@@ -46,7 +46,7 @@ fn forged(header: Value, claims: &[u8]) -> String {
 
 #[tokio::test]
 async fn tollgate_tokens_verify_and_wrong_iss_aud_typ_alg_exp_are_refused() {
-    let (url, _db) = helpers::database();
+    let (url, _db) = helpers::database().await;
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
     let cred = app.credential("users:read users:write").await;
     let v = app.verifier(Options::default()).await;
@@ -174,7 +174,7 @@ async fn tollgate_tokens_verify_and_wrong_iss_aud_typ_alg_exp_are_refused() {
 
 #[tokio::test]
 async fn after_a_key_rotation_new_tokens_verify_after_one_refetch() {
-    let (url, _db) = helpers::database();
+    let (url, _db) = helpers::database().await;
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
     let cred = app.credential("users:read").await;
     let interval = Duration::from_millis(300);
@@ -222,7 +222,7 @@ async fn after_a_key_rotation_new_tokens_verify_after_one_refetch() {
 
 #[tokio::test]
 async fn a_flood_of_unknown_kids_fetches_the_key_set_at_most_once_per_interval() {
-    let (url, _db) = helpers::database();
+    let (url, _db) = helpers::database().await;
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
     let cred = app.credential("users:read").await;
     let interval = Duration::from_secs(1);
@@ -303,7 +303,7 @@ async fn admin_only(claims: Claims) -> Result<String, Rejection> {
 
 #[tokio::test]
 async fn the_layer_answers_in_tollgates_formats() {
-    let (url, _db) = helpers::database();
+    let (url, _db) = helpers::database().await;
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
     let cred = app.credential("users:read").await;
     let v = app.verifier(Options::default()).await;
