@@ -109,6 +109,26 @@ async fn revoked_deleted_rotated_and_narrowed_are_refused_within_one_second() {
 }
 
 #[tokio::test]
+async fn a_change_by_another_writer_reaches_the_middleware_through_the_change_feed() {
+    let (url, _db) = helpers::database().await;
+    let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
+    let cred = app.credential("users:read").await;
+    let v = app.subscribed(|_| {}).await;
+    let token = app.token(&cred).await;
+    assert!(v.verify(&token).await.is_ok());
+    // An Admin without the node's directory, as the CLI or another node: the node learns of the
+    // deletion from the store's change feed only.
+    let other_writer = Admin::new(
+        app.store.clone(),
+        Arc::new(ScopeCatalog::default()),
+        SecretHasher::new(&app.store.server_key().await.unwrap()),
+        Arc::new(SystemClock),
+    );
+    other_writer.delete_credential(&cred.id()).await.unwrap();
+    refused(&v, &token, "deleted by another writer").await;
+}
+
+#[tokio::test]
 async fn the_subscriber_reconnects_after_a_restart_and_sees_what_changed_meanwhile() {
     let (url, _db) = helpers::database().await;
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
