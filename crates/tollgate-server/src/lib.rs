@@ -42,6 +42,7 @@ pub mod oauth;
 mod openapi;
 pub mod ratelimit;
 pub mod resource;
+mod revocations;
 mod serve;
 mod startup;
 mod state;

@@ -54,6 +54,7 @@ struct ApiDoc;
 pub(crate) fn document(issuer: &str) -> OpenApiDoc {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::oauth::Doc::openapi());
+    doc.merge(crate::revocations::Doc::openapi());
     doc.merge(crate::wellknown::Doc::openapi());
     doc.merge(crate::groups::Doc::openapi());
     doc.merge(crate::health::Doc::openapi());

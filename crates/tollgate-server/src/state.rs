@@ -70,6 +70,8 @@ pub struct Services {
     pub rate_limits: Arc<crate::ratelimit::RateLimiter>,
     /// The gateway's live route table.
     pub(crate) gateway: Arc<crate::gateway::Gateway>,
+    /// The revocation feed's boot id, subscriber slots and shutdown signal.
+    pub revocation_feed: Arc<crate::revocations::hub::RevocationFeed>,
 }
 
 impl FromRef<AppState> for Arc<ResourceGuard> {
