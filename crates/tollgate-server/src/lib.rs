@@ -43,6 +43,7 @@ mod openapi;
 pub mod ratelimit;
 pub mod resource;
 mod revocations;
+mod route_table;
 mod serve;
 mod startup;
 mod state;
@@ -51,9 +52,9 @@ mod wellknown;
 
 pub use config::{ConfigError, Settings};
 pub use error::{AdminApiError, ApiError, TokenError};
-pub use gateway::{GatewaySettings, RouteSettings};
 pub use metrics::Metrics;
 pub use ratelimit::RateLimitSettings;
+pub use route_table::{GatewaySettings, RouteSettings};
 pub use serve::ConnectionSettings;
 pub use startup::App;
 pub use state::{AppState, Services};

@@ -99,7 +99,7 @@ impl App {
             .with_budgets(Arc::clone(&rate_limits)),
         );
         let gateway = Arc::new(
-            crate::gateway::Gateway::new(&settings.gateway)
+            crate::route_table::LiveRoutes::new(&settings.gateway)
                 .map_err(crate::config::ConfigError::Invalid)?,
         );
         let state_store = Arc::clone(&store);

@@ -8,8 +8,8 @@ use axum::http::{HeaderName, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::proxy::set_identity;
-use super::table::is_normal_path;
 use crate::error::ApiError;
+use crate::route_table::table::is_normal_path;
 use crate::state::AppState;
 
 /// The path of the endpoint; Envoy appends the original path to it.
