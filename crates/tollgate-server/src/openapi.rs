@@ -58,6 +58,7 @@ pub(crate) fn document(issuer: &str) -> OpenApiDoc {
     doc.merge(crate::wellknown::Doc::openapi());
     doc.merge(crate::groups::Doc::openapi());
     doc.merge(crate::health::Doc::openapi());
+    doc.merge(crate::gateway::verify::Doc::openapi());
     doc.servers = Some(vec![ServerBuilder::new().url(issuer).build()]);
     doc
 }
