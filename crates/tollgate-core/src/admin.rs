@@ -314,6 +314,21 @@ impl Admin {
             .ok_or(AdminError::CredentialNotFound)
     }
 
+    /// The credential a leaked `secret` belongs to (while the secret is live or in its grace
+    /// period). The caller checks the credential's company before revoking the secret with
+    /// [`Admin::rotate_secret`]`(id, 0)`.
+    pub async fn credential_of_secret(
+        &self,
+        secret: &ClientSecret,
+    ) -> Result<Credential, AdminError> {
+        let id = self
+            .store
+            .credential_by_secret_hash(&self.hasher.hash_secret(secret))
+            .await?
+            .ok_or(AdminError::CredentialNotFound)?;
+        self.credential(&id).await
+    }
+
     /// A company's credentials.
     pub async fn credentials(&self, company: &CompanyId) -> Result<Vec<Credential>, AdminError> {
         self.company(company).await?;

@@ -54,10 +54,23 @@ pub enum Command {
     /// Read a company's audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Secrets as text, without the database.
+    #[command(subcommand)]
+    Secret(SecretCmd),
     /// Get an access token from a server with client credentials; prints the token response.
     Token(crate::client_cmds::TokenArgs),
     /// Call a server's API with automatic token handling; prints the answer.
     Call(crate::client_cmds::CallArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCmd {
+    /// Whether TEXT is a tollgate secret, by its checksum (offline: no database, no server key).
+    /// Prints {"format": "checked" | "legacy" | "not_a_secret"}.
+    Check {
+        /// The text; `-` or nothing: read one line from stdin (keeps it out of the shell history).
+        text: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +212,9 @@ pub enum CredentialCmd {
         /// Client ID.
         client_id: String,
     },
+    /// Revoke a leaked secret from its text alone, read from stdin: its tokens are refused at
+    /// once, and its credential gets a new secret (printed once). Audited.
+    RevokeLeaked,
 }
 
 /// Settings from defaults, then the config file, then the global flags.
@@ -211,6 +227,13 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         s.database_url = url.clone();
     }
     Ok(s)
+}
+
+/// One line of stdin (a secret: zeroized when dropped).
+fn read_stdin_line() -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line)
 }
 
 fn scopes(s: &str) -> anyhow::Result<ScopeSet> {
@@ -276,6 +299,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key(cmd) => key(&settings, cmd).await,
         Command::User(cmd) => user(&settings, cmd).await,
         Command::Audit(cmd) => audit(&settings, cmd).await,
+        Command::Secret(SecretCmd::Check { text }) => {
+            let text = match text.filter(|t| t != "-") {
+                Some(t) => zeroize::Zeroizing::new(t),
+                None => read_stdin_line()?,
+            };
+            let format = match tollgate_core::secret::check_format(text.trim()) {
+                tollgate_core::secret::SecretFormat::Checked => "checked",
+                tollgate_core::secret::SecretFormat::Legacy => "legacy",
+                _ => "not_a_secret",
+            };
+            print_json(&serde_json::json!({ "format": format }))
+        }
         Command::Token(args) => crate::client_cmds::token(args).await,
         Command::Call(args) => crate::client_cmds::call(args).await,
     }
@@ -397,6 +432,24 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
             )
             .await?;
             let ceiling = admin.company(&r.credential.company_id).await?.scopes;
+            print_json(&output::credential(
+                &r.credential,
+                &ceiling,
+                Some(&r.secret),
+            ))
+        }
+        CredentialCmd::RevokeLeaked => {
+            let text = read_stdin_line()?;
+            let leaked = tollgate_core::secret::ClientSecret::new(text.trim());
+            let c = admin.credential_of_secret(&leaked).await?;
+            let r = admin.rotate_secret(&c.client_id, 0).await?;
+            op.audit(
+                c.company_id,
+                AuditAction::CredentialSecretLeaked,
+                c.client_id.as_str(),
+            )
+            .await?;
+            let ceiling = admin.company(&c.company_id).await?.scopes;
             print_json(&output::credential(
                 &r.credential,
                 &ceiling,

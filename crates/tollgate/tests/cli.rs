@@ -691,3 +691,111 @@ async fn client_supplied_values_cannot_forge_log_lines_or_leak_a_secret() {
         }
     }
 }
+
+/// Runs `tollgate ARGS` with `input` on stdin.
+fn run_with_stdin(db: &Path, args: &[&str], input: &str) -> Out {
+    use std::io::Write as _;
+    let mut child = Command::new(BIN)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .args(args)
+        .env_remove("TOLLGATE_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn secrets_are_checked_offline_and_a_leaked_one_is_revoked_from_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let company = ok_json(
+        &db,
+        &[
+            "company",
+            "create",
+            "--name",
+            "Acme",
+            "--scopes",
+            "groups:read",
+        ],
+    );
+    let cred = ok_json(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--company",
+            company["id"].as_str().unwrap(),
+            "--label",
+            "l",
+            "--scopes",
+            "groups:read",
+        ],
+    );
+    let secret = cred["client_secret"].as_str().unwrap().to_owned();
+
+    // Offline: no database is opened (a path that cannot exist is fine).
+    let nowhere = Path::new("/nonexistent/dir/x.db");
+    let check = |text: &str| ok_json(nowhere, &["secret", "check", text])["format"].clone();
+    assert_eq!(check(&secret), "checked");
+    assert_eq!(check(&format!("tgsec_{}", "b".repeat(43))), "legacy");
+    let mut typo = secret.clone();
+    typo.replace_range(10..11, if &secret[10..11] == "x" { "y" } else { "x" });
+    assert_eq!(check(&typo), "not_a_secret");
+    assert_eq!(check("hello"), "not_a_secret");
+    let o = run_with_stdin(nowhere, &["secret", "check"], &format!("{secret}\n"));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("\"checked\""), "{}", o.stdout);
+
+    // Revoked from its text on stdin: a new secret, the old one gone, audited.
+    let o = run_with_stdin(
+        &db,
+        &["credential", "revoke-leaked"],
+        &format!("{secret}\n"),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let renewed: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(renewed["client_id"], cred["client_id"]);
+    let fresh = renewed["client_secret"].as_str().unwrap();
+    assert_ne!(fresh, secret);
+    assert!(!o.stderr.contains(&secret));
+    let o = run_with_stdin(
+        &db,
+        &["credential", "revoke-leaked"],
+        &format!("{secret}\n"),
+    );
+    assert_ne!(o.code, 0, "the old text finds nothing any more");
+    assert!(
+        o.stdout.is_empty() && !o.stderr.contains(&secret),
+        "{}",
+        o.stderr
+    );
+    let audit = ok_json(
+        &db,
+        &[
+            "audit",
+            "list",
+            "--company",
+            company["id"].as_str().unwrap(),
+        ],
+    );
+    assert!(
+        audit.to_string().contains("credential.secret_leaked"),
+        "{audit}"
+    );
+}

@@ -187,6 +187,8 @@ audit_actions! {
     CredentialUpdated => "credential.updated",
     /// A credential's secret was rotated.
     CredentialRotated => "credential.rotated",
+    /// A credential's secret was revoked from its leaked text (a new one issued, the old one dead).
+    CredentialSecretLeaked => "credential.secret_leaked",
     /// A credential was deleted.
     CredentialDeleted => "credential.deleted",
     /// A user was created.

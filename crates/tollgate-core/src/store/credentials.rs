@@ -7,6 +7,7 @@ use super::StoreError;
 use crate::clock::UnixTime;
 use crate::ids::{ClientId, CompanyId};
 use crate::model::{Company, Credential, Group, StoredSecret};
+use crate::secret::SecretHash;
 
 /// Companies and their credentials (with their secrets).
 #[async_trait]
@@ -50,6 +51,11 @@ pub trait CredentialStore: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// Deletes a credential and its secrets.
     async fn delete_credential(&self, id: &ClientId) -> Result<(), StoreError>;
+    /// The credential holding a secret (live or in its grace period) whose stored form is `hash`.
+    async fn credential_by_secret_hash(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<ClientId>, StoreError>;
     /// Records last-used times (batched by the server, off the hot path).
     async fn record_last_used(&self, used: &[(ClientId, UnixTime)]) -> Result<(), StoreError>;
 }

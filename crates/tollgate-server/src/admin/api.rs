@@ -113,6 +113,31 @@ pub(crate) mod ops {
         Ok(r)
     }
 
+    /// Revokes a leaked secret of the caller's company from its text: a new secret at once, the
+    /// leaked one (and its tokens) dead. Another company's secret reads as unknown.
+    pub(crate) async fn revoke_leaked(
+        state: &AppState,
+        actor: &AdminActor,
+        leaked: &tollgate_core::secret::ClientSecret,
+    ) -> Result<CreatedCredential, AdminApiError> {
+        let c = match state.admin.credential_of_secret(leaked).await {
+            Ok(c) if c.company_id == actor.company_id() => c,
+            Ok(_) | Err(tollgate_core::admin::AdminError::CredentialNotFound) => {
+                return Err(AdminApiError::CredentialNotFound);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let r = state.admin.rotate_secret(&c.client_id, 0).await?;
+        audit(
+            state,
+            actor,
+            AuditAction::CredentialSecretLeaked,
+            c.client_id.as_str(),
+        )
+        .await?;
+        Ok(r)
+    }
+
     pub(crate) async fn delete(
         state: &AppState,
         actor: &AdminActor,
@@ -233,6 +258,34 @@ pub(crate) async fn rotate_credential(
 ) -> Result<Json<CredentialView>, AdminApiError> {
     let grace = body.map(|AdminJson(b)| b.grace_seconds).unwrap_or(0);
     let r = ops::rotate(&state, &actor, &id, grace).await?;
+    Ok(Json(credential_view(
+        &r.credential,
+        &ceiling(&state, &actor).await?,
+        Some(r.secret.expose_secret()),
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LeakedBody {
+    secret: tollgate_core::secret::ClientSecret,
+}
+
+impl std::fmt::Debug for LeakedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LeakedBody([redacted])")
+    }
+}
+
+/// `POST /admin/api/v1/credentials/revoke-leaked` `{"secret": …}`: the leaked secret stops at once
+/// (its tokens too); the credential's new secret is in this response only. 404
+/// `credentialNotFound` for a secret that is not one of the caller's company's.
+pub(crate) async fn revoke_leaked(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    AdminJson(b): AdminJson<LeakedBody>,
+) -> Result<Json<CredentialView>, AdminApiError> {
+    let r = ops::revoke_leaked(&state, &actor, &b.secret).await?;
     Ok(Json(credential_view(
         &r.credential,
         &ceiling(&state, &actor).await?,

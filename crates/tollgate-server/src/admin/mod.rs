@@ -70,6 +70,10 @@ pub(crate) fn routes() -> Router<AppState> {
                 .delete(api::delete_credential),
         )
         .route(
+            "/admin/api/v1/credentials/revoke-leaked",
+            post(api::revoke_leaked),
+        )
+        .route(
             "/admin/api/v1/credentials/{client_id}/rotate",
             post(api::rotate_credential),
         )

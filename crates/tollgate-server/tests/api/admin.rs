@@ -8,7 +8,7 @@ use tollgate_core::ids::CompanyId;
 
 use crate::helpers::{self, TestApp};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 pub(crate) struct Panel {
     client: reqwest::Client,
@@ -21,14 +21,18 @@ fn accounts(app: &TestApp) -> Accounts {
     Accounts::new(app.store.clone(), app.clock.clone())
 }
 
-async fn user(app: &TestApp, company: CompanyId, email: &str, role: Role) {
+pub(crate) async fn user(app: &TestApp, company: CompanyId, email: &str, role: Role) {
     accounts(app)
         .create_user(&company, email, role, PASSWORD, None)
         .await
         .unwrap();
 }
 
-async fn login(app: &TestApp, email: &str, password: &str) -> Result<Panel, (u16, String)> {
+pub(crate) async fn login(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+) -> Result<Panel, (u16, String)> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

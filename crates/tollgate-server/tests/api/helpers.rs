@@ -78,6 +78,7 @@ pub async fn fresh_database(backend: Backend) -> (String, TestDb) {
     }
 }
 
+#[derive(Clone)]
 pub struct Cred {
     pub company: CompanyId,
     pub client_id: String,

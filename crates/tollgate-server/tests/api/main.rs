@@ -13,6 +13,7 @@ mod bad_input_api;
 mod connections;
 mod gateway;
 mod groups;
+mod leaked;
 mod multinode;
 mod openapi;
 mod ratelimits;

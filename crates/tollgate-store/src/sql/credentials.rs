@@ -6,6 +6,7 @@ use sqlx::query;
 use tollgate_core::clock::UnixTime;
 use tollgate_core::ids::{ClientId, CompanyId};
 use tollgate_core::model::{Company, Credential, Group, StoredSecret};
+use tollgate_core::secret::SecretHash;
 use tollgate_core::store::{CredentialStore, StoreError};
 use tollgate_proto::ScopeSet;
 
@@ -128,6 +129,20 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
             insert_secret::<D>(&mut tx, c.client_id.as_str(), s).await?;
         }
         tx.commit().await.map_err(backend)
+    }
+
+    async fn credential_by_secret_hash(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<ClientId>, StoreError> {
+        let mut c = self.conn().await?;
+        let row = query::<D>("SELECT client_id FROM credential_secrets WHERE hash = $1")
+            .arg(hash.0.as_slice())
+            .fetch_optional(c.ex())
+            .await
+            .map_err(backend)?;
+        row.map(|r| crate::rows::client_id(&r.text("client_id")?))
+            .transpose()
     }
 
     async fn get_credential(&self, id: &ClientId) -> Result<Option<Credential>, StoreError> {
