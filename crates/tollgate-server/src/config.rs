@@ -2,7 +2,7 @@
 //! and flags (applied by the binary).
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -47,6 +47,12 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// Limits on client connections (`[connections]`): caps, header and body timeouts.
     pub connections: crate::serve::ConnectionSettings,
+    /// Routes to upstream APIs (`[[gateway.routes]]`), reloaded on SIGHUP and when the file changes.
+    pub gateway: crate::gateway::GatewaySettings,
+    /// The file these settings were read from (set by [`Settings::from_file`]): the gateway
+    /// reloads its routes from it.
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -72,6 +78,8 @@ impl Default for Settings {
             rate_limits: crate::ratelimit::RateLimitSettings::default(),
             redis_url: None,
             connections: crate::serve::ConnectionSettings::default(),
+            gateway: crate::gateway::GatewaySettings::default(),
+            config_file: None,
         }
     }
 }
@@ -116,10 +124,12 @@ impl Settings {
             path: path.display().to_string(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        let mut settings: Self = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.display().to_string(),
             message: e.message().to_owned(),
-        })
+        })?;
+        settings.config_file = Some(path.to_owned());
+        Ok(settings)
     }
 
     /// Checks ranges and formats.

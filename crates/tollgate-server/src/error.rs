@@ -172,6 +172,12 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     /// 404 `notFound`: no such route.
     NoSuchRoute,
+    /// 405 `methodNotAllowed`: the gateway route names no scopes for this method.
+    MethodNotAllowed,
+    /// 502 `badGateway`: the route's upstream refused the connection or reset it.
+    BadGateway,
+    /// 504 `gatewayTimeout`: the route's upstream sent no response head in time.
+    GatewayTimeout,
     /// An example-API domain error.
     Group(GroupError),
     /// 429: over the company's API budget (the rate limits' own body, `Retry-After`).
@@ -274,6 +280,24 @@ impl IntoResponse for ApiError {
             Self::NoSuchRoute => json_response(
                 StatusCode::NOT_FOUND,
                 &ApiErrorBody::new("notFound", "no such route"),
+            ),
+            Self::MethodNotAllowed => json_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &ApiErrorBody::new("methodNotAllowed", "this route does not take this method"),
+            ),
+            Self::BadGateway => json_response(
+                StatusCode::BAD_GATEWAY,
+                &ApiErrorBody::new(
+                    "badGateway",
+                    "the upstream service refused the connection or closed it",
+                ),
+            ),
+            Self::GatewayTimeout => json_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                &ApiErrorBody::new(
+                    "gatewayTimeout",
+                    "the upstream service did not answer in time",
+                ),
             ),
             Self::Group(e) => match e.code() {
                 Some(code) => {

@@ -9,6 +9,8 @@
 //!   [`resource::ResourceGuard::check`] for a scope known at run time, and the axum extractor
 //!   [`resource::Authorized`] for one named at compile time.
 //! - `groups`: the example API.
+//! - `gateway`: `[[gateway.routes]]` to upstream APIs, checked like the built-in API and forwarded
+//!   (the router's fallback), and `/auth/verify` for a proxy in front; reloaded on SIGHUP.
 //! - `error`: the one place where domain errors become HTTP responses; `extract`: tollgate's own
 //!   body extractors, whose rejections are those errors.
 //!
@@ -31,6 +33,7 @@ mod admin;
 mod config;
 mod error;
 mod extract;
+mod gateway;
 mod groups;
 mod health;
 mod logging;
@@ -47,6 +50,7 @@ mod wellknown;
 
 pub use config::{ConfigError, Settings};
 pub use error::{AdminApiError, ApiError, TokenError};
+pub use gateway::{GatewaySettings, RouteSettings};
 pub use metrics::Metrics;
 pub use ratelimit::RateLimitSettings;
 pub use serve::ConnectionSettings;

@@ -36,12 +36,24 @@ pub(crate) enum ApiOutcome {
     RateLimited,
 }
 
+/// What became of a request the gateway forwarded (after its checks passed).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GatewayOutcome {
+    /// The upstream answered.
+    Forwarded,
+    /// The upstream refused or reset (502).
+    BadGateway,
+    /// No response head within the route's timeout (504).
+    Timeout,
+}
+
 /// The app's metrics.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     token: [Counter; 7],
     api: [Counter; 5],
+    gateway: [Counter; 3],
     credentials: Gauge,
 }
 
@@ -68,6 +80,17 @@ impl Metrics {
             "rate_limited",
         ]
         .map(|o| api_family.get_or_create(&Outcome { outcome: o }).clone());
+        let gateway_family = Family::<Outcome, Counter>::default();
+        let gateway = ["forwarded", "bad_gateway", "timeout"].map(|o| {
+            gateway_family
+                .get_or_create(&Outcome { outcome: o })
+                .clone()
+        });
+        registry.register(
+            "gateway_requests",
+            "Requests the gateway passed on to an upstream, by outcome",
+            gateway_family,
+        );
         registry.register(
             "token_requests",
             "Token endpoint requests by outcome",
@@ -88,6 +111,7 @@ impl Metrics {
             registry,
             token,
             api,
+            gateway,
             credentials,
         })
     }
@@ -98,6 +122,10 @@ impl Metrics {
 
     pub(crate) fn api(&self, o: ApiOutcome) {
         self.api[o as usize].inc();
+    }
+
+    pub(crate) fn gateway(&self, o: GatewayOutcome) {
+        self.gateway[o as usize].inc();
     }
 
     /// The registry as Prometheus / OpenMetrics text, with the credential gauge set to

@@ -39,7 +39,7 @@ use std::sync::Arc;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName};
+use axum::http::{HeaderMap, HeaderName, Method};
 use tollgate_core::authority::{Access, Authority};
 use tollgate_proto::Scope;
 
@@ -116,6 +116,27 @@ impl ResourceGuard {
         .await
     }
 
+    /// The checks for a request made elsewhere (the gateway's routes, `/auth/verify`): the token
+    /// of `headers` (401), the company's budget for `method` (429), the version header if
+    /// `version` (400), and every scope of `scopes` (403, naming the first one missing).
+    pub async fn check_request(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        scopes: &[Scope],
+        version: bool,
+    ) -> Result<Access, ApiError> {
+        self.checked(method, headers, version, |access| {
+            match scopes.iter().find(|s| !access.allows(s.as_str())) {
+                Some(missing) => Err(ApiError::InsufficientScope(Cow::Owned(
+                    missing.as_str().to_owned(),
+                ))),
+                None => Ok(()),
+            }
+        })
+        .await
+    }
+
     /// [`ResourceGuard::check`] for a scope named at compile time.
     async fn check_static(&self, parts: &Parts, scope: &'static str) -> Result<Access, ApiError> {
         self.check_named(parts, scope, || Cow::Borrowed(scope))
@@ -129,7 +150,25 @@ impl ResourceGuard {
         scope: &str,
         owned: impl FnOnce() -> Cow<'static, str>,
     ) -> Result<Access, ApiError> {
-        let result = self.check_inner(parts, scope, owned).await;
+        self.checked(&parts.method, &parts.headers, true, |access| {
+            if access.allows(scope) {
+                Ok(())
+            } else {
+                Err(ApiError::InsufficientScope(owned()))
+            }
+        })
+        .await
+    }
+
+    /// Runs the checks in order, `scopes` last, and counts the outcome.
+    async fn checked(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        version: bool,
+        scopes: impl FnOnce(&Access) -> Result<(), ApiError>,
+    ) -> Result<Access, ApiError> {
+        let result = self.check_inner(method, headers, version, scopes).await;
         self.metrics.api(match &result {
             Ok(_) => ApiOutcome::Allowed,
             Err(ApiError::TooManyRequests(_)) => ApiOutcome::RateLimited,
@@ -144,21 +183,22 @@ impl ResourceGuard {
 
     async fn check_inner(
         &self,
-        parts: &Parts,
-        scope: &str,
-        owned: impl FnOnce() -> Cow<'static, str>,
+        method: &Method,
+        headers: &HeaderMap,
+        version: bool,
+        scopes: impl FnOnce(&Access) -> Result<(), ApiError>,
     ) -> Result<Access, ApiError> {
-        let access = self.authorize(&parts.headers)?;
+        let access = self.authorize(headers)?;
         if let Some(limits) = &self.budgets {
             limits
-                .api_budget(&parts.method, &access.company_id())
+                .api_budget(method, &access.company_id())
                 .await
                 .map_err(ApiError::TooManyRequests)?;
         }
-        self.check_version(parts)?;
-        if !access.allows(scope) {
-            return Err(ApiError::InsufficientScope(owned()));
+        if version {
+            self.check_version(headers)?;
         }
+        scopes(&access)?;
         Ok(access)
     }
 
@@ -184,8 +224,8 @@ impl ResourceGuard {
             })
     }
 
-    fn check_version(&self, parts: &Parts) -> Result<(), ApiError> {
-        let mut values = parts.headers.get_all(&self.version_header).iter();
+    fn check_version(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let mut values = headers.get_all(&self.version_header).iter();
         let Some(v) = values.next() else {
             return Err(ApiError::MissingApiVersion {
                 header: self.version_header.to_string(),

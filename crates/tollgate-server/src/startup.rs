@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tollgate_core::admin::Admin;
@@ -98,6 +98,10 @@ impl App {
             )
             .with_budgets(Arc::clone(&rate_limits)),
         );
+        let gateway = Arc::new(
+            crate::gateway::Gateway::new(&settings.gateway)
+                .map_err(crate::config::ConfigError::Invalid)?,
+        );
         let state_store = Arc::clone(&store);
         let directory = authority.shared_directory();
         let state = AppState::new(Services {
@@ -123,6 +127,7 @@ impl App {
             )),
             page_json: quick_cache::sync::Cache::new(10_000),
             rate_limits,
+            gateway,
         });
         Ok(Self {
             listener,
@@ -193,13 +198,23 @@ impl App {
             self.state.clone(),
             Duration::from_millis(self.settings.sync_interval_ms),
             Duration::from_millis(self.settings.last_used_flush_ms),
-            stop_rx,
+            stop_rx.clone(),
         ));
+        let reload = self.settings.config_file.clone().map(|file| {
+            tokio::spawn(crate::gateway::watch(
+                Arc::clone(&self.state.gateway),
+                file,
+                stop_rx.clone(),
+            ))
+        });
         tracing::info!(addr = %self.addr, issuer = %self.state.base_url, "tollgate listening");
         let served =
             crate::serve::serve(self.listener, router, &self.settings.connections, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = sync.await;
+        if let Some(reload) = reload {
+            let _ = reload.await;
+        }
         flush_last_used(&self.state).await;
         tracing::info!("tollgate stopped");
         served.map_err(Into::into)
@@ -230,22 +245,26 @@ fn router(state: AppState, max_body: usize, body_timeout: Duration) -> Router {
                 .patch(groups::update)
                 .delete(groups::delete),
         )
+        .route(
+            crate::gateway::verify::PATH,
+            any(crate::gateway::verify::verify),
+        )
+        .route(
+            "/auth/verify/{*original}",
+            any(crate::gateway::verify::verify),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .merge(docs)
         .merge(crate::admin::routes())
-        .fallback(not_found)
+        .fallback(crate::gateway::fallback)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             body_timeout,
         ))
         .layer(axum::middleware::from_fn(logging::log_request))
         .with_state(state)
-}
-
-async fn not_found() -> crate::error::ApiError {
-    crate::error::ApiError::NoSuchRoute
 }
 
 /// Keeps the directory in step with the store, writes last-used times, prunes the change feed.

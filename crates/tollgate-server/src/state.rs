@@ -68,6 +68,8 @@ pub struct Services {
     >,
     /// Rate limits of the OAuth endpoints and the API.
     pub rate_limits: Arc<crate::ratelimit::RateLimiter>,
+    /// The gateway's live route table.
+    pub(crate) gateway: Arc<crate::gateway::Gateway>,
 }
 
 impl FromRef<AppState> for Arc<ResourceGuard> {
