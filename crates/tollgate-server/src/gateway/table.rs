@@ -102,7 +102,7 @@ impl RouteTable {
             }
             routes.push(Arc::new(route));
         }
-        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         Ok(Self { routes })
     }
 

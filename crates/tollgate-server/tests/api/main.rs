@@ -11,6 +11,7 @@ mod admin_headers;
 mod bad_input;
 mod bad_input_api;
 mod connections;
+mod gateway;
 mod groups;
 mod multinode;
 mod openapi;
