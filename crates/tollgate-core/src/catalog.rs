@@ -55,6 +55,13 @@ pub const REFERENCE_SCOPES: &[&str] = &[
 /// Only the operator can put it into a company's ceiling.
 pub const CREDENTIALS_MANAGE: &str = "credentials:manage";
 
+/// The reserved scope that lets a credential read the revocation feed (a service that verifies
+/// tokens itself subscribes with it). Only the operator can put it into a company's ceiling.
+pub const REVOCATIONS_READ: &str = tollgate_proto::REVOCATIONS_SCOPE;
+
+/// The reserved scopes: never given to a company by default.
+pub const RESERVED_SCOPES: &[&str] = &[CREDENTIALS_MANAGE, REVOCATIONS_READ];
+
 /// The scopes this deployment knows.
 #[derive(Debug, Clone)]
 pub struct ScopeCatalog {
@@ -67,11 +74,11 @@ pub struct ScopeCatalog {
 pub struct UnknownScopes(pub ScopeSet);
 
 impl ScopeCatalog {
-    /// The reference's scopes, `credentials:manage`, and `extra` (from the configuration).
+    /// The reference's scopes, the reserved ones, and `extra` (from the configuration).
     pub fn new(extra: impl IntoIterator<Item = Scope>) -> Self {
         let mut all: ScopeSet = REFERENCE_SCOPES
             .iter()
-            .chain(std::iter::once(&CREDENTIALS_MANAGE))
+            .chain(RESERVED_SCOPES)
             .filter_map(|s| Scope::parse(s).ok())
             .collect();
         for s in extra {
@@ -85,11 +92,12 @@ impl ScopeCatalog {
         &self.all
     }
 
-    /// Every scope but the reserved `credentials:manage`: what a demo company gets.
+    /// Every scope but the reserved ones (`credentials:manage`, `tollgate:revocations`): what a
+    /// demo company gets.
     pub fn all_unreserved(&self) -> ScopeSet {
         self.all
             .iter()
-            .filter(|s| s.as_str() != CREDENTIALS_MANAGE)
+            .filter(|s| !RESERVED_SCOPES.contains(&s.as_str()))
             .cloned()
             .collect()
     }
@@ -118,10 +126,15 @@ mod tests {
     #[test]
     fn catalog_has_reference_scopes_and_reserved_one() {
         let c = ScopeCatalog::default();
-        assert_eq!(c.all().len(), REFERENCE_SCOPES.len() + 1);
+        assert_eq!(
+            c.all().len(),
+            REFERENCE_SCOPES.len() + RESERVED_SCOPES.len()
+        );
         assert!(c.all().contains_str("groups:read"));
-        assert!(c.all().contains_str(CREDENTIALS_MANAGE));
-        assert!(!c.all_unreserved().contains_str(CREDENTIALS_MANAGE));
+        for reserved in RESERVED_SCOPES {
+            assert!(c.all().contains_str(reserved));
+            assert!(!c.all_unreserved().contains_str(reserved));
+        }
     }
 
     #[test]

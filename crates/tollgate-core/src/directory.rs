@@ -14,6 +14,7 @@ use tollgate_proto::ScopeSet;
 
 use crate::clock::UnixTime;
 use crate::ids::{ClientId, CompanyId};
+use crate::journal::{Journal, Touched};
 use crate::model::{ChangeKind, Company, Credential, StoredSecret};
 use crate::store::{CredentialStore, Store, StoreError};
 
@@ -63,6 +64,8 @@ pub struct Directory {
     epoch: AtomicU64,
     seq: AtomicI64,
     next_prune: AtomicI64,
+    /// What changed, in order (the revocation feed follows it).
+    journal: Journal,
 }
 
 /// The version of a company's groups: a cached page read at one version is stale at another.
@@ -102,7 +105,49 @@ impl Directory {
 
     /// Marks `jti` revoked here at once (the store's change feed carries it to other nodes).
     pub fn note_revoked(&self, jti: &str, expires_at: UnixTime) {
-        self.revoked.insert(jti.into(), expires_at);
+        self.put_revoked(jti, expires_at);
+    }
+
+    /// Records a revocation; journals it only if it is new (the feed replays this node's own).
+    fn put_revoked(&self, jti: &str, expires_at: UnixTime) {
+        if self.revoked.insert(jti.into(), expires_at) != Some(expires_at) {
+            self.journal.note(Touched::Revoked(jti.into()));
+        }
+    }
+
+    /// When `jti` was revoked, the time its token expires.
+    pub fn revoked_until(&self, jti: &str) -> Option<UnixTime> {
+        self.revoked.get(jti).map(|e| *e.value())
+    }
+
+    /// The change journal: what the directory re-read, in order.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Every company held (a snapshot for the revocation feed).
+    pub fn companies(&self) -> Vec<Arc<CompanyEntry>> {
+        self.companies
+            .iter()
+            .map(|e| Arc::clone(e.value()))
+            .collect()
+    }
+
+    /// Every credential held (a snapshot for the revocation feed).
+    pub fn credentials(&self) -> Vec<Arc<CredentialEntry>> {
+        self.credentials
+            .iter()
+            .map(|e| Arc::clone(e.value()))
+            .collect()
+    }
+
+    /// Revoked token ids whose tokens expire after `now`, with their expiry.
+    pub fn revoked_tokens(&self, now: UnixTime) -> Vec<(Box<str>, UnixTime)> {
+        self.revoked
+            .iter()
+            .filter(|e| *e.value() > now)
+            .map(|e| (e.key().clone(), *e.value()))
+            .collect()
     }
 
     /// The current version of `company`'s groups.
@@ -152,6 +197,7 @@ impl Directory {
         // Group changes missed while the feed could not be followed: every cached page goes.
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.seq.store(seq, Ordering::SeqCst);
+        self.journal.note(Touched::Reloaded);
         Ok(())
     }
 
@@ -194,7 +240,7 @@ impl Directory {
                     }
                     ChangeKind::Revocation => {
                         if let Some(exp) = store.revoked_token(&ch.key).await? {
-                            self.revoked.insert(ch.key.as_str().into(), exp);
+                            self.put_revoked(&ch.key, exp);
                         }
                     }
                 }
@@ -245,6 +291,7 @@ impl Directory {
                 self.companies.remove(id);
             }
         }
+        self.journal.note(Touched::Company(*id));
         Ok(())
     }
 
@@ -260,6 +307,7 @@ impl Directory {
                 self.credentials.remove(id);
             }
         }
+        self.journal.note(Touched::Credential(id.clone()));
         Ok(())
     }
 

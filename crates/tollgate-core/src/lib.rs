@@ -29,6 +29,7 @@ pub mod clock;
 pub mod directory;
 pub mod groups;
 pub mod ids;
+pub mod journal;
 pub mod keys;
 pub mod model;
 pub mod secret;

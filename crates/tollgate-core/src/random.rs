@@ -4,7 +4,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
 /// Fills `N` random bytes. The system RNG failing is not recoverable; we return zeros never: the
 /// caller gets an error instead.
-pub(crate) fn bytes<const N: usize>() -> Result<[u8; N], RandomError> {
+pub fn bytes<const N: usize>() -> Result<[u8; N], RandomError> {
     let mut b = [0u8; N];
     SystemRandom::new().fill(&mut b).map_err(|_| RandomError)?;
     Ok(b)

@@ -3,7 +3,7 @@
 //! This crate has no dependency beyond `serde` and `zeroize` so that the server, the client SDK and the
 //! CLI all speak the same types: [`Scope`] and [`ScopeSet`], the [`ClientSecret`] (redacted, zeroized),
 //! the token endpoint's [`TokenResponse`], the [`SigningAlg`] of its tokens, RFC 6749 §5.2 error codes
-//! ([`OAuthErrorCode`], [`OAuthErrorBody`]) and the API error envelope ([`ApiErrorBody`]).
+//! ([`OAuthErrorCode`], [`OAuthErrorBody`]) the API error envelope ([`ApiErrorBody`]) and the revocation feed's events ([`FeedEvent`]).
 //!
 //! ```
 //! use tollgate_proto::{Scope, ScopeSet};
@@ -15,6 +15,7 @@
 
 mod alg;
 mod error;
+mod revocations;
 mod scope;
 mod secret;
 mod token;
@@ -22,6 +23,10 @@ mod token;
 pub use alg::{SigningAlg, UnknownSigningAlg};
 pub use error::{
     ApiErrorBody, ApiErrorDetail, OAuthErrorBody, OAuthErrorCode, TooManyRequestsBody,
+};
+pub use revocations::{
+    CompanyState, CredentialState, FeedEvent, FeedSnapshot, REVOCATIONS_PATH, REVOCATIONS_SCOPE,
+    RevokedToken, SecretState,
 };
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use secret::ClientSecret;

@@ -48,7 +48,7 @@ pub struct Settings {
     /// Limits on client connections (`[connections]`): caps, header and body timeouts.
     pub connections: crate::serve::ConnectionSettings,
     /// Routes to upstream APIs (`[[gateway.routes]]`), reloaded on SIGHUP and when the file changes.
-    pub gateway: crate::gateway::GatewaySettings,
+    pub gateway: crate::route_table::GatewaySettings,
     /// The file these settings were read from (set by [`Settings::from_file`]): the gateway
     /// reloads its routes from it.
     #[serde(skip)]
@@ -78,7 +78,7 @@ impl Default for Settings {
             rate_limits: crate::ratelimit::RateLimitSettings::default(),
             redis_url: None,
             connections: crate::serve::ConnectionSettings::default(),
-            gateway: crate::gateway::GatewaySettings::default(),
+            gateway: crate::route_table::GatewaySettings::default(),
             config_file: None,
         }
     }

@@ -182,6 +182,8 @@ pub enum ApiError {
     Group(GroupError),
     /// 429: over the company's API budget (the rate limits' own body, `Retry-After`).
     TooManyRequests(Refused),
+    /// 503 `serviceUnavailable` with `Retry-After` (the revocation feed's subscriber cap).
+    Unavailable(&'static str),
     /// 500.
     Internal,
 }
@@ -314,6 +316,15 @@ impl IntoResponse for ApiError {
                     Self::Internal.into_response()
                 }
             },
+            Self::Unavailable(message) => {
+                let mut resp = json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &ApiErrorBody::new("serviceUnavailable", message),
+                );
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                resp
+            }
             Self::Internal => json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &ApiErrorBody::new("internalError", "internal error"),

@@ -54,9 +54,11 @@ struct ApiDoc;
 pub(crate) fn document(issuer: &str) -> OpenApiDoc {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::oauth::Doc::openapi());
+    doc.merge(crate::revocations::Doc::openapi());
     doc.merge(crate::wellknown::Doc::openapi());
     doc.merge(crate::groups::Doc::openapi());
     doc.merge(crate::health::Doc::openapi());
+    doc.merge(crate::gateway::verify::Doc::openapi());
     doc.servers = Some(vec![ServerBuilder::new().url(issuer).build()]);
     doc
 }

@@ -24,7 +24,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::resource::ResourceGuard;
 use crate::state::{AppState, Services};
-use crate::{groups, health, logging, oauth, openapi, wellknown};
+use crate::{groups, health, logging, oauth, openapi, revocations, wellknown};
 
 /// A built server, bound to its port, not yet serving.
 #[derive(Debug)]
@@ -99,7 +99,7 @@ impl App {
             .with_budgets(Arc::clone(&rate_limits)),
         );
         let gateway = Arc::new(
-            crate::gateway::Gateway::new(&settings.gateway)
+            crate::route_table::LiveRoutes::new(&settings.gateway)
                 .map_err(crate::config::ConfigError::Invalid)?,
         );
         let state_store = Arc::clone(&store);
@@ -128,6 +128,7 @@ impl App {
             page_json: quick_cache::sync::Cache::new(10_000),
             rate_limits,
             gateway,
+            revocation_feed: Arc::new(crate::revocations::hub::RevocationFeed::new()?),
         });
         Ok(Self {
             listener,
@@ -208,6 +209,13 @@ impl App {
             ))
         });
         tracing::info!(addr = %self.addr, issuer = %self.state.base_url, "tollgate listening");
+        // Open revocation feeds never end by themselves: they end when shutdown begins, so the
+        // graceful shutdown does not wait for them.
+        let feed = Arc::clone(&self.state.revocation_feed);
+        let shutdown = async move {
+            shutdown.await;
+            feed.close();
+        };
         let served =
             crate::serve::serve(self.listener, router, &self.settings.connections, shutdown).await;
         let _ = stop_tx.send(true);
@@ -229,6 +237,7 @@ fn router(state: AppState, max_body: usize, body_timeout: Duration) -> Router {
         .route("/api/v2/oauth2/token", post(oauth::token))
         .route("/api/v2/oauth2/introspect", post(oauth::introspect))
         .route("/api/v2/oauth2/revoke", post(oauth::revoke))
+        .route("/api/v2/oauth2/revocations", get(revocations::revocations))
         .route(
             "/.well-known/oauth-authorization-server",
             get(wellknown::server_metadata),

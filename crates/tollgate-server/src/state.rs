@@ -69,7 +69,9 @@ pub struct Services {
     /// Rate limits of the OAuth endpoints and the API.
     pub rate_limits: Arc<crate::ratelimit::RateLimiter>,
     /// The gateway's live route table.
-    pub(crate) gateway: Arc<crate::gateway::Gateway>,
+    pub(crate) gateway: Arc<crate::route_table::LiveRoutes>,
+    /// The revocation feed's boot id, subscriber slots and shutdown signal.
+    pub revocation_feed: Arc<crate::revocations::hub::RevocationFeed>,
 }
 
 impl FromRef<AppState> for Arc<ResourceGuard> {

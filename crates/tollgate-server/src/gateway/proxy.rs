@@ -12,9 +12,9 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tollgate_core::authority::Access;
 
-use super::table::{Route, Upstream, is_normal_path};
 use crate::error::ApiError;
 use crate::metrics::GatewayOutcome;
+use crate::route_table::table::{Route, Upstream, is_normal_path};
 use crate::state::AppState;
 
 /// The identity headers tollgate sets upstream (and removes from what clients send).

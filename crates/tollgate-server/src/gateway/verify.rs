@@ -8,8 +8,8 @@ use axum::http::{HeaderName, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::proxy::set_identity;
-use super::table::is_normal_path;
 use crate::error::ApiError;
+use crate::route_table::table::is_normal_path;
 use crate::state::AppState;
 
 /// The path of the endpoint; Envoy appends the original path to it.
@@ -24,8 +24,39 @@ const ORIGINAL_URI: [HeaderName; 2] = [
     HeaderName::from_static("x-forwarded-uri"),
 ];
 
+/// The operation's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(verify), tags((name = "gateway", description = "Forward-auth for a proxy in front")))]
+pub(crate) struct Doc;
+
 /// 200 with the identity headers, or the refusal the gateway would give (401, 403, 429, 400, 404,
 /// 405) with its body and `WWW-Authenticate` challenge.
+#[utoipa::path(
+    get,
+    path = "/auth/verify",
+    tag = "gateway",
+    description = "Any method is accepted. The original request is read from X-Original-Method / X-Original-URI (nginx), X-Forwarded-Method / X-Forwarded-Uri (Traefik), or this request's own method and the path after /auth/verify (Envoy), and matched against [[gateway.routes]].",
+    params(
+        ("X-Original-URI" = Option<String>, Header, description = "The original request's URI (nginx)"),
+        ("X-Original-Method" = Option<String>, Header, description = "The original request's method (nginx)"),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "The original request's URI (Traefik)"),
+        ("X-Forwarded-Method" = Option<String>, Header, description = "The original request's method (Traefik)"),
+    ),
+    responses(
+        (status = 200, description = "Allowed: who calls", headers(
+            ("X-Tollgate-Client-Id" = String, description = "The caller's client ID"),
+            ("X-Tollgate-Company-Id" = String, description = "The caller's company"),
+            ("X-Tollgate-Scopes" = String, description = "The token's scopes in force, space separated"),
+        )),
+        (status = 400, description = "Version header missing or unsupported, no original URI, or a path not in normal form", body = crate::error::ApiErrorDoc),
+        (status = 401, description = "invalid_token", body = crate::error::OAuthErrorDoc),
+        (status = 403, description = "invalid_scope: the route needs a scope the token lacks", body = crate::error::ApiErrorDoc),
+        (status = 404, description = "No route for the original path", body = crate::error::ApiErrorDoc),
+        (status = 405, description = "The route names no scopes for the original method", body = crate::error::ApiErrorDoc),
+        (status = 429, description = "Over the company's API budget", body = crate::error::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn verify(State(state): State<AppState>, req: Request<Body>) -> Response {
     let (parts, _) = req.into_parts();
     match try_verify(&state, &parts).await {

@@ -16,6 +16,7 @@ mod groups;
 mod multinode;
 mod openapi;
 mod ratelimits;
+mod revocations;
 mod schema;
 mod standards;
 mod token;

@@ -59,6 +59,11 @@ async fn start_cluster(relayed: bool) -> Cluster {
             helpers::spawn_node(url.clone(), TestDb::Shared, clock.clone(), |s| {
                 s.issuer = Some(ISSUER.into());
                 s.sync_interval_ms = SLOW_POLL_MS;
+                // A forward-auth route (no upstream): the gateway's checks on every node.
+                s.gateway = toml::from_str(
+                    "[[routes]]\nprefix = \"/api/v2/users\"\nscopes = { GET = [\"groups:read\"] }",
+                )
+                .unwrap();
             })
             .await,
         );
@@ -221,6 +226,79 @@ async fn a_key_rotated_on_one_node_signs_everywhere_and_every_token_verifies_eve
             "old key's token within the overlap"
         );
     }
+}
+
+/// The status `/auth/verify` gives `token` for `GET /api/v2/users/1` on `node`.
+async fn verified(node: &TestApp, token: &str) -> u16 {
+    node.client
+        .get(format!("{}/auth/verify", node.base))
+        .header(helpers::VERSION_HEADER, "v2.0")
+        .header("x-original-uri", "/api/v2/users/1")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn the_gateways_checks_follow_revocation_narrowing_and_deletion_on_every_node_within_a_second()
+ {
+    let c = cluster().await;
+    let cred = c.credential("groups:read groups:write").await;
+    let revoked = c.nodes[0].token(&cred).await;
+    let token = c.nodes[0].token(&cred).await;
+    for node in &c.nodes {
+        assert_eq!(verified(node, &revoked).await, 200);
+    }
+    let within = |what: &'static str, token: String, expect: u16| {
+        let c = &c;
+        async move {
+            for (i, node) in c.nodes.iter().enumerate() {
+                let took = until(|| async { verified(node, &token).await == expect }).await;
+                assert!(took < WITHIN, "{what}: node {} took {took:?}", i + 1);
+            }
+        }
+    };
+
+    let r = c.nodes[0]
+        .client
+        .post(format!("{}/api/v2/oauth2/revoke", c.nodes[0].base))
+        .basic_auth(&cred.client_id, Some(&cred.secret))
+        .form(&[("token", revoked.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    within("revoked", revoked, 401).await;
+    for node in &c.nodes {
+        assert_eq!(
+            verified(node, &token).await,
+            200,
+            "the other token stays good"
+        );
+    }
+
+    c.nodes[0]
+        .admin
+        .update_credential(
+            &client_id(&cred),
+            CredentialChanges {
+                label: None,
+                scopes: Some("groups:write".parse().unwrap()),
+            },
+        )
+        .await
+        .unwrap();
+    within("narrowed", token.clone(), 403).await;
+
+    c.nodes[0]
+        .admin
+        .delete_credential(&client_id(&cred))
+        .await
+        .unwrap();
+    within("deleted", token, 401).await;
 }
 
 #[tokio::test]
