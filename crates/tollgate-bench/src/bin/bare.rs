@@ -20,8 +20,6 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 
 #[derive(Parser)]
 struct Args {
@@ -91,29 +89,7 @@ fn main() -> anyhow::Result<()> {
         routes.insert(path.clone(), load(file)?);
     }
     let routes = Arc::new(routes);
-    // The same runtime as `tollgate serve`.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen).await?;
-        eprintln!("bare listening on {}", listener.local_addr()?);
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("accept: {e}");
-                    continue;
-                }
-            };
-            let routes = Arc::clone(&routes);
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |req| answer(Arc::clone(&routes), req));
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+    tollgate_bench::serve("bare", args.listen, move |req| {
+        answer(Arc::clone(&routes), req)
     })
 }

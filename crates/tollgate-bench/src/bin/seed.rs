@@ -1,8 +1,9 @@
 //! Fills a SQLite store for the benchmark: companies of 10 credentials (the reference's limit), each
 //! company with a root group and two child groups, every credential with `groups:read groups:write`
-//! and one secret. Rows are written in one transaction with plain SQL (the `Store` API writes one
-//! credential per transaction, which takes minutes for a million), after `tollgate_store::open` has
-//! migrated the file and made its server key, so secrets hash exactly as the server expects.
+//! (or the `--scopes` given) and one secret. Rows are written in one transaction with plain SQL (the
+//! `Store` API writes one credential per transaction, which takes minutes for a million), after
+//! `tollgate_store::open` has migrated the file and made its server key, so secrets hash exactly as
+//! the server expects.
 //!
 //! Prints nothing secret to the log; writes `client_id secret` lines of a sample of the credentials
 //! (spread over the whole store) to `--out`, for the load generator.
@@ -34,10 +35,13 @@ struct Args {
     /// Where the sampled `client_id secret` lines go.
     #[arg(long)]
     out: PathBuf,
+    /// The scopes of every company (its ceiling) and of every credential, space-separated; scopes
+    /// outside the built-in catalog need `extra_scopes` in the server's configuration.
+    #[arg(long, default_value = "groups:read groups:write")]
+    scopes: String,
 }
 
 const PER_COMPANY: usize = 10;
-const SCOPES: &str = "groups:read groups:write";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -67,7 +71,7 @@ async fn seed(args: Args) -> anyhow::Result<()> {
     for i in 0..args.credentials {
         if i % PER_COMPANY == 0 {
             company = CompanyId::generate(now)?;
-            insert_company(&mut tx, &company, i / PER_COMPANY, now).await?;
+            insert_company(&mut tx, &company, i / PER_COMPANY, &args.scopes, now).await?;
         }
         let client_id = ClientId::generate()?;
         let secret = tollgate_core::secret::generate()?;
@@ -78,7 +82,7 @@ async fn seed(args: Args) -> anyhow::Result<()> {
         .bind(client_id.as_str())
         .bind(company.to_string())
         .bind(format!("bench {i}"))
-        .bind(SCOPES)
+        .bind(&args.scopes)
         .bind(now)
         .bind(now)
         .execute(&mut *tx)
@@ -111,6 +115,7 @@ async fn insert_company(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     id: &CompanyId,
     n: usize,
+    scopes: &str,
     now: i64,
 ) -> anyhow::Result<()> {
     let company = id.to_string();
@@ -120,7 +125,7 @@ async fn insert_company(
     )
     .bind(&company)
     .bind(format!("Bench company {n:07}"))
-    .bind(SCOPES)
+    .bind(scopes)
     .bind(PER_COMPANY as i64)
     .bind(now)
     .bind(now)
