@@ -69,6 +69,15 @@ impl Access {
             && self.company.scopes.contains_str(scope)
     }
 
+    /// The scopes in force now, in order, without copying them (the gateway writes them into a
+    /// header on every request).
+    pub fn scopes_in_force(&self) -> impl Iterator<Item = &tollgate_proto::Scope> + '_ {
+        self.token.scopes.iter().filter(|s| {
+            self.credential.scopes.contains_str(s.as_str())
+                && self.company.scopes.contains_str(s.as_str())
+        })
+    }
+
     /// The scopes in force now.
     pub fn effective_scopes(&self) -> ScopeSet {
         self.token

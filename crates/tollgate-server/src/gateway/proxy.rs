@@ -217,10 +217,17 @@ fn remove_tollgate_headers(headers: &mut HeaderMap) {
 
 /// `X-Tollgate-Client-Id`, `-Company-Id` and `-Scopes` (the scopes in force now, space separated).
 pub(crate) fn set_identity(headers: &mut HeaderMap, access: &Access) {
+    let mut scopes = String::with_capacity(64);
+    for s in access.scopes_in_force() {
+        if !scopes.is_empty() {
+            scopes.push(' ');
+        }
+        scopes.push_str(s.as_str());
+    }
     let values = [
         (CLIENT_ID, access.client_id().as_str().to_owned()),
         (COMPANY_ID, access.company_id().to_string()),
-        (SCOPES, access.effective_scopes().to_string()),
+        (SCOPES, scopes),
     ];
     for (name, value) in values {
         if let Ok(v) = HeaderValue::try_from(value) {
