@@ -130,24 +130,7 @@ impl JwksCache {
     }
 
     async fn fetch_inner(&self) -> Result<KeyMap, DiscoverError> {
-        let what = "key set";
-        let resp = self
-            .http
-            .get(&self.uri)
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|source| DiscoverError::Http { what, source })?;
-        if !resp.status().is_success() {
-            return Err(DiscoverError::Status {
-                what,
-                status: resp.status().as_u16(),
-            });
-        }
-        let set: Value = resp
-            .json()
-            .await
-            .map_err(|source| DiscoverError::Http { what, source })?;
+        let set: Value = get_json(&self.http, &self.uri, self.timeout, "key set").await?;
         Ok(parse_key_set(&set, &self.algorithms))
     }
 }
@@ -197,6 +180,30 @@ pub(crate) fn parse_key_set(set: &Value, accepted: &[Algorithm]) -> KeyMap {
         }
     }
     map
+}
+
+/// GETs `url` and reads its JSON answer; `what` names the document in the error.
+pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    timeout: std::time::Duration,
+    what: &'static str,
+) -> Result<T, DiscoverError> {
+    let resp = http
+        .get(url)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|source| DiscoverError::Http { what, source })?;
+    if !resp.status().is_success() {
+        return Err(DiscoverError::Status {
+            what,
+            status: resp.status().as_u16(),
+        });
+    }
+    resp.json()
+        .await
+        .map_err(|source| DiscoverError::Http { what, source })
 }
 
 #[cfg(test)]

@@ -100,23 +100,13 @@ impl Verifier {
                 what: "HTTP client",
                 source,
             })?;
-        let what = "authorization server metadata";
-        let resp = http
-            .get(format!("{issuer}/.well-known/oauth-authorization-server"))
-            .timeout(options.http_timeout)
-            .send()
-            .await
-            .map_err(|source| DiscoverError::Http { what, source })?;
-        if !resp.status().is_success() {
-            return Err(DiscoverError::Status {
-                what,
-                status: resp.status().as_u16(),
-            });
-        }
-        let meta: Metadata = resp
-            .json()
-            .await
-            .map_err(|source| DiscoverError::Http { what, source })?;
+        let meta: Metadata = crate::jwks::get_json(
+            &http,
+            &format!("{issuer}/.well-known/oauth-authorization-server"),
+            options.http_timeout,
+            "authorization server metadata",
+        )
+        .await?;
         if meta.issuer.trim_end_matches('/') != issuer {
             return Err(DiscoverError::Metadata(format!(
                 "the metadata names the issuer {}, not {issuer}",

@@ -18,7 +18,7 @@ use tollgate_core::admin::CredentialChanges;
 use tollgate_core::ids::ClientId;
 use tollgate_server::{GatewaySettings, Settings};
 
-use crate::helpers::{self, Cred, TestApp, VERSION_HEADER, error_of};
+use crate::helpers::{self, Cred, TestApp, VERSION_HEADER, error_of, until};
 
 /// The test upstream: echoes what it received as JSON, and a few special paths.
 pub struct Upstream {
@@ -773,23 +773,4 @@ async fn the_company_budget_is_counted_through_the_gateway_and_forward_auth() {
         "{statuses:?}"
     );
     assert!(statuses.contains(&429), "{statuses:?}");
-}
-
-/// Polls `check` every 10 ms until it holds; returns how long that took (fails after 10 s).
-async fn until<F, Fut>(mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if check().await {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "still not so after 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }

@@ -287,3 +287,22 @@ pub async fn error_of(r: Response) -> (u16, Value, Option<String>) {
     let body = r.json().await.unwrap_or(Value::Null);
     (status, body, www)
 }
+
+/// Polls `check` every 10 ms until it holds; returns how long that took (fails after 10 s).
+pub async fn until<F, Fut>(mut check: F) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "still not so after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -21,7 +21,7 @@ use tollgate_core::clock::{Clock, ManualClock, SystemClock};
 use tollgate_core::ids::ClientId;
 use tollgate_core::keys::{self, SigningAlg};
 
-use crate::helpers::{self, Backend, Cred, TestApp, TestDb, error_of};
+use crate::helpers::{self, Backend, Cred, TestApp, TestDb, error_of, until};
 
 const ISSUER: &str = "https://tollgate.cluster.test";
 /// The safety-net poll, slowed down so that it cannot be what makes a test pass.
@@ -96,25 +96,6 @@ impl Cluster {
             );
         }
         cred
-    }
-}
-
-/// Polls `check` every 10 ms until it holds; returns how long that took (fails after 10 s).
-async fn until<F, Fut>(mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if check().await {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "still not so after 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
