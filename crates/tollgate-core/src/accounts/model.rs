@@ -284,6 +284,7 @@ mod tests {
                 "credential.created",
                 "credential.updated",
                 "credential.rotated",
+                "credential.secret_leaked",
                 "credential.deleted",
                 "user.created",
                 "user.role_changed",
