@@ -19,16 +19,44 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::Request;
+use axum::http::{HeaderMap, Method, Request};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::route_table::LiveRoutes;
+use crate::route_table::table::{Route, is_normal_path};
 use crate::state::AppState;
+use tollgate_core::authority::Access;
 
 /// How often the configuration file is read for changes.
 const POLL: Duration = Duration::from_secs(1);
+
+/// 400 unless `path` is in normal form ([`is_normal_path`]).
+fn normal_path(path: &str) -> Result<(), ApiError> {
+    if is_normal_path(path) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_input(
+            "the path must not hold empty, . or .. segments, or an encoded / or \\",
+        ))
+    }
+}
+
+/// The checks of `route` for a request with `method` and `headers` (the original request's, for
+/// `/auth/verify`): 405 for a method it names no scopes for, then the built-in API's checks.
+async fn admit(
+    state: &AppState,
+    route: &Route,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Access, ApiError> {
+    let scopes = route.scopes_for(method).ok_or(ApiError::MethodNotAllowed)?;
+    state
+        .guard
+        .check_request(method, headers, scopes, route.version_header)
+        .await
+}
 
 /// The router's fallback: a gateway route's request is checked and forwarded; anything else is
 /// the usual 404.

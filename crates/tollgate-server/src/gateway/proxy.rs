@@ -14,7 +14,7 @@ use tollgate_core::authority::Access;
 
 use crate::error::ApiError;
 use crate::metrics::GatewayOutcome;
-use crate::route_table::table::{Route, Upstream, is_normal_path};
+use crate::route_table::table::{Route, Upstream};
 use crate::state::AppState;
 
 /// The identity headers tollgate sets upstream (and removes from what clients send).
@@ -45,18 +45,8 @@ async fn try_forward(
         return Err(ApiError::NoSuchRoute);
     };
     let (mut parts, body) = req.into_parts();
-    if !is_normal_path(parts.uri.path()) {
-        return Err(ApiError::invalid_input(
-            "the request path must not hold empty, . or .. segments, or an encoded / or \\",
-        ));
-    }
-    let scopes = route
-        .scopes_for(&parts.method)
-        .ok_or(ApiError::MethodNotAllowed)?;
-    let access = state
-        .guard
-        .check_request(&parts.method, &parts.headers, scopes, route.version_header)
-        .await?;
+    super::normal_path(parts.uri.path())?;
+    let access = super::admit(state, route, &parts.method, &parts.headers).await?;
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -147,23 +137,15 @@ fn requested_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
     }
 }
 
-/// The absolute URI upstream: its scheme, host and base path, then the (maybe stripped) path and
+/// The absolute URI upstream: its origin and base path, then the (maybe stripped) path and
 /// the query as received.
 fn upstream_uri(upstream: &Upstream, route: &Route, uri: &Uri) -> Result<Uri, ApiError> {
     let path = route.upstream_path(uri.path());
     let query = uri.query();
     let mut s = String::with_capacity(
-        upstream.scheme.as_str().len()
-            + 3
-            + upstream.authority.as_str().len()
-            + upstream.base_path.len()
-            + path.len()
-            + query.map_or(0, |q| q.len() + 1),
+        upstream.origin.len() + path.len() + query.map_or(0, |q| q.len() + 1),
     );
-    s.push_str(upstream.scheme.as_str());
-    s.push_str("://");
-    s.push_str(upstream.authority.as_str());
-    s.push_str(&upstream.base_path);
+    s.push_str(&upstream.origin);
     s.push_str(path);
     if let Some(q) = query {
         s.push('?');

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::proxy::set_identity;
 use crate::error::ApiError;
-use crate::route_table::table::is_normal_path;
 use crate::state::AppState;
 
 /// The path of the endpoint; Envoy appends the original path to it.
@@ -68,24 +67,14 @@ pub(crate) async fn verify(State(state): State<AppState>, req: Request<Body>) ->
 async fn try_verify(state: &AppState, parts: &Parts) -> Result<Response, ApiError> {
     let (method, target) = original_request(parts)?;
     let path = target.split(['?', '#']).next().unwrap_or(target);
-    if !is_normal_path(path) {
-        return Err(ApiError::invalid_input(
-            "the original path must not hold empty, . or .. segments, or an encoded / or \\",
-        ));
-    }
+    super::normal_path(path)?;
     let route = state
         .gateway
         .table()
         .find(path)
         .cloned()
         .ok_or(ApiError::NoSuchRoute)?;
-    let scopes = route
-        .scopes_for(&method)
-        .ok_or(ApiError::MethodNotAllowed)?;
-    let access = state
-        .guard
-        .check_request(&method, &parts.headers, scopes, route.version_header)
-        .await?;
+    let access = super::admit(state, &route, &method, &parts.headers).await?;
     let mut resp = StatusCode::OK.into_response();
     set_identity(resp.headers_mut(), &access);
     Ok(resp)

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::uri::{Authority, Scheme};
+use axum::http::uri::Scheme;
 use axum::http::{Method, Uri};
 use tollgate_proto::Scope;
 
@@ -28,10 +28,9 @@ const RESERVED: &[&str] = &[
 /// Where a route forwards to.
 #[derive(Debug)]
 pub(crate) struct Upstream {
-    pub(crate) scheme: Scheme,
-    pub(crate) authority: Authority,
-    /// The upstream URL's path, without a trailing `/` (empty for none).
-    pub(crate) base_path: Box<str>,
+    /// `scheme://host:port` and the URL's path without a trailing `/`: what every forwarded URI
+    /// starts with, joined once at start-up.
+    pub(crate) origin: Box<str>,
     /// The route's own connection pool.
     pub(crate) client: UpstreamClient,
 }
@@ -214,9 +213,7 @@ fn parse_upstream(u: &str, http2: bool, timeout: Duration) -> Result<Upstream, S
     }
     Ok(Upstream {
         client: UpstreamClient::new(http2, timeout),
-        scheme,
-        authority,
-        base_path: base_path.into(),
+        origin: format!("{scheme}://{authority}{base_path}").into(),
     })
 }
 
