@@ -185,13 +185,7 @@ impl Server {
 
     /// Resident memory of the server process, in bytes.
     fn rss(&self) -> usize {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb: usize = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap();
-        kb * 1024
+        rss_of(self.child.id()).unwrap()
     }
 
     fn hangup(&self) {
@@ -213,6 +207,20 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `VmRSS` of process `pid`, in bytes (`None` once it is gone).
+fn rss_of(pid: u32) -> Option<usize> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 fn write_config(path: &Path, db: &str, routes: &str) {
@@ -284,14 +292,9 @@ async fn a_100_mb_upload_and_download_keep_the_servers_memory_within_20_mb() {
         let (peak, sampling, pid) = (Arc::clone(&peak), Arc::clone(&sampling), server.child.id());
         std::thread::spawn(move || {
             while sampling.load(std::sync::atomic::Ordering::SeqCst) {
-                if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                    && let Some(kb) = s
-                        .lines()
-                        .find_map(|l| l.strip_prefix("VmRSS:"))
-                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
-                {
+                if let Some(rss) = rss_of(pid) {
                     let mut p = peak.lock().unwrap();
-                    *p = (*p).max(kb * 1024);
+                    *p = (*p).max(rss);
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }

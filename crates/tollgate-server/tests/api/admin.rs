@@ -71,6 +71,26 @@ pub(crate) async fn login(
 }
 
 impl Panel {
+    /// The company's audit log entries with `action`, and the whole log (for messages).
+    pub(crate) async fn audit_of(&self, action: &str) -> (Vec<Value>, Value) {
+        let audit: Value = self
+            .req(Method::GET, "/admin/api/v1/audit")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let found = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == action)
+            .cloned()
+            .collect();
+        (found, audit)
+    }
+
     pub(crate) fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{}", self.base, path))
@@ -357,20 +377,7 @@ async fn logout_ends_the_session_and_is_audited() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/admin/login");
     assert_eq!(session(&bob).await.unwrap().status(), 401);
-    let audit: Value = p
-        .req(Method::GET, "/admin/api/v1/audit")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let logouts: Vec<&Value> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "logout")
-        .collect();
+    let (logouts, audit) = p.audit_of("logout").await;
     assert_eq!(logouts.len(), 1, "{audit}");
     assert_eq!(logouts[0]["actor"], "user:bob@example.com");
     assert_eq!(session(&p).await.unwrap().status(), 200, "only bob is out");

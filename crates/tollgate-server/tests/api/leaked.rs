@@ -110,20 +110,7 @@ async fn a_leaked_secret_is_revoked_from_its_text_and_audited() {
         .unwrap();
     assert_eq!(r.status(), 404);
 
-    let audit: Value = p
-        .req(Method::GET, "/admin/api/v1/audit")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let leaked: Vec<&Value> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "credential.secret_leaked")
-        .collect();
+    let (leaked, audit) = p.audit_of("credential.secret_leaked").await;
     assert_eq!(leaked.len(), 1, "{audit}");
     assert_eq!(leaked[0]["target"], cred.client_id.as_str());
     assert!(!audit.to_string().contains(&cred.secret) && !audit.to_string().contains(&fresh));
