@@ -314,19 +314,25 @@ impl Admin {
             .ok_or(AdminError::CredentialNotFound)
     }
 
-    /// The credential a leaked `secret` belongs to (while the secret is live or in its grace
-    /// period). The caller checks the credential's company before revoking the secret with
-    /// [`Admin::rotate_secret`]`(id, 0)`.
-    pub async fn credential_of_secret(
+    /// Revokes a leaked `secret` from its text: its credential gets a new secret at once, and the
+    /// leaked one (with its tokens) stops. With `company`, a secret of another company's credential
+    /// reads as unknown ([`AdminError::CredentialNotFound`]) and nothing changes.
+    pub async fn revoke_leaked_secret(
         &self,
         secret: &ClientSecret,
-    ) -> Result<Credential, AdminError> {
+        company: Option<&CompanyId>,
+    ) -> Result<CreatedCredential, AdminError> {
         let id = self
             .store
             .credential_by_secret_hash(&self.hasher.hash_secret(secret))
             .await?
             .ok_or(AdminError::CredentialNotFound)?;
-        self.credential(&id).await
+        if let Some(company) = company
+            && self.credential(&id).await?.company_id != *company
+        {
+            return Err(AdminError::CredentialNotFound);
+        }
+        self.rotate_secret(&id, 0).await
     }
 
     /// A company's credentials.

@@ -441,8 +441,8 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
         CredentialCmd::RevokeLeaked => {
             let text = read_stdin_line()?;
             let leaked = tollgate_core::secret::ClientSecret::new(text.trim());
-            let c = admin.credential_of_secret(&leaked).await?;
-            let r = admin.rotate_secret(&c.client_id, 0).await?;
+            let r = admin.revoke_leaked_secret(&leaked, None).await?;
+            let c = &r.credential;
             op.audit(
                 c.company_id,
                 AuditAction::CredentialSecretLeaked,

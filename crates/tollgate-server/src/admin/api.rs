@@ -120,19 +120,15 @@ pub(crate) mod ops {
         actor: &AdminActor,
         leaked: &tollgate_core::secret::ClientSecret,
     ) -> Result<CreatedCredential, AdminApiError> {
-        let c = match state.admin.credential_of_secret(leaked).await {
-            Ok(c) if c.company_id == actor.company_id() => c,
-            Ok(_) | Err(tollgate_core::admin::AdminError::CredentialNotFound) => {
-                return Err(AdminApiError::CredentialNotFound);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let r = state.admin.rotate_secret(&c.client_id, 0).await?;
+        let r = state
+            .admin
+            .revoke_leaked_secret(leaked, Some(&actor.company_id()))
+            .await?;
         audit(
             state,
             actor,
             AuditAction::CredentialSecretLeaked,
-            c.client_id.as_str(),
+            r.credential.client_id.as_str(),
         )
         .await?;
         Ok(r)
