@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -57,8 +57,6 @@ pub(crate) struct TokenFacts<'a> {
 #[derive(Debug)]
 pub(crate) struct FeedState {
     view: RwLock<Option<View>>,
-    /// When the feed was last heard from (while disconnected: the start of the outage).
-    last_heard: Mutex<Option<Instant>>,
     max_staleness: Duration,
     fail_mode: FailMode,
     counters: Arc<Counters>,
@@ -70,7 +68,6 @@ impl FeedState {
     pub(crate) fn new(opts: &FeedOptions, counters: Arc<Counters>) -> Self {
         Self {
             view: RwLock::new(None),
-            last_heard: Mutex::new(None),
             max_staleness: opts.max_staleness,
             fail_mode: opts.fail_mode,
             counters,
@@ -88,7 +85,8 @@ impl FeedState {
         if self.counters.feed_connected.load(Ordering::SeqCst) {
             return false;
         }
-        self.last_heard
+        self.counters
+            .feed_last_heard
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .is_none_or(|t| t.elapsed() > self.max_staleness)
@@ -147,7 +145,11 @@ impl FeedState {
     }
 
     fn heard(&self) {
-        *self.last_heard.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        *self
+            .counters
+            .feed_last_heard
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
     }
 
     /// Marks the feed connected (heard from now) or not (the outage counts from the last message).

@@ -22,6 +22,7 @@ pub(crate) struct Counters {
     pub(crate) feed_snapshots: AtomicU64,
     pub(crate) feed_events: AtomicU64,
     pub(crate) feed_connected: AtomicBool,
+    /// When the feed was last heard from (while disconnected: the start of the outage).
     pub(crate) feed_last_heard: Mutex<Option<Instant>>,
     pub(crate) jwks_last_fetch: Mutex<Option<Instant>>,
 }
