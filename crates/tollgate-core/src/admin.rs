@@ -10,8 +10,8 @@ use crate::catalog::{ScopeCatalog, UnknownScopes};
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::ids::SecretId;
-use crate::ids::{ClientId, CompanyId, GroupId};
-use crate::model::{Company, Credential, DEFAULT_MAX_CREDENTIALS, Group, StoredSecret};
+use crate::ids::{ClientId, CompanyId};
+use crate::model::{Company, Credential, DEFAULT_MAX_CREDENTIALS, StoredSecret};
 use crate::random::RandomError;
 use crate::secret::{ClientSecret, SecretHasher};
 use crate::store::{CredentialStore, StoreError};
@@ -186,7 +186,7 @@ impl Admin {
         &self.catalog
     }
 
-    /// Creates a company (with its root group). Default ceiling: every unreserved scope of the
+    /// Creates a company. Default ceiling: every unreserved scope of the
     /// catalog; default limit: 10 credentials.
     pub async fn create_company(
         &self,
@@ -201,22 +201,13 @@ impl Admin {
         let now = self.clock.now();
         let company = Company {
             id: CompanyId::generate(now)?,
-            name: name.clone(),
+            name,
             scopes,
             max_credentials,
             created_at: now,
             updated_at: now,
         };
-        let root = Group {
-            id: GroupId::generate(now)?,
-            company_id: company.id,
-            name,
-            public: false,
-            custom: None,
-            parent_id: None,
-            extra: serde_json::Map::new(),
-        };
-        self.store.create_company(&company, &root).await?;
+        self.store.create_company(&company).await?;
         self.written(Written::Company(&company.id)).await;
         Ok(company)
     }

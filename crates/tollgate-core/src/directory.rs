@@ -4,10 +4,14 @@
 //! (by this node, another node or the CLI) appends `(kind, key)` to the feed; [`Directory::sync`]
 //! replays new entries by re-reading those rows. If the feed was pruned past our position, everything
 //! is reloaded.
+//!
+//! An API beside tollgate that caches its own rows (the example groups API) follows the feed's
+//! entries of its own kind through a [`FeedListener`]: it hears of each key written, and of every
+//! full reload (when it must assume that anything changed).
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use dashmap::DashMap;
 use tollgate_proto::ScopeSet;
@@ -58,21 +62,24 @@ pub struct Directory {
     credentials: DashMap<ClientId, Arc<CredentialEntry>>,
     /// Revoked token ids with the time their token expires (after which the entry is useless).
     revoked: DashMap<Box<str>, UnixTime>,
-    /// Bumped for a company when its groups change (the example API caches group pages by it).
-    group_versions: DashMap<CompanyId, u64>,
-    /// Bumped on every full reload: every cached group page is then stale.
-    epoch: AtomicU64,
+    /// Who follows which other kind of feed entry.
+    listeners: RwLock<Vec<Follower>>,
     seq: AtomicI64,
     next_prune: AtomicI64,
     /// What changed, in order (the revocation feed follows it).
     journal: Journal,
 }
 
-/// The version of a company's groups: a cached page read at one version is stale at another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GroupsVersion {
-    epoch: u64,
-    company: u64,
+/// A [`FeedListener`] and the kind of entry it follows.
+type Follower = (Box<str>, Arc<dyn FeedListener>);
+
+/// Follows the change feed's entries of one kind that tollgate does not know itself
+/// ([`ChangeKind::Other`]), as [`Directory::follow`] registers it.
+pub trait FeedListener: Send + Sync + std::fmt::Debug {
+    /// An entry of the followed kind names `key` (written by this node or another).
+    fn changed(&self, key: &str);
+    /// The directory reloaded everything: entries may have been missed, anything may have changed.
+    fn reloaded(&self);
 }
 
 const BATCH: u32 = 5_000;
@@ -150,17 +157,19 @@ impl Directory {
             .collect()
     }
 
-    /// The current version of `company`'s groups.
-    pub fn groups_version(&self, company: &CompanyId) -> GroupsVersion {
-        GroupsVersion {
-            epoch: self.epoch.load(Ordering::SeqCst),
-            company: self.group_versions.get(company).map_or(0, |v| *v),
-        }
+    /// Hands every feed entry of `kind` to `listener`, and tells it of every full reload.
+    pub fn follow(&self, kind: &str, listener: Arc<dyn FeedListener>) {
+        self.listeners
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((kind.into(), listener));
     }
 
-    /// Marks `company`'s groups changed (on a write by this node, at once; the feed tells others).
-    pub fn note_groups_changed(&self, company: &CompanyId) {
-        *self.group_versions.entry(*company).or_insert(0) += 1;
+    fn listeners(&self) -> Vec<Follower> {
+        self.listeners
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Number of credentials held.
@@ -194,9 +203,11 @@ impl Directory {
         for (jti, exp) in revoked {
             self.revoked.insert(jti.into(), exp);
         }
-        // Group changes missed while the feed could not be followed: every cached page goes.
-        self.epoch.fetch_add(1, Ordering::SeqCst);
         self.seq.store(seq, Ordering::SeqCst);
+        // Entries missed while the feed could not be followed: the listeners drop what they hold.
+        for (_, l) in self.listeners() {
+            l.reloaded();
+        }
         self.journal.note(Touched::Reloaded);
         Ok(())
     }
@@ -225,17 +236,18 @@ impl Directory {
             };
             let n = changes.len();
             let mut seen = HashSet::new();
+            let listeners = self.listeners();
             for ch in changes.iter().rev() {
-                if !seen.insert((ch.kind, ch.key.as_str())) {
+                if !seen.insert((&ch.kind, ch.key.as_str())) {
                     continue;
                 }
-                match ch.kind {
+                match &ch.kind {
                     ChangeKind::Company => self.refresh_company(store, &ch.key).await?,
                     ChangeKind::Credential => self.refresh_credential(store, &ch.key).await?,
                     ChangeKind::SigningKey => out.keys_changed = true,
-                    ChangeKind::Groups => {
-                        if let Ok(company) = CompanyId::parse(&ch.key) {
-                            self.note_groups_changed(&company);
+                    ChangeKind::Other(kind) => {
+                        for (_, l) in listeners.iter().filter(|(k, _)| k == kind) {
+                            l.changed(&ch.key);
                         }
                     }
                     ChangeKind::Revocation => {

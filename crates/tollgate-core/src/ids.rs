@@ -116,10 +116,6 @@ object_id_newtype!(
     /// A company (tenant).
     CompanyId
 );
-object_id_newtype!(
-    /// A group of the example API.
-    GroupId
-);
 
 /// A client ID: 32 lowercase hex digits when tollgate generates it (as in the reference's examples).
 ///

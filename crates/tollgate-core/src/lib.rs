@@ -9,7 +9,6 @@
 //! - [`directory::Directory`]: the in-memory view of companies and credentials that the hot path reads,
 //!   kept coherent by the store's change feed.
 //! - [`authority::Authority`]: issues tokens for client credentials and authorizes bearer tokens.
-//! - [`groups`]: the example API's rules (root group, parents within a company).
 //! - [`clock::Clock`]: time is injected; nothing here reads the system clock but [`clock::SystemClock`].
 //!
 //! ```
@@ -27,7 +26,6 @@ pub mod authority;
 pub mod catalog;
 pub mod clock;
 pub mod directory;
-pub mod groups;
 pub mod ids;
 pub mod journal;
 pub mod keys;

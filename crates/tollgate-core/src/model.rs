@@ -1,11 +1,10 @@
 //! What tollgate stores.
 
-use serde::Serialize;
 use tollgate_proto::{ScopeSet, SigningAlg};
 use zeroize::Zeroizing;
 
 use crate::clock::UnixTime;
-use crate::ids::{ClientId, CompanyId, GroupId, SecretId};
+use crate::ids::{ClientId, CompanyId, SecretId};
 use crate::secret::SecretHash;
 
 /// Default number of credentials a company may hold (the reference's limit).
@@ -70,7 +69,7 @@ pub struct Credential {
 }
 
 /// Which kind of row a change-feed entry is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ChangeKind {
     /// A company (key: company id).
     Company,
@@ -80,8 +79,9 @@ pub enum ChangeKind {
     SigningKey,
     /// A revoked token (key: jti).
     Revocation,
-    /// The groups of a company (key: company id).
-    Groups,
+    /// A kind written by an API beside tollgate (the example API's `groups`), by its name: the
+    /// directory hands it to whoever follows that name ([`crate::directory::FeedListener`]).
+    Other(Box<str>),
 }
 
 /// One entry of the store's change feed: something about `key` changed at `seq`.
@@ -123,23 +123,4 @@ impl std::fmt::Debug for SigningKeyRecord {
             .field("retired_at", &self.retired_at)
             .finish_non_exhaustive()
     }
-}
-
-/// A group of the example API, shaped like the reference's `GroupDTO`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Group {
-    /// Id (`_id` on the wire).
-    pub id: GroupId,
-    /// Owning company (never on the wire).
-    pub company_id: CompanyId,
-    /// Name.
-    pub name: String,
-    /// Public or private.
-    pub public: bool,
-    /// Free text.
-    pub custom: Option<String>,
-    /// Parent; `None` only for the company's root group.
-    pub parent_id: Option<GroupId>,
-    /// The reference schema's other optional fields, validated at the edge and stored as given.
-    pub extra: serde_json::Map<String, serde_json::Value>,
 }

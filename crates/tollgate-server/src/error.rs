@@ -10,16 +10,17 @@
 //! Handlers and extractors name *what* went wrong (a variant); only this module picks the status,
 //! the code and the body. Domain errors are converted here (`From` impls); internal failures (a
 //! store outage included) are logged with their cause and answered with a generic 500. The
-//! schemas of these bodies in the OpenAPI document are here too (`*Doc`).
+//! schemas of these bodies in the OpenAPI document are in `schemas`.
+//!
+//! An API mounted beside tollgate ([`crate::App::mount`]) answers its own domain errors in its own
+//! error type, and tollgate's (token, version, scope, body) by converting to [`ApiError`].
 
 use std::borrow::Cow;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tollgate_core::authority::IssueError;
-use tollgate_core::groups::GroupError;
 use tollgate_proto::{ApiErrorBody, OAuthErrorBody, OAuthErrorCode};
-use utoipa::ToSchema;
 
 use crate::ratelimit::Refused;
 
@@ -166,8 +167,6 @@ pub enum ApiError {
     UnsupportedApiVersion { header: String, supported: String },
     /// 400 `invalidInput`: the message says which input and why.
     InvalidInput(String),
-    /// 400 `invalidCursor`: a page cursor this server did not hand out.
-    InvalidCursor,
     /// 413 `payloadTooLarge`: the body exceeds this many bytes.
     PayloadTooLarge(usize),
     /// 404 `notFound`: no such route.
@@ -178,8 +177,6 @@ pub enum ApiError {
     BadGateway,
     /// 504 `gatewayTimeout`: the route's upstream sent no response head in time.
     GatewayTimeout,
-    /// An example-API domain error.
-    Group(GroupError),
     /// 429: over the company's API budget (the rate limits' own body, `Retry-After`).
     TooManyRequests(Refused),
     /// 503 `serviceUnavailable` with `Retry-After` (the revocation feed's subscriber cap).
@@ -192,12 +189,6 @@ impl ApiError {
     /// 400 `invalidInput`.
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::InvalidInput(message.into())
-    }
-}
-
-impl From<GroupError> for ApiError {
-    fn from(e: GroupError) -> Self {
-        Self::Group(e)
     }
 }
 
@@ -268,10 +259,6 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST,
                 &ApiErrorBody::new("invalidInput", message),
             ),
-            Self::InvalidCursor => json_response(
-                StatusCode::BAD_REQUEST,
-                &ApiErrorBody::new("invalidCursor", "the page cursor is invalid"),
-            ),
             Self::PayloadTooLarge(limit) => json_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &ApiErrorBody::new(
@@ -301,21 +288,6 @@ impl IntoResponse for ApiError {
                     "the upstream service did not answer in time",
                 ),
             ),
-            Self::Group(e) => match e.code() {
-                Some(code) => {
-                    let status = match e {
-                        GroupError::GroupNotFound | GroupError::ParentGroupNotFound => {
-                            StatusCode::NOT_FOUND
-                        }
-                        _ => StatusCode::BAD_REQUEST,
-                    };
-                    json_response(status, &ApiErrorBody::new(code, e.to_string()))
-                }
-                None => {
-                    tracing::error!(error = %e, "example API failed");
-                    Self::Internal.into_response()
-                }
-            },
             Self::Unavailable(message) => {
                 let mut resp = json_response(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -530,49 +502,6 @@ impl IntoResponse for Refused {
         );
         r
     }
-}
-
-// ---------- the bodies above, as OpenAPI schemas ----------
-
-/// RFC 6749 §5.2 / RFC 6750 error body.
-#[derive(ToSchema)]
-#[schema(as = OAuthError)]
-#[allow(dead_code)]
-pub(crate) struct OAuthErrorDoc {
-    /// `invalid_request`, `invalid_client`, `unsupported_grant_type`, `invalid_scope`,
-    /// `unauthorized_client`, `invalid_token`.
-    error: String,
-    /// Human-readable detail.
-    error_description: Option<String>,
-}
-
-/// The rate limits' answer (the reference's body), with `Retry-After` in seconds.
-#[derive(ToSchema)]
-#[schema(as = TooManyRequests)]
-#[allow(dead_code)]
-pub(crate) struct TooManyRequestsDoc {
-    /// Always `tooManyRequests`.
-    #[schema(pattern = "^tooManyRequests$", example = "tooManyRequests")]
-    error: String,
-}
-
-/// The reference's error envelope.
-#[derive(ToSchema)]
-#[schema(as = ApiError)]
-#[allow(dead_code)]
-pub(crate) struct ApiErrorDoc {
-    error: ApiErrorDetailDoc,
-}
-
-/// Inside [`ApiError`].
-#[derive(ToSchema)]
-#[schema(as = ApiErrorDetail)]
-#[allow(dead_code)]
-pub(crate) struct ApiErrorDetailDoc {
-    /// camelCase code, e.g. `groupNotFound`, `missingApiVersion`, `invalid_scope`.
-    code: String,
-    /// Human-readable message.
-    message: String,
 }
 
 #[cfg(test)]

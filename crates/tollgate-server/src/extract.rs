@@ -2,8 +2,10 @@
 //! (axum's `examples/error-handling` pattern): the rejection of each is a tollgate error, whose
 //! status and body `error` picks.
 //!
-//! - [`Json`]: a JSON body of the protected API (`ApiError`): the reference's rules (415 unless
+//! - [`Json`]: a JSON body of the protected API (`ApiError`): the reference's rules (400 unless
 //!   `application/json`, 413 over the body limit, an object, serde's message without its position).
+//!   Public: an API mounted beside tollgate takes its bodies with it (its state gives the
+//!   [`BodyLimit`] through `FromRef`).
 //! - [`AdminJson`]: a JSON body of the admin API (`AdminApiError`: 400 `invalidInput`); also
 //!   optional (`Option<AdminJson<T>>`: no body, no content type).
 //!
@@ -11,7 +13,7 @@
 //! rejection is an error page.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, OptionalFromRequest, Request};
+use axum::extract::{FromRef, FromRequest, OptionalFromRequest, Request};
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
@@ -20,12 +22,25 @@ use crate::state::AppState;
 
 /// A JSON request body of the protected API.
 #[derive(Debug)]
-pub(crate) struct Json<T>(pub T);
+pub struct Json<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
+/// The largest request body the server accepts (`max_body_bytes`), for the 413's message.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+impl FromRef<AppState> for BodyLimit {
+    fn from_ref(s: &AppState) -> Self {
+        Self(s.max_body_bytes)
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T>
+where
+    BodyLimit: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -34,7 +49,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
         let body = Bytes::from_request(req, state).await.map_err(|r| {
             if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(state.max_body_bytes)
+                ApiError::PayloadTooLarge(BodyLimit::from_ref(state).0)
             } else {
                 ApiError::InvalidInput("the body could not be read".into())
             }

@@ -8,7 +8,9 @@
 //! - [`resource`]: the reusable resource-side checks (bearer token, version header, scope):
 //!   [`resource::ResourceGuard::check`] for a scope known at run time, and the axum extractor
 //!   [`resource::Authorized`] for one named at compile time.
-//! - `groups`: the example API.
+//! - [`App::mount`]: an API of the platform's own, served beside tollgate's routes behind the same
+//!   checks (the example groups API, crate `tollgate-groups`, is mounted so); [`ApiContext`] is
+//!   what it may use.
 //! - `gateway`: `[[gateway.routes]]` to upstream APIs, checked like the built-in API and forwarded
 //!   (the router's fallback), and `/auth/verify` for a proxy in front; reloaded on SIGHUP.
 //! - `error`: the one place where domain errors become HTTP responses; `extract`: tollgate's own
@@ -32,9 +34,8 @@
 mod admin;
 mod config;
 mod error;
-mod extract;
+pub mod extract;
 mod gateway;
-mod groups;
 mod health;
 mod logging;
 mod metrics;
@@ -44,6 +45,7 @@ pub mod ratelimit;
 pub mod resource;
 mod revocations;
 mod route_table;
+pub mod schemas;
 mod serve;
 mod startup;
 mod state;
@@ -56,5 +58,5 @@ pub use metrics::Metrics;
 pub use ratelimit::RateLimitSettings;
 pub use route_table::{GatewaySettings, RouteSettings};
 pub use serve::ConnectionSettings;
-pub use startup::App;
+pub use startup::{ApiContext, App};
 pub use state::{AppState, Services};

@@ -54,20 +54,6 @@ pub trait RequiredScope: Send + Sync + 'static {
     const SCOPE: &'static str;
 }
 
-/// `groups:read`.
-#[derive(Debug)]
-pub struct GroupsRead;
-impl RequiredScope for GroupsRead {
-    const SCOPE: &'static str = "groups:read";
-}
-
-/// `groups:write`.
-#[derive(Debug)]
-pub struct GroupsWrite;
-impl RequiredScope for GroupsWrite {
-    const SCOPE: &'static str = "groups:write";
-}
-
 /// What the checks need: the authority, the version header and the supported versions.
 #[derive(Debug)]
 pub struct ResourceGuard {
@@ -301,16 +287,5 @@ where
             access,
             _scope: PhantomData,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_built_in_scopes_are_valid_scopes() {
-        assert!(Scope::parse(GroupsRead::SCOPE).is_ok());
-        assert!(Scope::parse(GroupsWrite::SCOPE).is_ok());
     }
 }

@@ -1,5 +1,6 @@
 //! Build apart from run: [`App::build`] prepares everything and binds the listener;
-//! [`App::run_until_stopped`] serves.
+//! [`App::run_until_stopped`] serves. Between the two, [`App::mount`] adds an API of the
+//! platform's own (routes and their part of the OpenAPI document), built from [`App::context`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use tollgate_core::admin::Admin;
 use tollgate_core::authority::{Authority, TokenSettings};
 use tollgate_core::catalog::ScopeCatalog;
 use tollgate_core::clock::Clock;
-use tollgate_core::groups::Groups;
+use tollgate_core::directory::Directory;
 use tollgate_core::secret::SecretHasher;
 use tollgate_core::store::Store;
 use tollgate_proto::Scope;
@@ -24,7 +25,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::resource::ResourceGuard;
 use crate::state::{AppState, Services};
-use crate::{groups, health, logging, oauth, openapi, revocations, wellknown};
+use crate::{health, logging, oauth, openapi, revocations, wellknown};
 
 /// A built server, bound to its port, not yet serving.
 #[derive(Debug)]
@@ -33,6 +34,52 @@ pub struct App {
     addr: SocketAddr,
     state: AppState,
     settings: Settings,
+    context: ApiContext,
+    mounted: Vec<Mounted>,
+}
+
+/// An API mounted beside tollgate's routes.
+struct Mounted {
+    routes: Router,
+    doc: utoipa::openapi::OpenApi,
+}
+
+impl std::fmt::Debug for Mounted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mounted").finish_non_exhaustive()
+    }
+}
+
+/// What an API served beside tollgate's routes ([`App::mount`]) may use: the same checks as the
+/// built-in routes, the change feed, the clock, the server-keyed MAC, and the database's URL for
+/// a pool of its own (`tollgate_store::connect`).
+#[derive(Clone)]
+pub struct ApiContext {
+    /// The resource-side checks (token, budget, version header, scope); give it to the router's
+    /// state through `FromRef` and take [`crate::resource::Authorized`] in the handlers.
+    pub guard: Arc<ResourceGuard>,
+    /// The in-memory directory: [`Directory::follow`] hands the API the change feed's entries of
+    /// its own kind (its cache stays coherent across nodes).
+    pub directory: Arc<Directory>,
+    /// The injected clock.
+    pub clock: Arc<dyn Clock>,
+    /// Server-keyed MACs (tamper-evident page cursors).
+    pub hasher: SecretHasher,
+    /// The public base URL (the issuer), for absolute links.
+    pub base_url: Arc<str>,
+    /// The largest accepted request body ([`crate::extract::BodyLimit`]).
+    pub max_body_bytes: usize,
+    /// The database (may hold a password: never logged; not in `Debug`).
+    pub database_url: String,
+}
+
+impl std::fmt::Debug for ApiContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiContext")
+            .field("base_url", &self.base_url)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl App {
@@ -104,15 +151,24 @@ impl App {
         );
         let state_store = Arc::clone(&store);
         let directory = authority.shared_directory();
+        let base_url: Arc<str> = issuer.into();
+        let context = ApiContext {
+            guard: Arc::clone(&guard),
+            directory: Arc::clone(&directory),
+            clock: Arc::clone(&clock),
+            hasher: hasher.clone(),
+            base_url: Arc::clone(&base_url),
+            max_body_bytes: settings.max_body_bytes,
+            database_url: settings.database_url.clone(),
+        };
         let state = AppState::new(Services {
             authority,
             guard,
             admin: Admin::new(store.clone(), catalog, hasher.clone(), Arc::clone(&clock))
-                .with_directory(Arc::clone(&directory)),
-            groups: Groups::new(store.clone(), Arc::clone(&clock), directory),
+                .with_directory(directory),
             store,
             hasher,
-            base_url: issuer.into(),
+            base_url,
             max_body_bytes: settings.max_body_bytes,
             metrics,
             metadata,
@@ -125,7 +181,6 @@ impl App {
                 settings.login_attempts_per_ip,
                 settings.login_attempts_per_account,
             )),
-            page_json: quick_cache::sync::Cache::new(10_000),
             rate_limits,
             gateway,
             revocation_feed: Arc::new(crate::revocations::hub::RevocationFeed::new()?),
@@ -135,6 +190,8 @@ impl App {
             addr,
             state,
             settings,
+            context,
+            mounted: Vec::new(),
         })
     }
 
@@ -163,9 +220,16 @@ impl App {
         Arc::clone(&self.state.authority)
     }
 
-    /// The example API's groups service.
-    pub fn groups(&self) -> &Groups {
-        &self.state.groups
+    /// What an API mounted beside tollgate's routes may use.
+    pub fn context(&self) -> &ApiContext {
+        &self.context
+    }
+
+    /// Serves `routes` beside tollgate's own (behind the same body limit, body timeout and request
+    /// log) and adds `doc` to the OpenAPI document. The routes must not overlap tollgate's (axum
+    /// panics at start-up if they do); the gateway's routes come after both.
+    pub fn mount(&mut self, routes: Router, doc: utoipa::openapi::OpenApi) {
+        self.mounted.push(Mounted { routes, doc });
     }
 
     /// The metrics (tests count tokens issued through them).
@@ -182,6 +246,7 @@ impl App {
     pub fn router(&self) -> Router {
         router(
             self.state.clone(),
+            &self.mounted,
             self.settings.max_body_bytes,
             self.settings.connections.body_timeout(),
         )
@@ -229,11 +294,12 @@ impl App {
     }
 }
 
-/// Builds the router over `state`.
-fn router(state: AppState, max_body: usize, body_timeout: Duration) -> Router {
+/// Builds the router over `state`, with the mounted APIs.
+fn router(state: AppState, mounted: &[Mounted], max_body: usize, body_timeout: Duration) -> Router {
+    let parts: Vec<_> = mounted.iter().map(|m| m.doc.clone()).collect();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
-        .url("/openapi.json", openapi::document(&state.base_url));
-    Router::new()
+        .url("/openapi.json", openapi::document(&state.base_url, &parts));
+    let own: Router = Router::new()
         .route("/api/v2/oauth2/token", post(oauth::token))
         .route("/api/v2/oauth2/introspect", post(oauth::introspect))
         .route("/api/v2/oauth2/revoke", post(oauth::revoke))
@@ -247,13 +313,6 @@ fn router(state: AppState, max_body: usize, body_timeout: Duration) -> Router {
             get(wellknown::openid_configuration),
         )
         .route("/.well-known/jwks.json", get(wellknown::jwks))
-        .route("/api/v2/groups", get(groups::list).post(groups::create))
-        .route(
-            "/api/v2/groups/{groupId}",
-            get(groups::get)
-                .patch(groups::update)
-                .delete(groups::delete),
-        )
         .route(
             crate::gateway::verify::PATH,
             any(crate::gateway::verify::verify),
@@ -268,12 +327,15 @@ fn router(state: AppState, max_body: usize, body_timeout: Duration) -> Router {
         .merge(docs)
         .merge(crate::admin::routes())
         .fallback(crate::gateway::fallback)
+        .with_state(state);
+    mounted
+        .iter()
+        .fold(own, |r, m| r.merge(m.routes.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             body_timeout,
         ))
         .layer(axum::middleware::from_fn(logging::log_request))
-        .with_state(state)
 }
 
 /// Keeps the directory in step with the store, writes last-used times, prunes the change feed.

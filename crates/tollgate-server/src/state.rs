@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use tollgate_core::admin::Admin;
 use tollgate_core::authority::Authority;
-use tollgate_core::groups::Groups;
 use tollgate_core::secret::SecretHasher;
 use tollgate_core::store::Store;
 
@@ -41,8 +40,6 @@ pub struct Services {
     pub guard: Arc<ResourceGuard>,
     /// Company and credential operations.
     pub admin: Admin,
-    /// The example API.
-    pub groups: Groups,
     /// The store.
     pub store: Arc<dyn Store>,
     /// Server-keyed MACs (page cursors).
@@ -61,11 +58,6 @@ pub struct Services {
     pub form_nonces: Arc<crate::admin::protect::FormNonces>,
     /// Login brute-force protection.
     pub login_limiter: Arc<crate::admin::protect::LoginLimiter>,
-    /// The JSON of the groups' cached first pages, by company (with the page it renders).
-    pub page_json: quick_cache::sync::Cache<
-        tollgate_core::ids::CompanyId,
-        (Arc<tollgate_core::groups::GroupPage>, bytes::Bytes),
-    >,
     /// Rate limits of the OAuth endpoints and the API.
     pub rate_limits: Arc<crate::ratelimit::RateLimiter>,
     /// The gateway's live route table.

@@ -153,7 +153,7 @@ where
 }
 
 /// `.arg(v)` on a query: binds through [`Binds`], so generic code needs no bound per value type.
-pub(crate) trait ArgExt: Sized {
+pub trait ArgExt: Sized {
     fn arg<'v>(self, v: impl Into<Arg<'v>>) -> Self;
 }
 

@@ -48,18 +48,63 @@ pub enum OpenError {
 
 /// Opens the database named by `url` and applies pending migrations.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
-    if url.starts_with("sqlite:") {
+    if is_sqlite(url) {
         Ok(Arc::new(SqliteStore::open(url).await?))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    } else if is_postgres(url) {
         Ok(Arc::new(PgStore::open(url).await?))
     } else {
-        let shown: String = url
-            .split('@')
-            .next_back()
-            .unwrap_or("")
-            .chars()
-            .take(80)
-            .collect();
-        Err(OpenError::UnsupportedUrl(shown))
+        Err(unsupported(url))
     }
+}
+
+/// A connection pool on tollgate's database, for an API beside tollgate that keeps its own rows
+/// there (the example groups API): its SQL is its own, written once for both backends with
+/// [`dialect::Dialect`] as the store's is. Connected as the store connects (SQLite: WAL, foreign
+/// keys, busy timeout); it does not migrate (open the store first).
+#[derive(Debug, Clone)]
+pub enum SqlPool {
+    /// A SQLite file.
+    Sqlite(sqlx::SqlitePool),
+    /// A PostgreSQL database.
+    Postgres(sqlx::PgPool),
+}
+
+/// Connects a [`SqlPool`] of at most `max_connections` to the database named by `url`.
+pub async fn connect(url: &str, max_connections: u32) -> Result<SqlPool, OpenError> {
+    if is_sqlite(url) {
+        Ok(SqlPool::Sqlite(sqlite::pool(url, max_connections).await?))
+    } else if is_postgres(url) {
+        Ok(SqlPool::Postgres(
+            postgres::pool(url, max_connections).await?,
+        ))
+    } else {
+        Err(unsupported(url))
+    }
+}
+
+/// A sqlx error as the domain sees it: a broken uniqueness rule is a
+/// [`StoreError::Conflict`](tollgate_core::store::StoreError::Conflict), anything else a
+/// `Backend` error (a 500, never a client error).
+pub fn store_error(e: sqlx::Error) -> tollgate_core::store::StoreError {
+    error::backend(e)
+}
+
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The URL's backend is not known; the URL is shown without its credentials.
+fn unsupported(url: &str) -> OpenError {
+    let shown: String = url
+        .split('@')
+        .next_back()
+        .unwrap_or("")
+        .chars()
+        .take(80)
+        .collect();
+    OpenError::UnsupportedUrl(shown)
 }

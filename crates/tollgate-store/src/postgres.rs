@@ -16,8 +16,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
 
 use crate::OpenError;
 use crate::dialect::Dialect;
@@ -51,18 +51,8 @@ impl SqlStore<Postgres> {
     /// libpq-style option sqlx knows, e.g. `sslmode=require`) and migrates it. Safe when several
     /// nodes start at once.
     pub async fn open(url: &str) -> Result<Self, OpenError> {
-        let opts = PgConnectOptions::from_str(url)
-            .map_err(OpenError::Connect)?
-            .application_name("tollgate")
-            // Not "relation _sqlx_migrations already exists, skipping" at every start.
-            .options([("client_min_messages", "warning")]);
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(opts.clone())
-            .await
-            .map_err(OpenError::Connect)?;
+        let opts = options(url)?;
+        let pool = connect(opts.clone(), MAX_CONNECTIONS).await?;
         MIGRATOR.run(&pool).await.map_err(OpenError::Migrate)?;
 
         // One connection of its own for LISTEN, apart from the query pool, kept for as long as it lives.
@@ -74,4 +64,28 @@ impl SqlStore<Postgres> {
             .connect_lazy_with(opts);
         Ok(Self::new(pool, Some(Listener::spawn(listen_pool))))
     }
+}
+
+/// How every connection to tollgate's PostgreSQL database is opened.
+fn options(url: &str) -> Result<PgConnectOptions, OpenError> {
+    Ok(PgConnectOptions::from_str(url)
+        .map_err(OpenError::Connect)?
+        .application_name("tollgate")
+        // Not "relation _sqlx_migrations already exists, skipping" at every start.
+        .options([("client_min_messages", "warning")]))
+}
+
+async fn connect(opts: PgConnectOptions, max: u32) -> Result<PgPool, OpenError> {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(opts)
+        .await
+        .map_err(OpenError::Connect)
+}
+
+/// A pool on the database of `url`, connected as the store's own (for an API's own rows).
+pub(crate) async fn pool(url: &str, max_connections: u32) -> Result<PgPool, OpenError> {
+    connect(options(url)?, max_connections).await
 }

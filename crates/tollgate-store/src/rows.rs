@@ -3,9 +3,9 @@
 //! generic over it, so a column added to a model is decoded in one place.
 
 use tollgate_core::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
-use tollgate_core::ids::{ClientId, CompanyId, GroupId, SecretId};
+use tollgate_core::ids::{ClientId, CompanyId, SecretId};
 use tollgate_core::model::{
-    Change, ChangeKind, Company, Credential, Group, SigningKeyRecord, StoredSecret,
+    Change, ChangeKind, Company, Credential, SigningKeyRecord, StoredSecret,
 };
 use tollgate_core::secret::SecretHash;
 use tollgate_core::store::StoreError;
@@ -26,21 +26,12 @@ pub(crate) fn company_id(s: &str) -> Result<CompanyId, StoreError> {
     CompanyId::parse(s).map_err(corrupt)
 }
 
-pub(crate) fn group_id(s: &str) -> Result<GroupId, StoreError> {
-    GroupId::parse(s).map_err(corrupt)
-}
-
 pub(crate) fn client_id(s: &str) -> Result<ClientId, StoreError> {
     ClientId::parse(s).map_err(corrupt)
 }
 
 pub(crate) fn signing_alg(s: &str) -> Result<tollgate_proto::SigningAlg, StoreError> {
     s.parse().map_err(corrupt)
-}
-
-/// A group's free-form fields as stored (JSON text).
-pub(crate) fn json(m: &serde_json::Map<String, serde_json::Value>) -> Result<String, StoreError> {
-    serde_json::to_string(m).map_err(corrupt)
 }
 
 pub(crate) fn company_row(r: &impl Columns) -> Result<Company, StoreError> {
@@ -84,22 +75,6 @@ pub(crate) fn secret_row(r: &impl Columns) -> Result<(String, StoredSecret), Sto
             expires_at: r.opt_int("expires_at")?,
         },
     ))
-}
-
-pub(crate) fn group_row(r: &impl Columns) -> Result<Group, StoreError> {
-    Ok(Group {
-        id: group_id(&r.text("id")?)?,
-        company_id: company_id(&r.text("company_id")?)?,
-        name: r.text("name")?,
-        public: r.boolean("public")?,
-        custom: r.opt_text("custom")?,
-        parent_id: r
-            .opt_text("parent_id")?
-            .as_deref()
-            .map(group_id)
-            .transpose()?,
-        extra: serde_json::from_str(&r.text("extra")?).map_err(corrupt)?,
-    })
 }
 
 pub(crate) fn user_row(r: &impl Columns) -> Result<User, StoreError> {
@@ -149,19 +124,18 @@ pub(crate) fn signing_key_row(r: &impl Columns) -> Result<SigningKeyRecord, Stor
     })
 }
 
-/// A change-feed entry; `None` for a kind this version does not know (written by a newer one).
-pub(crate) fn change_row(r: &impl Columns) -> Result<Option<Change>, StoreError> {
+/// A change-feed entry; a kind tollgate does not know is an API's own ([`ChangeKind::Other`]).
+pub(crate) fn change_row(r: &impl Columns) -> Result<Change, StoreError> {
     let kind = match r.text("kind")?.as_str() {
         "company" => ChangeKind::Company,
         "credential" => ChangeKind::Credential,
         "key" => ChangeKind::SigningKey,
         "revocation" => ChangeKind::Revocation,
-        "groups" => ChangeKind::Groups,
-        _ => return Ok(None),
+        other => ChangeKind::Other(other.into()),
     };
-    Ok(Some(Change {
+    Ok(Change {
         seq: r.int("seq")?,
         kind,
         key: r.text("key")?,
-    }))
+    })
 }

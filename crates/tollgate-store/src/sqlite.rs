@@ -32,17 +32,7 @@ impl SqlStore<Sqlite> {
     /// Opens (creating if missing) the file named by `url` (`sqlite://PATH` or `sqlite::memory:`) and
     /// migrates it. Safe when several processes start at once.
     pub async fn open(url: &str) -> Result<Self, OpenError> {
-        let opts = SqliteConnectOptions::from_str(url)
-            .map_err(OpenError::Connect)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // 1 MiB of page cache per connection (SQLite's default is 2): the hot path reads memory,
-            // not SQLite, so a bigger cache only grows the resident set.
-            .pragma("cache_size", "-1024");
-        let pool = connect(opts).await?;
+        let pool = connect(options(url)?, 4).await?;
         migrate(&pool).await?;
         Ok(Self::new(pool, None))
     }
@@ -51,11 +41,30 @@ impl SqlStore<Sqlite> {
 /// Opens the pool. Switching a fresh file to WAL needs an exclusive lock that `busy_timeout` does not
 /// wait for (SQLite answers `SQLITE_BUSY` at once), so when several processes open a new file at once,
 /// the losers try again.
-async fn connect(opts: SqliteConnectOptions) -> Result<SqlitePool, OpenError> {
+/// How every connection to a tollgate SQLite file is opened (the store's and an API's own pool).
+fn options(url: &str) -> Result<SqliteConnectOptions, OpenError> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(OpenError::Connect)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        // 1 MiB of page cache per connection (SQLite's default is 2): the hot path reads memory,
+        // not SQLite, so a bigger cache only grows the resident set.
+        .pragma("cache_size", "-1024"))
+}
+
+/// A pool on the SQLite file of `url`, connected as the store's own (for an API's own rows).
+pub(crate) async fn pool(url: &str, max_connections: u32) -> Result<SqlitePool, OpenError> {
+    connect(options(url)?, max_connections).await
+}
+
+async fn connect(opts: SqliteConnectOptions, max: u32) -> Result<SqlitePool, OpenError> {
     let mut attempt = 0;
     loop {
         let opened = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(max)
             .min_connections(1)
             .connect_with(opts.clone())
             .await;

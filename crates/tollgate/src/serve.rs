@@ -5,7 +5,7 @@ use std::sync::Arc;
 use clap::Args;
 use serde_json::json;
 use tollgate_core::clock::SystemClock;
-use tollgate_core::groups::NewGroup;
+use tollgate_groups::{Groups, NewGroup};
 use tollgate_server::{App, Settings};
 
 use crate::output::print_json;
@@ -57,8 +57,10 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()
     let _log_writer = init_logging(settings.log_json);
     // Install the handlers before anything else, so a SIGTERM during start-up is a graceful stop too.
     let shutdown = shutdown_signal()?;
-    let app = App::build(settings, Arc::new(SystemClock)).await?;
-    first_run(&app, args.demo).await?;
+    let mut app = App::build(settings, Arc::new(SystemClock)).await?;
+    // The example API, mounted as a platform's own API would be.
+    let groups = tollgate_groups::mount(&mut app).await?;
+    first_run(&app, &groups, args.demo).await?;
     app.run_until_stopped(shutdown).await
 }
 
@@ -94,7 +96,7 @@ fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
 
 /// On an empty database: with `--demo`, create demo data and print its credential once; without,
 /// say how to create the first company.
-async fn first_run(app: &App, demo: bool) -> anyhow::Result<()> {
+async fn first_run(app: &App, groups: &Groups, demo: bool) -> anyhow::Result<()> {
     let admin = app.admin();
     // The directory was just loaded from the store: no need to list every company again.
     if app.authority().directory().company_count() > 0 {
@@ -122,7 +124,6 @@ async fn first_run(app: &App, demo: bool) -> anyhow::Result<()> {
     let created = admin
         .create_credential(&company.id, "Demo integration", all)
         .await?;
-    let groups = app.groups();
     let first = groups.list(&company.id, None).await?;
     let root = &first.groups;
     if let Some(root) = root.first() {

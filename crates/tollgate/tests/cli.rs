@@ -318,7 +318,8 @@ async fn cli_changes_reach_a_running_server_within_one_second() {
         database_url: format!("sqlite://{}", db.display()),
         ..Settings::default()
     };
-    let app = App::build(settings, Arc::new(SystemClock)).await.unwrap();
+    let mut app = App::build(settings, Arc::new(SystemClock)).await.unwrap();
+    tollgate_groups::mount(&mut app).await.unwrap();
     let base = format!("http://{}", app.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {

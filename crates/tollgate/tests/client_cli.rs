@@ -11,15 +11,15 @@ use std::sync::Arc;
 use serde_json::Value;
 use tempfile::TempDir;
 use tollgate_core::clock::SystemClock;
-use tollgate_core::ids::{CompanyId, GroupId};
-use tollgate_core::model::Group;
+use tollgate_core::ids::CompanyId;
+use tollgate_groups::{Group, GroupId, GroupStore};
 use tollgate_server::{App, Metrics, Settings};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
 
 struct Server {
     base: String,
-    store: Arc<dyn tollgate_core::store::Store>,
+    groups: Arc<dyn GroupStore>,
     metrics: Arc<Metrics>,
     company: CompanyId,
     client_id: String,
@@ -37,7 +37,8 @@ async fn server() -> Server {
         sync_interval_ms: 50,
         ..Settings::default()
     };
-    let app = App::build(settings, Arc::new(SystemClock)).await.unwrap();
+    let mut app = App::build(settings, Arc::new(SystemClock)).await.unwrap();
+    let groups = Arc::clone(tollgate_groups::mount(&mut app).await.unwrap().store());
     let admin = app.admin().clone();
     let company = admin
         .create_company(
@@ -59,7 +60,7 @@ async fn server() -> Server {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let s = Server {
         base: format!("http://{}", app.local_addr()),
-        store: app.store(),
+        groups,
         metrics: app.metrics(),
         company: company.id,
         client_id: cred.credential.client_id.as_str().to_owned(),
@@ -174,7 +175,7 @@ async fn call_paginate_prints_every_item_in_one_array() {
     let first = ok_json(&run(&["call", "--url", &s.base, "GET", "/api/v2/groups"], &env).await);
     let root = GroupId::parse(first[0]["_id"].as_str().unwrap()).unwrap();
     for i in 0..700 {
-        s.store
+        s.groups
             .insert_group(&Group {
                 id: GroupId::generate(1_700_000_000 + i).unwrap(),
                 company_id: s.company,

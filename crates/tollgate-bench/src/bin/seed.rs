@@ -18,7 +18,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use sqlx::Connection as _;
 use tollgate_core::clock::{Clock as _, SystemClock};
-use tollgate_core::ids::{ClientId, CompanyId, GroupId, SecretId};
+use tollgate_core::ids::{ClientId, CompanyId, ObjectId, SecretId};
 use tollgate_core::secret::SecretHasher;
 
 #[derive(Parser)]
@@ -131,7 +131,7 @@ async fn insert_company(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    let root = GroupId::generate(now)?.to_string();
+    let root = ObjectId::generate(now)?.to_string();
     for (name, parent) in [
         ("Bench company", None),
         ("Engineering Team", Some(&root)),
@@ -140,7 +140,7 @@ async fn insert_company(
         let id = if parent.is_none() {
             root.clone()
         } else {
-            GroupId::generate(now)?.to_string()
+            ObjectId::generate(now)?.to_string()
         };
         sqlx::query(
             "INSERT INTO groups(id, company_id, name, public, parent_id) VALUES (?, ?, ?, 0, ?)",

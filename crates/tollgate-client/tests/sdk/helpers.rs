@@ -21,6 +21,8 @@ pub struct Server {
     pub db_url: String,
     pub admin: Admin,
     pub store: Arc<dyn Store>,
+    /// The example API's storage.
+    pub groups: Arc<dyn tollgate_groups::GroupStore>,
     pub authority: Arc<Authority>,
     pub metrics: Arc<Metrics>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -51,7 +53,8 @@ pub async fn start_at(db_url: &str, listen: SocketAddr, token_ttl: u32) -> anyho
         token_ttl,
         ..Settings::default()
     };
-    let app = App::build(settings, Arc::new(SystemClock)).await?;
+    let mut app = App::build(settings, Arc::new(SystemClock)).await?;
+    let groups = Arc::clone(tollgate_groups::mount(&mut app).await?.store());
     let addr = app.local_addr();
     let (admin, store, authority, metrics) = (
         app.admin().clone(),
@@ -69,6 +72,7 @@ pub async fn start_at(db_url: &str, listen: SocketAddr, token_ttl: u32) -> anyho
         db_url: db_url.to_owned(),
         admin,
         store,
+        groups,
         authority,
         metrics,
         shutdown: Some(tx),

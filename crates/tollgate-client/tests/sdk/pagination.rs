@@ -4,8 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 use tollgate_client::{Error, TryStreamExt};
-use tollgate_core::ids::GroupId;
-use tollgate_core::model::Group;
+use tollgate_groups::{Group, GroupId};
 
 use crate::helpers;
 
@@ -20,7 +19,7 @@ async fn pagination_over_more_than_500_groups_returns_every_item_once() {
     let root = GroupId::parse(first[0]["_id"].as_str().unwrap()).unwrap();
     for i in 0..1099 {
         server
-            .store
+            .groups
             .insert_group(&Group {
                 id: GroupId::generate(1_700_000_000 + i).unwrap(),
                 company_id: cred.company,

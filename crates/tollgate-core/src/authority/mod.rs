@@ -178,7 +178,7 @@ impl Authority {
         &self.directory
     }
 
-    /// The directory, shared (the example API's group cache follows its group versions).
+    /// The directory, shared (an API beside tollgate follows the change feed through it).
     pub fn shared_directory(&self) -> Arc<Directory> {
         Arc::clone(&self.directory)
     }

@@ -6,15 +6,14 @@ use tollgate_proto::ScopeSet;
 use super::StoreError;
 use crate::clock::UnixTime;
 use crate::ids::{ClientId, CompanyId};
-use crate::model::{Company, Credential, Group, StoredSecret};
+use crate::model::{Company, Credential, StoredSecret};
 use crate::secret::SecretHash;
 
 /// Companies and their credentials (with their secrets).
 #[async_trait]
 pub trait CredentialStore: Send + Sync + std::fmt::Debug {
-    /// Stores a new company and its root group, atomically.
-    async fn create_company(&self, company: &Company, root_group: &Group)
-    -> Result<(), StoreError>;
+    /// Stores a new company.
+    async fn create_company(&self, company: &Company) -> Result<(), StoreError>;
     /// One company.
     async fn get_company(&self, id: &CompanyId) -> Result<Option<Company>, StoreError>;
     /// All companies, oldest first.

@@ -6,13 +6,11 @@
 mod accounts;
 mod credentials;
 mod feed;
-mod groups;
 mod keys;
 
 pub use accounts::AccountStore;
 pub use credentials::CredentialStore;
 pub use feed::FeedStore;
-pub use groups::GroupStore;
 pub use keys::KeyStore;
 
 /// A storage failure.
@@ -41,6 +39,6 @@ pub enum StoreError {
 
 /// Everything tollgate stores: what a backend implements (each part by itself), and what the server
 /// holds and hands out as the narrower traits.
-pub trait Store: CredentialStore + KeyStore + FeedStore + GroupStore + AccountStore {}
+pub trait Store: CredentialStore + KeyStore + FeedStore + AccountStore {}
 
-impl<T> Store for T where T: CredentialStore + KeyStore + FeedStore + GroupStore + AccountStore {}
+impl<T> Store for T where T: CredentialStore + KeyStore + FeedStore + AccountStore {}

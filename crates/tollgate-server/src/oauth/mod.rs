@@ -31,11 +31,11 @@ pub use parse::TokenRequest;
     )),
     responses(
         (status = 200, description = "A token (`Cache-Control: no-store`)", body = TokenResponseDoc),
-        (status = 400, description = "invalid_request, unsupported_grant_type, invalid_scope", body = crate::error::OAuthErrorDoc),
-        (status = 401, description = "invalid_client", body = crate::error::OAuthErrorDoc),
-        (status = 413, description = "Body over the limit", body = crate::error::OAuthErrorDoc),
-        (status = 415, description = "Unsupported content type", body = crate::error::OAuthErrorDoc),
-        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID, or token requests by this client ID", body = crate::error::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
+        (status = 400, description = "invalid_request, unsupported_grant_type, invalid_scope", body = crate::schemas::OAuthErrorDoc),
+        (status = 401, description = "invalid_client", body = crate::schemas::OAuthErrorDoc),
+        (status = 413, description = "Body over the limit", body = crate::schemas::OAuthErrorDoc),
+        (status = 415, description = "Unsupported content type", body = crate::schemas::OAuthErrorDoc),
+        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID, or token requests by this client ID", body = crate::schemas::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security((), ("client_basic" = [])),
 )]
@@ -128,9 +128,9 @@ async fn management_request(state: &AppState, req: Request) -> Result<Managed, T
     )),
     responses(
         (status = 200, body = IntrospectionResponseDoc),
-        (status = 400, description = "invalid_request", body = crate::error::OAuthErrorDoc),
-        (status = 401, description = "invalid_client", body = crate::error::OAuthErrorDoc),
-        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID", body = crate::error::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
+        (status = 400, description = "invalid_request", body = crate::schemas::OAuthErrorDoc),
+        (status = 401, description = "invalid_client", body = crate::schemas::OAuthErrorDoc),
+        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID", body = crate::schemas::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security((), ("client_basic" = [])),
 )]
@@ -161,9 +161,9 @@ pub(crate) async fn introspect(State(state): State<AppState>, req: Request) -> R
     )),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke"),
-        (status = 400, description = "invalid_request, unauthorized_client (another client's token)", body = crate::error::OAuthErrorDoc),
-        (status = 401, description = "invalid_client", body = crate::error::OAuthErrorDoc),
-        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID", body = crate::error::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
+        (status = 400, description = "invalid_request, unauthorized_client (another client's token)", body = crate::schemas::OAuthErrorDoc),
+        (status = 401, description = "invalid_client", body = crate::schemas::OAuthErrorDoc),
+        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID", body = crate::schemas::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security((), ("client_basic" = [])),
 )]

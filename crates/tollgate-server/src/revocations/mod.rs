@@ -63,11 +63,11 @@ pub const RECHECK: Duration = Duration::from_secs(1);
     ),
     responses(
         (status = 200, description = "An endless event stream: `snapshot`, then `credential`, `credential_deleted`, `company`, `company_deleted`, `revoked` (JSON in `data:`, a cursor in `id:`)", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Missing or unsupported version header", body = crate::error::ApiErrorDoc),
-        (status = 401, description = "invalid_token", body = crate::error::OAuthErrorDoc),
-        (status = 403, description = "invalid_scope: the token lacks tollgate:revocations", body = crate::error::ApiErrorDoc),
-        (status = 429, description = "Over the company's API budget (the connection counts once)", body = crate::error::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
-        (status = 503, description = "Too many open feeds", body = crate::error::ApiErrorDoc, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 400, description = "Missing or unsupported version header", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "invalid_token", body = crate::schemas::OAuthErrorDoc),
+        (status = 403, description = "invalid_scope: the token lacks tollgate:revocations", body = crate::schemas::ApiErrorDoc),
+        (status = 429, description = "Over the company's API budget (the connection counts once)", body = crate::schemas::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
+        (status = 503, description = "Too many open feeds", body = crate::schemas::ApiErrorDoc, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("bearer" = ["tollgate:revocations"])),
 )]

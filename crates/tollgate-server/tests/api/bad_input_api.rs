@@ -12,9 +12,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Map, Value, json};
 use tollgate_core::clock::Clock as _;
-use tollgate_core::ids::{ClientId, GroupId};
+use tollgate_core::ids::ClientId;
 use tollgate_core::keys::{KeyRing, generate_ed25519};
-use tollgate_core::model::Group;
+use tollgate_groups::{Group, GroupId};
 
 use crate::helpers::{self, Cred, TestApp, VERSION_HEADER, error_of};
 use crate::token_parsing::basic;
@@ -890,7 +890,7 @@ async fn api_tampered_cursor_is_400_invalid_cursor() {
             parent_id: Some(root),
             extra: Map::new(),
         };
-        f.app.store.insert_group(&g).await.expect("insert");
+        f.app.group_store.insert_group(&g).await.expect("insert");
     }
     let r = send(f.app.api(Method::GET, "/api/v2/groups", &f.token)).await;
     assert_eq!(r.status(), 200);

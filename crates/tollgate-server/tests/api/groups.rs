@@ -254,10 +254,10 @@ async fn listing_pages_by_500_with_link_next() {
     let cred = app.credential("groups:read groups:write").await;
     let token = app.token(&cred).await;
     let root = app.root_group(&token).await;
-    let root_id = tollgate_core::ids::GroupId::parse(&root).unwrap();
+    let root_id = tollgate_groups::GroupId::parse(&root).unwrap();
     for i in 0..1099 {
-        let g = tollgate_core::model::Group {
-            id: tollgate_core::ids::GroupId::generate(1_700_000_000 + i).unwrap(),
+        let g = tollgate_groups::Group {
+            id: tollgate_groups::GroupId::generate(1_700_000_000 + i).unwrap(),
             company_id: cred.company,
             name: format!("g{i}"),
             public: false,
@@ -265,7 +265,7 @@ async fn listing_pages_by_500_with_link_next() {
             parent_id: Some(root_id),
             extra: Default::default(),
         };
-        app.store.insert_group(&g).await.unwrap();
+        app.group_store.insert_group(&g).await.unwrap();
     }
     let mut url = format!("{}/api/v2/groups", app.base);
     let mut seen = std::collections::HashSet::new();

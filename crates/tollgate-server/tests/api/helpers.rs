@@ -15,6 +15,7 @@ use tollgate_core::authority::Authority;
 use tollgate_core::clock::{Clock, ManualClock, SystemClock};
 use tollgate_core::ids::CompanyId;
 use tollgate_core::store::Store;
+use tollgate_groups::GroupStore;
 use tollgate_server::{App, Settings};
 use tollgate_store::testing::TestDatabase;
 
@@ -26,6 +27,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub admin: Admin,
     pub store: Arc<dyn Store>,
+    /// The example API's storage (to seed groups around its routes).
+    pub group_store: Arc<dyn GroupStore>,
     pub authority: Arc<Authority>,
     pub db_url: String,
     shutdown: Option<oneshot::Sender<()>>,
@@ -116,9 +119,13 @@ pub async fn spawn_node(
     };
     tweak(&mut settings);
     let settings_db_url = settings.database_url.clone();
-    let app = App::build(settings, clock.clone())
+    let mut app = App::build(settings, clock.clone())
         .await
         .expect("build app");
+    // The example API, mounted as the binary mounts it.
+    let groups = tollgate_groups::mount(&mut app)
+        .await
+        .expect("mount groups");
     let base = format!("http://{}", app.local_addr());
     let admin = app.admin().clone();
     let store = app.store();
@@ -133,6 +140,7 @@ pub async fn spawn_node(
         clock,
         admin,
         store,
+        group_store: Arc::clone(groups.store()),
         authority,
         db_url: settings_db_url,
         shutdown: Some(tx),

@@ -5,7 +5,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use sqlx::query;
 use tollgate_core::clock::UnixTime;
 use tollgate_core::ids::{ClientId, CompanyId};
-use tollgate_core::model::{Company, Credential, Group, StoredSecret};
+use tollgate_core::model::{Company, Credential, StoredSecret};
 use tollgate_core::secret::SecretHash;
 use tollgate_core::store::{CredentialStore, StoreError};
 use tollgate_proto::ScopeSet;
@@ -23,8 +23,8 @@ const ALL_SECRETS: &str = "SELECT id, client_id, hash, created_at, expires_at \
 
 #[async_trait]
 impl<D: Dialect> CredentialStore for SqlStore<D> {
-    async fn create_company(&self, c: &Company, root: &Group) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+    async fn create_company(&self, c: &Company) -> Result<(), StoreError> {
+        let mut c_ = self.conn().await?;
         query::<D>(
             "INSERT INTO companies(id, name, scopes, max_credentials, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -35,11 +35,10 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         .arg(i64::from(c.max_credentials))
         .arg(c.created_at)
         .arg(c.updated_at)
-        .execute(tx.ex())
+        .execute(c_.ex())
         .await
         .map_err(backend)?;
-        super::groups::insert_group::<D>(&mut tx, root).await?;
-        tx.commit().await.map_err(backend)
+        Ok(())
     }
 
     async fn get_company(&self, id: &CompanyId) -> Result<Option<Company>, StoreError> {

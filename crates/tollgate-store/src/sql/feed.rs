@@ -63,7 +63,7 @@ impl<D: Dialect> FeedStore for SqlStore<D> {
         }
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            out.extend(change_row(r)?);
+            out.push(change_row(r)?);
         }
         Ok(Some(out))
     }

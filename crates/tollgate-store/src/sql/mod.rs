@@ -5,7 +5,6 @@
 mod accounts;
 mod credentials;
 mod feed;
-mod groups;
 mod keys;
 
 use std::sync::Arc;

@@ -22,13 +22,6 @@ async fn company_create_list_and_update(b: Backend) {
     assert_eq!((a.created_at, a.updated_at), (T0, T0));
     assert_eq!(e.admin.company(&a.id).await.unwrap(), a);
 
-    // The root group exists, named after the company, private, without parent.
-    let root = e.root(&a.id).await;
-    assert_eq!(root.parent_id, None);
-    assert_eq!(root.company_id, a.id);
-    assert_eq!(root.name, "Acme Corp");
-    assert!(!root.public);
-
     e.clock.advance(10);
     let b = e
         .admin

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use tollgate_core::admin::{CompanyChanges, CredentialChanges};
 use tollgate_core::clock::ManualClock;
-use tollgate_core::ids::CompanyId;
-use tollgate_core::model::{Change, ChangeKind, Company};
+use tollgate_core::ids::ClientId;
+use tollgate_core::model::{Change, ChangeKind, Credential};
 use tollgate_core::store::Store;
 use tollgate_store::testing::TestDatabase;
 
@@ -199,8 +199,6 @@ async fn change_feed_has_no_gaps_under_concurrent_writers(b: Backend) {
                 ChangeKind::Company => {
                     assert!(seen.insert(ch.key.clone()), "{} seen twice", ch.key)
                 }
-                // The company's root group, written in the same transaction.
-                ChangeKind::Groups => {}
                 other => panic!("unexpected change {other:?}"),
             }
         }
@@ -272,17 +270,27 @@ async fn writes_by_another_node_wake_subscribers_at_once(b: Backend) {
     let ch = e.store.changes_since(0, 100).await.unwrap().unwrap();
     assert!(has(&ch, ChangeKind::Company, &c.id.to_string()), "{ch:?}");
 
-    // A rolled-back write notifies nobody: the company row goes in (and its trigger runs), then the
-    // root group, whose id is taken, fails the transaction.
-    rx.mark_unchanged();
-    let taken_root = e.root(&c.id).await;
-    let company = Company {
-        id: CompanyId::generate(T0).unwrap(),
-        name: "Doomed".into(),
-        ..c.clone()
+    // A rolled-back write notifies nobody: the credential row goes in (and its trigger runs), then
+    // its secret, whose id is taken, fails the transaction.
+    let created = e.credential(&c.id, "groups:read").await;
+    let taken = e
+        .store
+        .get_credential(&created.credential.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let doomed = Credential {
+        client_id: ClientId::generate().unwrap(),
+        ..taken
     };
-    let err = e.reopen().await.create_company(&company, &taken_root).await;
+    let _ = signalled(&mut rx, 1).await;
+    rx.mark_unchanged();
+    let err = e.reopen().await.create_credential(&doomed).await;
     assert!(err.is_err(), "{err:?}");
+    assert_eq!(
+        e.store.get_credential(&doomed.client_id).await.unwrap(),
+        None
+    );
     assert!(
         !signalled(&mut rx, 1).await,
         "woken by a write that did not happen"

@@ -8,10 +8,8 @@ use tollgate_core::admin::{Admin, CreatedCredential};
 use tollgate_core::authority::{Authority, TokenSettings};
 use tollgate_core::catalog::ScopeCatalog;
 use tollgate_core::clock::ManualClock;
-use tollgate_core::directory::Directory;
-use tollgate_core::groups::{Groups, NewGroup};
-use tollgate_core::ids::{ClientId, CompanyId, GroupId};
-use tollgate_core::model::{ChangeKind, Company, Group};
+use tollgate_core::ids::{ClientId, CompanyId};
+use tollgate_core::model::{ChangeKind, Company};
 use tollgate_core::secret::SecretHasher;
 use tollgate_core::store::Store;
 use tollgate_proto::ScopeSet;
@@ -59,10 +57,6 @@ pub struct Env {
     pub clock: Arc<ManualClock>,
     pub hasher: SecretHasher,
     pub admin: Admin,
-    pub groups: Groups,
-    /// Tells `groups` when its cached pages are stale (synced from the feed where a test writes
-    /// around the service).
-    pub directory: Arc<Directory>,
     // Last, so the file or database outlives the pool.
     pub _db: Db,
 }
@@ -77,17 +71,12 @@ pub async fn env(backend: Backend) -> Env {
     let clock = Arc::new(ManualClock::new(T0));
     let hasher = SecretHasher::new(&store.server_key().await.expect("server key"));
     let admin = admin_over(store.clone(), &clock).await;
-    let directory = Arc::new(Directory::new());
-    directory.sync(&*store, T0).await.expect("directory");
-    let groups = Groups::new(store.clone(), clock.clone(), directory.clone());
     Env {
         url,
         store,
         clock,
         hasher,
         admin,
-        groups,
-        directory,
         _db: db,
     }
 }
@@ -140,35 +129,6 @@ impl Env {
             .create_credential(company, "HR Integration - Payroll System", ss(scopes))
             .await
             .expect("create credential")
-    }
-
-    pub async fn root(&self, company: &CompanyId) -> Group {
-        let page = self.groups.list(company, None).await.expect("list groups");
-        let roots: Vec<Group> = page
-            .groups
-            .iter()
-            .filter(|g| g.parent_id.is_none())
-            .cloned()
-            .collect();
-        assert_eq!(roots.len(), 1, "exactly one root group");
-        roots.into_iter().next().expect("root")
-    }
-
-    pub async fn group(&self, company: &CompanyId, parent: &GroupId, name: &str) -> Group {
-        self.groups
-            .create(company, new_group(name, *parent))
-            .await
-            .expect("create group")
-    }
-}
-
-pub fn new_group(name: &str, parent: GroupId) -> NewGroup {
-    NewGroup {
-        name: name.into(),
-        public: false,
-        custom: None,
-        parent_id: parent,
-        extra: serde_json::Map::new(),
     }
 }
 

@@ -27,11 +27,10 @@ async fn migrations_are_idempotent_and_server_key_is_stable(b: Backend) {
         url,
         store,
         admin,
-        groups,
         _db,
         ..
     } = e;
-    drop((store, admin, groups));
+    drop((store, admin));
     let third = tollgate_store::open(&url).await.unwrap();
     assert_eq!(third.server_key().await.unwrap(), k1);
     assert_eq!(third.list_companies().await.unwrap(), vec![company]);

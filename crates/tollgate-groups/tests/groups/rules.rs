@@ -3,9 +3,8 @@
 use std::collections::HashSet;
 
 use tollgate_core::clock::Clock as _;
-use tollgate_core::groups::{GroupError, GroupPatch, NewGroup, PAGE_SIZE};
-use tollgate_core::ids::{CompanyId, GroupId};
-use tollgate_core::model::Group;
+use tollgate_core::ids::CompanyId;
+use tollgate_groups::{Group, GroupError, GroupId, GroupPatch, NewGroup, PAGE_SIZE};
 
 use crate::helpers::{Backend, Env, T0, env, new_group};
 
@@ -138,7 +137,7 @@ async fn another_companys_groups_read_as_missing(b: Backend) {
         Err(GroupError::ParentGroupNotFound)
     ));
     // The store itself also scopes by company.
-    assert!(e.store.delete_group(&b.id, &ga.id).await.is_err());
+    assert!(e.group_store.delete_group(&b.id, &ga.id).await.is_err());
     assert_eq!(e.groups.get(&a.id, &ga.id).await.unwrap(), ga);
     let b_page = e.groups.list(&b.id, None).await.unwrap();
     let b_ids: HashSet<GroupId> = b_page.groups.iter().map(|g| g.id).collect();
@@ -304,7 +303,7 @@ async fn insert_groups(e: &Env, company: &CompanyId, parent: GroupId, n: usize) 
             parent_id: Some(parent),
             extra: serde_json::Map::new(),
         };
-        e.store.insert_group(&g).await.unwrap();
+        e.group_store.insert_group(&g).await.unwrap();
     }
     // Written around the service: the change feed tells the group cache, as on another node.
     e.directory.sync(&*e.store, e.clock.now()).await.unwrap();

@@ -4,14 +4,16 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use dashmap::DashSet;
+use tollgate_core::clock::Clock;
+use tollgate_core::directory::Directory;
+use tollgate_core::ids::CompanyId;
+use tollgate_core::random::RandomError;
+use tollgate_core::store::StoreError;
 
-use crate::clock::Clock;
-use crate::directory::{Directory, GroupsVersion};
-use crate::ids::{CompanyId, GroupId};
-use crate::model::Group;
-use crate::random::RandomError;
-use crate::store::{GroupStore, StoreError};
+use crate::model::{Group, GroupId, GroupPage, GroupPatch, NewGroup};
+use crate::store::GroupStore;
+use crate::versions::{FEED_KIND, Version, Versions};
 
 /// Groups per page.
 pub const PAGE_SIZE: u32 = 500;
@@ -76,60 +78,26 @@ impl GroupError {
     }
 }
 
-/// A group to create (already validated against the schema at the edge).
-#[derive(Debug, Clone)]
-pub struct NewGroup {
-    /// Name.
-    pub name: String,
-    /// Public.
-    pub public: bool,
-    /// Free text.
-    pub custom: Option<String>,
-    /// Parent.
-    pub parent_id: GroupId,
-    /// Other optional fields.
-    pub extra: Map<String, Value>,
-}
-
-/// Changes to a group. `custom: Some(None)` and `extra` values of `null` clear a field.
-#[derive(Debug, Clone, Default)]
-pub struct GroupPatch {
-    /// New name.
-    pub name: Option<String>,
-    /// New visibility.
-    pub public: Option<bool>,
-    /// New custom text, or clear it.
-    pub custom: Option<Option<String>>,
-    /// New parent.
-    pub parent_id: Option<GroupId>,
-    /// Other fields to set (`null` clears).
-    pub extra: Map<String, Value>,
-}
-
-/// A page of groups.
-#[derive(Debug)]
-pub struct GroupPage {
-    /// The groups.
-    pub groups: Vec<Group>,
-    /// The id to continue after, if there is a next page.
-    pub next_after: Option<GroupId>,
-}
-
 /// How many companies' first pages are kept in memory.
 const CACHED_PAGES: usize = 10_000;
 
 /// The groups service.
 ///
 /// The first page of each company's groups (what almost every `GET /api/v2/groups` asks for) is
-/// kept in memory, tagged with the version of that company's groups in the [`Directory`]: a write on
+/// kept in memory, tagged with the version of that company's groups ([`Versions`]): a write on
 /// this node bumps it at once, a write on another node bumps it when the change feed brings it, and
 /// a page read at an older version is read again. Later pages always come from the store.
+///
+/// A company gets its root group when the service first serves it (companies are created
+/// without one: tollgate's core knows nothing of groups).
 #[derive(Debug, Clone)]
 pub struct Groups {
     store: Arc<dyn GroupStore>,
     clock: Arc<dyn Clock>,
-    directory: Arc<Directory>,
-    first_pages: Arc<quick_cache::sync::Cache<CompanyId, (GroupsVersion, Arc<GroupPage>)>>,
+    versions: Arc<Versions>,
+    /// Companies known to have their root group.
+    rooted: Arc<DashSet<CompanyId>>,
+    first_pages: Arc<quick_cache::sync::Cache<CompanyId, (Version, Arc<GroupPage>)>>,
 }
 
 fn check_public(g: &Group) -> Result<(), GroupError> {
@@ -147,17 +115,42 @@ fn check_public(g: &Group) -> Result<(), GroupError> {
 }
 
 impl Groups {
-    /// The service over `store`; `directory` tells it when cached pages are stale.
-    pub fn new(
-        store: Arc<dyn GroupStore>,
-        clock: Arc<dyn Clock>,
-        directory: Arc<Directory>,
-    ) -> Self {
+    /// The service over `store`; the change feed of `directory` tells it when cached pages are
+    /// stale.
+    pub fn new(store: Arc<dyn GroupStore>, clock: Arc<dyn Clock>, directory: &Directory) -> Self {
+        let versions = Arc::new(Versions::default());
+        directory.follow(FEED_KIND, Arc::clone(&versions) as _);
         Self {
             store,
             clock,
-            directory,
+            versions,
+            rooted: Arc::default(),
             first_pages: Arc::new(quick_cache::sync::Cache::new(CACHED_PAGES)),
+        }
+    }
+
+    /// The storage behind the service (to seed or inspect groups around it).
+    pub fn store(&self) -> &Arc<dyn GroupStore> {
+        &self.store
+    }
+
+    /// Makes sure `company` has its root group (once per company and process). A company that
+    /// does not exist has no groups: [`GroupError::GroupNotFound`].
+    async fn rooted(&self, company: &CompanyId) -> Result<(), GroupError> {
+        if self.rooted.contains(company) {
+            return Ok(());
+        }
+        let id = GroupId::generate(self.clock.now())?;
+        match self.store.ensure_root(company, &id).await {
+            Ok(added) => {
+                if added {
+                    self.versions.bump(company);
+                }
+                self.rooted.insert(*company);
+                Ok(())
+            }
+            Err(StoreError::NotFound) => Err(GroupError::GroupNotFound),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -167,12 +160,13 @@ impl Groups {
         company: &CompanyId,
         after: Option<&GroupId>,
     ) -> Result<Arc<GroupPage>, GroupError> {
+        self.rooted(company).await?;
         if after.is_some() {
             return Ok(Arc::new(self.read_page(company, after).await?));
         }
         // The version is read before the store: a write committed during the read bumps it, so a
         // page that may miss that write is never taken for current.
-        let version = self.directory.groups_version(company);
+        let version = self.versions.of(company);
         if let Some((v, page)) = self.first_pages.get(company)
             && v == version
         {
@@ -204,6 +198,7 @@ impl Groups {
 
     /// One group.
     pub async fn get(&self, company: &CompanyId, id: &GroupId) -> Result<Group, GroupError> {
+        self.rooted(company).await?;
         self.store
             .get_group(company, id)
             .await?
@@ -212,6 +207,7 @@ impl Groups {
 
     /// Creates a group under a parent of the same company.
     pub async fn create(&self, company: &CompanyId, new: NewGroup) -> Result<Group, GroupError> {
+        self.rooted(company).await?;
         self.store
             .get_group(company, &new.parent_id)
             .await?
@@ -229,7 +225,7 @@ impl Groups {
         };
         check_public(&g)?;
         self.store.insert_group(&g).await?;
-        self.directory.note_groups_changed(company);
+        self.versions.bump(company);
         Ok(g)
     }
 
@@ -266,7 +262,7 @@ impl Groups {
         }
         check_public(&g)?;
         self.store.update_group(&g).await?;
-        self.directory.note_groups_changed(company);
+        self.versions.bump(company);
         Ok(g)
     }
 
@@ -306,7 +302,7 @@ impl Groups {
             return Err(GroupError::GroupIsRoot);
         }
         self.store.delete_group(company, id).await?;
-        self.directory.note_groups_changed(company);
+        self.versions.bump(company);
         Ok(())
     }
 }
