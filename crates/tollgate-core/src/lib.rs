@@ -10,6 +10,8 @@
 //!   kept coherent by the store's change feed.
 //! - [`authority::Authority`]: issues tokens for client credentials and authorizes bearer tokens.
 //! - [`groups`]: the example API's rules (root group, parents within a company).
+//! - [`kek`]: keys at rest: the key-encryption keys that seal signing keys and the server key in
+//!   the store.
 //! - [`clock::Clock`]: time is injected; nothing here reads the system clock but [`clock::SystemClock`].
 //!
 //! ```
@@ -30,6 +32,7 @@ pub mod directory;
 pub mod groups;
 pub mod ids;
 pub mod journal;
+pub mod kek;
 pub mod keys;
 pub mod model;
 pub mod secret;
