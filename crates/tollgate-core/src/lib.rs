@@ -9,6 +9,8 @@
 //! - [`directory::Directory`]: the in-memory view of companies and credentials that the hot path reads,
 //!   kept coherent by the store's change feed.
 //! - [`authority::Authority`]: issues tokens for client credentials and authorizes bearer tokens.
+//! - [`kek`]: keys at rest: the key-encryption keys that seal signing keys and the server key in
+//!   the store.
 //! - [`clock::Clock`]: time is injected; nothing here reads the system clock but [`clock::SystemClock`].
 //!
 //! ```
@@ -28,6 +30,7 @@ pub mod clock;
 pub mod directory;
 pub mod ids;
 pub mod journal;
+pub mod kek;
 pub mod keys;
 pub mod model;
 pub mod secret;

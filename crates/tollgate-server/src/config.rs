@@ -22,6 +22,14 @@ pub struct Settings {
     pub signing_alg: tollgate_proto::SigningAlg,
     /// Database URL (`sqlite://PATH`).
     pub database_url: String,
+    /// A file holding the key-encryption keys that seal signing keys and the server key at rest
+    /// (base64url, separated by commas, spaces or newlines; the first seals, all open). See
+    /// `docs/keys-at-rest.md`. The binary's `--secrets-key-file` overrides it.
+    pub secrets_key_file: Option<PathBuf>,
+    /// Key-encryption keys given directly (the binary reads `TOLLGATE_SECRETS_KEY` into it; an
+    /// embedder or a test sets it). Not read from TOML: a key does not belong in a config file.
+    #[serde(skip)]
+    pub secrets_key: tollgate_core::kek::KeyWrap,
     /// API versions the resource side accepts.
     pub api_versions: Vec<String>,
     /// Name of the version header (checked, and lowercased, when the configuration is read).
@@ -64,6 +72,8 @@ impl Default for Settings {
             token_ttl: 3600,
             signing_alg: tollgate_proto::SigningAlg::EdDSA,
             database_url: "sqlite://tollgate.db".into(),
+            secrets_key_file: None,
+            secrets_key: tollgate_core::kek::KeyWrap::none(),
             api_versions: vec![tollgate_proto::DEFAULT_API_VERSION.into()],
             version_header: axum::http::HeaderName::from_static(
                 tollgate_proto::DEFAULT_VERSION_HEADER,
@@ -115,6 +125,14 @@ pub enum ConfigError {
     /// A value is out of range.
     #[error("invalid setting: {0}")]
     Invalid(String),
+    /// The key-encryption keys are unusable.
+    #[error("{origin}: {source}")]
+    SecretsKey {
+        /// Where they came from.
+        origin: String,
+        /// What is wrong (never the key's text).
+        source: tollgate_core::kek::KekError,
+    },
 }
 
 impl Settings {
@@ -130,6 +148,31 @@ impl Settings {
         })?;
         settings.config_file = Some(path.to_owned());
         Ok(settings)
+    }
+
+    /// The key-encryption keys in force: [`Settings::secrets_key`], or those read from
+    /// [`Settings::secrets_key_file`] (both set: an error, since which one seals would be a guess);
+    /// neither: none, and keys are stored in the clear.
+    pub fn key_wrap(&self) -> Result<tollgate_core::kek::KeyWrap, ConfigError> {
+        let Some(path) = &self.secrets_key_file else {
+            return Ok(self.secrets_key.clone());
+        };
+        if self.secrets_key.is_enabled() {
+            return Err(ConfigError::Invalid(
+                "both TOLLGATE_SECRETS_KEY and a secrets key file are set: give the keys one way"
+                    .into(),
+            ));
+        }
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
+            ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            }
+        })?);
+        tollgate_core::kek::KeyWrap::parse(&text).map_err(|source| ConfigError::SecretsKey {
+            origin: path.display().to_string(),
+            source,
+        })
     }
 
     /// Checks ranges and formats.
@@ -183,5 +226,42 @@ mod tests {
         assert!(e.message().contains("unsupported signing algorithm"), "{e}");
         let e = toml::from_str::<Settings>("version_header = \"bad header\"").unwrap_err();
         assert!(e.message().contains("not a valid header name"), "{e}");
+    }
+
+    #[test]
+    fn the_secrets_key_file_is_read_when_the_keys_are_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek");
+        let (a, b) = (
+            tollgate_core::kek::generate_text().unwrap(),
+            tollgate_core::kek::generate_text().unwrap(),
+        );
+        std::fs::write(&path, format!("{}\n{}\n", &*a, &*b)).unwrap();
+        let s: Settings = toml::from_str(&format!(
+            "secrets_key_file = {:?}",
+            path.display().to_string()
+        ))
+        .unwrap();
+        let wrap = s.key_wrap().unwrap();
+        assert_eq!(wrap.ids().len(), 2);
+        assert!(!Settings::default().key_wrap().unwrap().is_enabled());
+        // Keys are not a TOML key.
+        assert!(toml::from_str::<Settings>("secrets_key = \"x\"").is_err());
+        // Both ways at once: refused.
+        let both = Settings {
+            secrets_key: tollgate_core::kek::KeyWrap::parse(&a).unwrap(),
+            ..s.clone()
+        };
+        assert!(both.key_wrap().unwrap_err().to_string().contains("one way"));
+        // A bad key is named by its file and place, never shown.
+        std::fs::write(&path, format!("{},{}", &*a, &b[..30])).unwrap();
+        let e = s.key_wrap().unwrap_err().to_string();
+        assert!(
+            e.contains("kek") && e.contains("key-encryption key 2"),
+            "{e}"
+        );
+        assert!(!e.contains(&b[..30]), "{e}");
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(s.key_wrap(), Err(ConfigError::Read { .. })));
     }
 }

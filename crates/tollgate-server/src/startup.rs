@@ -88,7 +88,7 @@ impl App {
         settings.validate()?;
         // The RNG's first use sets it up (~20 ms); let that overlap with opening the database.
         let rng = tokio::task::spawn_blocking(tollgate_core::random::warm_up);
-        let store = tollgate_store::open(&settings.database_url).await?;
+        let store = tollgate_store::open_with(&settings.database_url, settings.key_wrap()?).await?;
         rng.await??;
         Self::build_with_store(settings, store, clock).await
     }
@@ -108,6 +108,9 @@ impl App {
             .unwrap_or_else(|| format!("http://{addr}"));
         let issuer = issuer.trim_end_matches('/').to_owned();
         let audience = settings.audience.clone().unwrap_or_else(|| issuer.clone());
+        // Keys at rest: an error if a stored key needs a key-encryption key not configured; a loud
+        // warning if keys are kept in the clear.
+        tollgate_core::kek::check_at_rest(&*store).await?;
         let hasher = SecretHasher::new(&store.server_key().await?);
         let catalog = Arc::new(ScopeCatalog::new(
             settings

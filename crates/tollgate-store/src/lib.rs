@@ -5,7 +5,9 @@
 //! - PostgreSQL ([`PgStore`]): any number of nodes on one database; the same schema and change feed,
 //!   plus LISTEN/NOTIFY so that every node hears of a change as soon as it commits.
 //!
-//! [`open`] picks the backend from the URL and migrates (safely when several nodes start at once).
+//! [`open`] picks the backend from the URL and migrates (safely when several nodes start at once);
+//! [`open_with`] also seals the server key and the signing keys at rest under key-encryption keys
+//! ([`tollgate_core::kek`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tollgate_store::OpenError> {
@@ -29,6 +31,7 @@ pub use listener::CHANGE_CHANNEL;
 pub use postgres::PgStore;
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
+use tollgate_core::kek::KeyWrap;
 use tollgate_core::store::Store;
 
 /// Opening a database failed.
@@ -46,12 +49,19 @@ pub enum OpenError {
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
 
-/// Opens the database named by `url` and applies pending migrations.
+/// Opens the database named by `url` and applies pending migrations. Keys are written in the clear
+/// and sealed ones cannot be read: see [`open_with`].
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
+    open_with(url, KeyWrap::none()).await
+}
+
+/// As [`open`], with the server key and the signing keys sealed under `wrap` (its first key seals,
+/// all of them open).
+pub async fn open_with(url: &str, wrap: KeyWrap) -> Result<Arc<dyn Store>, OpenError> {
     if is_sqlite(url) {
-        Ok(Arc::new(SqliteStore::open(url).await?))
+        Ok(Arc::new(SqliteStore::open(url).await?.with_key_wrap(wrap)))
     } else if is_postgres(url) {
-        Ok(Arc::new(PgStore::open(url).await?))
+        Ok(Arc::new(PgStore::open(url).await?.with_key_wrap(wrap)))
     } else {
         Err(unsupported(url))
     }

@@ -29,6 +29,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "TOLLGATE_CONFIG")]
     pub config: Option<PathBuf>,
 
+    /// File holding the key-encryption keys that seal signing keys and the server key in the
+    /// database (base64url; several separated by commas, spaces or newlines, the first seals). The
+    /// keys themselves may be given in TOLLGATE_SECRETS_KEY instead. Neither: keys stored in the clear.
+    #[arg(long, global = true, env = "TOLLGATE_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -57,6 +63,9 @@ pub enum Command {
     /// Secrets as text, without the database.
     #[command(subcommand)]
     Secret(SecretCmd),
+    /// Keys at rest: key-encryption keys, and moving stored keys to the newest.
+    #[command(subcommand)]
+    Secrets(SecretsCmd),
     /// Get an access token from a server with client credentials; prints the token response.
     Token(crate::client_cmds::TokenArgs),
     /// Call a server's API with automatic token handling; prints the answer.
@@ -71,6 +80,19 @@ pub enum SecretCmd {
         /// The text; `-` or nothing: read one line from stdin (keeps it out of the shell history).
         text: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCmd {
+    /// Print a new key-encryption key (32 random bytes, base64url, one line) for
+    /// TOLLGATE_SECRETS_KEY or a --secrets-key-file; its id goes to stderr.
+    GenerateKey,
+    /// Seal the server key and every signing key under the first key-encryption key (plaintext rows
+    /// and rows under older keys change; idempotent). Prints how many rows changed.
+    Rewrap,
+    /// How the stored keys are kept (reads no secret): rows in the clear, rows per
+    /// key-encryption key id, and the ids configured.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,7 +248,28 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     if let Some(url) = &cli.database_url {
         s.database_url = url.clone();
     }
+    if let Some(path) = &cli.secrets_key_file {
+        s.secrets_key_file = Some(path.clone());
+    }
+    if let Some(text) = std::env::var_os(SECRETS_KEY_ENV) {
+        let text = zeroize::Zeroizing::new(
+            text.into_string()
+                .map_err(|_| anyhow::anyhow!("{SECRETS_KEY_ENV} is not UTF-8"))?,
+        );
+        s.secrets_key = tollgate_core::kek::KeyWrap::parse(&text).context(SECRETS_KEY_ENV)?;
+    }
     Ok(s)
+}
+
+/// The key-encryption keys themselves (the file's name is `--secrets-key-file`).
+const SECRETS_KEY_ENV: &str = "TOLLGATE_SECRETS_KEY";
+
+/// The store, its keys sealed under the configured key-encryption keys; an error if a stored key
+/// needs one that is not configured.
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn tollgate_core::store::Store>> {
+    let store = tollgate_store::open_with(&settings.database_url, settings.key_wrap()?).await?;
+    tollgate_core::kek::check_at_rest(&*store).await?;
+    Ok(store)
 }
 
 /// One line of stdin (a secret: zeroized when dropped).
@@ -268,7 +311,7 @@ impl Operator {
 }
 
 async fn operator(settings: &Settings) -> anyhow::Result<Operator> {
-    let store = tollgate_store::open(&settings.database_url).await?;
+    let store = open_store(settings).await?;
     let hasher = SecretHasher::new(&store.server_key().await?);
     let catalog = ScopeCatalog::new(
         settings
@@ -291,7 +334,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::serve(settings, args).await,
         Command::Migrate => {
-            tollgate_store::open(&settings.database_url).await?;
+            tollgate_store::open_with(&settings.database_url, settings.key_wrap()?).await?;
             print_json(&serde_json::json!({"migrated": true}))
         }
         Command::Company(cmd) => company(&operator(&settings).await?, cmd).await,
@@ -311,6 +354,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             print_json(&serde_json::json!({ "format": format }))
         }
+        Command::Secrets(cmd) => secrets(&settings, cmd).await,
         Command::Token(args) => crate::client_cmds::token(args).await,
         Command::Call(args) => crate::client_cmds::call(args).await,
     }
@@ -469,7 +513,7 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
 
 async fn key(settings: &Settings, cmd: KeyCmd) -> anyhow::Result<()> {
     use tollgate_core::clock::Clock as _;
-    let store = tollgate_store::open(&settings.database_url).await?;
+    let store = open_store(settings).await?;
     match cmd {
         KeyCmd::Rotate {
             overlap,
@@ -523,8 +567,56 @@ async fn key(settings: &Settings, cmd: KeyCmd) -> anyhow::Result<()> {
     }
 }
 
+async fn secrets(settings: &Settings, cmd: SecretsCmd) -> anyhow::Result<()> {
+    match cmd {
+        SecretsCmd::GenerateKey => {
+            let text = tollgate_core::kek::generate_text()?;
+            let id = tollgate_core::kek::Kek::parse(&text)?.id();
+            eprintln!(
+                "tollgate: key-encryption key {id}; put it first in {SECRETS_KEY_ENV} or the \
+                 --secrets-key-file, then run `tollgate secrets rewrap`"
+            );
+            output::print_line(&text)
+        }
+        SecretsCmd::Rewrap => {
+            let wrap = settings.key_wrap()?;
+            let Some(primary) = wrap.primary() else {
+                anyhow::bail!(
+                    "no key-encryption key configured: set {SECRETS_KEY_ENV} or --secrets-key-file \
+                     (make one with `tollgate secrets generate-key`)"
+                );
+            };
+            let store = tollgate_store::open_with(&settings.database_url, wrap).await?;
+            let done = store.rewrap_keys().await?;
+            print_json(&serde_json::json!({
+                "kek": primary.to_string(),
+                "rewrapped": done.changed,
+                "unchanged": done.unchanged,
+            }))
+        }
+        SecretsCmd::Status => {
+            let store =
+                tollgate_store::open_with(&settings.database_url, settings.key_wrap()?).await?;
+            let census = store.keys_at_rest().await?;
+            let sealed: serde_json::Map<String, serde_json::Value> = census
+                .sealed
+                .iter()
+                .map(|(id, n)| (id.to_string(), (*n).into()))
+                .collect();
+            print_json(&serde_json::json!({
+                "configured": census.configured.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "plaintext": census.plain,
+                "sealed": sealed,
+                "malformed": census.malformed,
+                "to_rewrap": census.not_under_primary(),
+                "readable": census.check().is_ok(),
+            }))
+        }
+    }
+}
+
 async fn accounts(settings: &Settings) -> anyhow::Result<tollgate_core::accounts::Accounts> {
-    let store = tollgate_store::open(&settings.database_url).await?;
+    let store = open_store(settings).await?;
     Ok(tollgate_core::accounts::Accounts::new(
         store,
         Arc::new(SystemClock),

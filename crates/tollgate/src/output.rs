@@ -16,6 +16,13 @@ pub fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints `text` and a newline on stdout (for output a file or a variable takes as it is).
+pub fn print_line(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    Ok(())
+}
+
 pub fn company(c: &Company) -> Value {
     json!({
         "id": c.id.to_string(),

@@ -3,6 +3,7 @@
 use super::StoreError;
 use crate::clock::UnixTime;
 use crate::ids::ClientId;
+use crate::kek::{Census, Rewrapped};
 use crate::model::SigningKeyRecord;
 use async_trait::async_trait;
 
@@ -10,13 +11,22 @@ use async_trait::async_trait;
 #[async_trait]
 pub trait KeyStore: Send + Sync + std::fmt::Debug {
     /// The server key (≥ 32 random bytes) under which secrets are hashed and cursors signed; created on
-    /// first use and shared by every node.
+    /// first use and shared by every node. Sealed at rest under the store's key-encryption key, if
+    /// it has one (see [`crate::kek`]).
     async fn server_key(&self) -> Result<Vec<u8>, StoreError>;
 
-    /// All signing keys, oldest first.
+    /// All signing keys, oldest first, their private parts unsealed.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
-    /// Adds a signing key.
+    /// Adds a signing key (its private part sealed, if the store has a key-encryption key).
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+
+    /// How the server key and the signing keys' private parts are kept at rest (reads no secret).
+    async fn keys_at_rest(&self) -> Result<Census, StoreError>;
+    /// Seals the server key and every signing key's private part under the store's first
+    /// key-encryption key, in one transaction: plaintext rows and rows sealed under another
+    /// key-encryption key change, rows already under the first stay. Idempotent. Without a
+    /// key-encryption key it changes nothing.
+    async fn rewrap_keys(&self) -> Result<Rewrapped, StoreError>;
     /// Retires every unretired key but one: it stops signing at `retired_at` and stays published
     /// until `publish_until`. The key kept is the one added last among `keep` and the unretired
     /// keys — `keep` itself unless another rotation raced this one — so racing rotations converge.

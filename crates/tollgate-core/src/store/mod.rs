@@ -32,6 +32,10 @@ pub enum StoreError {
     /// A uniqueness rule was broken.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A stored secret (a signing key, the server key) cannot be unsealed or sealed: no, wrong or
+    /// missing key-encryption key, or altered bytes.
+    #[error(transparent)]
+    KeyWrap(#[from] crate::kek::WrapError),
     /// The database failed (unreachable, corrupt, …): a 500, never a client error.
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::query;
 use tollgate_core::clock::UnixTime;
 use tollgate_core::ids::ClientId;
+use tollgate_core::kek::{Census, Rewrapped, Row};
 use tollgate_core::model::SigningKeyRecord;
 use tollgate_core::store::{KeyStore, StoreError};
 use zeroize::Zeroizing;
@@ -18,6 +19,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         let mut fresh = Zeroizing::new([0u8; 32]);
         aws_lc_rs::rand::fill(fresh.as_mut_slice())
             .map_err(|_| StoreError::Backend("the system random number generator failed".into()))?;
+        let sealed = self.wrap.seal(Row::ServerKey, fresh.as_slice())?;
         let mut c = self.conn().await?;
         // Nodes starting at once all try; the first insert wins and the others insert nothing (on
         // PostgreSQL they wait for its commit) and read the winner's key.
@@ -25,7 +27,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
             "INSERT INTO settings(name, value) VALUES ('server_key', $1) \
              ON CONFLICT (name) DO NOTHING",
         )
-        .arg(fresh.as_slice())
+        .arg(sealed.as_slice())
         .execute(c.ex())
         .await
         .map_err(backend)?;
@@ -33,7 +35,9 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
             .fetch_one(c.ex())
             .await
             .map_err(backend)?;
-        row.bytes("value")
+        let stored = row.bytes("value")?;
+        let mut plain = self.wrap.open(Row::ServerKey, &stored)?;
+        Ok(std::mem::take(&mut *plain))
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
@@ -45,10 +49,17 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         .fetch_all(c.ex())
         .await
         .map_err(backend)?;
-        rows.iter().map(signing_key_row).collect()
+        rows.iter()
+            .map(|r| {
+                let mut k = signing_key_row(r)?;
+                k.private_pkcs8 = self.wrap.open(Row::SigningKey(&k.kid), &k.private_pkcs8)?;
+                Ok(k)
+            })
+            .collect()
     }
 
     async fn insert_signing_key(&self, k: &SigningKeyRecord) -> Result<(), StoreError> {
+        let private = Zeroizing::new(self.wrap.seal(Row::SigningKey(&k.kid), &k.private_pkcs8)?);
         let mut c = self.conn().await?;
         // `added` orders the keys by insertion (see `retire_signing_keys`); two nodes inserting at
         // once may get the same number, and the `kid` breaks the tie the same way everywhere.
@@ -60,7 +71,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         )
         .arg(&k.kid)
         .arg(k.alg.as_str())
-        .arg(k.private_pkcs8.as_slice())
+        .arg(private.as_slice())
         .arg(k.public.as_slice())
         .arg(k.created_at)
         .arg(k.retired_at)
@@ -69,6 +80,81 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         .await
         .map_err(backend)?;
         Ok(())
+    }
+
+    async fn keys_at_rest(&self) -> Result<Census, StoreError> {
+        let mut c = self.conn().await?;
+        let mut census = Census {
+            configured: self.wrap.ids(),
+            ..Census::default()
+        };
+        let server = query::<D>("SELECT value FROM settings WHERE name = 'server_key'")
+            .fetch_optional(c.ex())
+            .await
+            .map_err(backend)?;
+        if let Some(r) = server {
+            census.add(&r.bytes("value")?);
+        }
+        let keys = query::<D>("SELECT private_pkcs8 FROM signing_keys")
+            .fetch_all(c.ex())
+            .await
+            .map_err(backend)?;
+        for r in &keys {
+            census.add(&Zeroizing::new(r.bytes("private_pkcs8")?));
+        }
+        Ok(census)
+    }
+
+    async fn rewrap_keys(&self) -> Result<Rewrapped, StoreError> {
+        let mut done = Rewrapped::default();
+        let mut count = |changed: bool| {
+            if changed {
+                done.changed += 1;
+            } else {
+                done.unchanged += 1;
+            }
+        };
+        // One transaction: a failure (a row no configured key opens) leaves every row as it was.
+        let mut tx = self.begin().await?;
+        if let Some(lock) = D::LOCK_SIGNING_KEYS {
+            query::<D>(lock).execute(tx.ex()).await.map_err(backend)?;
+        }
+        let server = query::<D>("SELECT value FROM settings WHERE name = 'server_key'")
+            .fetch_optional(tx.ex())
+            .await
+            .map_err(backend)?;
+        if let Some(r) = server {
+            let stored = Zeroizing::new(r.bytes("value")?);
+            let sealed = self.wrap.rewrap(Row::ServerKey, &stored)?;
+            if let Some(sealed) = &sealed {
+                query::<D>("UPDATE settings SET value = $1 WHERE name = 'server_key'")
+                    .arg(sealed.as_slice())
+                    .execute(tx.ex())
+                    .await
+                    .map_err(backend)?;
+            }
+            count(sealed.is_some());
+        }
+        let keys = query::<D>("SELECT kid, private_pkcs8 FROM signing_keys ORDER BY kid")
+            .fetch_all(tx.ex())
+            .await
+            .map_err(backend)?;
+        for r in &keys {
+            let kid = r.text("kid")?;
+            let stored = Zeroizing::new(r.bytes("private_pkcs8")?);
+            let sealed = self.wrap.rewrap(Row::SigningKey(&kid), &stored)?;
+            if let Some(sealed) = &sealed {
+                query::<D>("UPDATE signing_keys SET private_pkcs8 = $1 WHERE kid = $2")
+                    .arg(sealed.as_slice())
+                    .arg(&kid)
+                    .execute(tx.ex())
+                    .await
+                    .map_err(backend)?;
+            }
+            count(sealed.is_some());
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
     }
 
     async fn retire_signing_keys(

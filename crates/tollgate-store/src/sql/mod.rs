@@ -10,6 +10,7 @@ mod keys;
 use std::sync::Arc;
 
 use sqlx::Pool;
+use tollgate_core::kek::KeyWrap;
 use tollgate_core::store::StoreError;
 
 use crate::dialect::{Dialect, RowsAffected};
@@ -24,6 +25,9 @@ pub struct SqlStore<D: Dialect> {
     pub(crate) pool: Pool<D>,
     /// PostgreSQL: the LISTEN task that wakes feed readers (stops with the last handle). SQLite: none.
     pub(crate) listener: Option<Arc<Listener>>,
+    /// The key-encryption keys that seal the server key and the signing keys' private parts
+    /// (`sql/keys.rs`); none: they are written in the clear.
+    pub(crate) wrap: KeyWrap,
 }
 
 impl<D: Dialect> SqlStore<D> {
@@ -31,7 +35,15 @@ impl<D: Dialect> SqlStore<D> {
         Self {
             pool,
             listener: listener.map(Arc::new),
+            wrap: KeyWrap::none(),
         }
+    }
+
+    /// The same store, sealing the server key and signing keys under `wrap`'s first key-encryption
+    /// key and unsealing them with any of its keys (see [`tollgate_core::kek`]).
+    pub fn with_key_wrap(mut self, wrap: KeyWrap) -> Self {
+        self.wrap = wrap;
+        self
     }
 
     /// Closes the pool (waits for connections to be returned) and stops listening.

@@ -66,8 +66,15 @@ pub fn sqlite_url(dir: &TempDir) -> String {
 }
 
 pub async fn env(backend: Backend) -> Env {
+    env_with(backend, tollgate_core::kek::KeyWrap::none()).await
+}
+
+/// As [`env`], the store sealing its keys under `wrap`.
+pub async fn env_with(backend: Backend, wrap: tollgate_core::kek::KeyWrap) -> Env {
     let (url, db) = fresh_db(backend).await;
-    let store = tollgate_store::open(&url).await.expect("open store");
+    let store = tollgate_store::open_with(&url, wrap)
+        .await
+        .expect("open store");
     let clock = Arc::new(ManualClock::new(T0));
     let hasher = SecretHasher::new(&store.server_key().await.expect("server key"));
     let admin = admin_over(store.clone(), &clock).await;
@@ -104,6 +111,13 @@ impl Env {
     /// A second handle on the same file: another process (the CLI, another node).
     pub async fn reopen(&self) -> Arc<dyn Store> {
         tollgate_store::open(&self.url).await.expect("reopen store")
+    }
+
+    /// As [`Env::reopen`], with the keys sealed under `wrap`.
+    pub async fn reopen_with(&self, wrap: tollgate_core::kek::KeyWrap) -> Arc<dyn Store> {
+        tollgate_store::open_with(&self.url, wrap)
+            .await
+            .expect("reopen store")
     }
 
     pub async fn authority(&self) -> Authority {

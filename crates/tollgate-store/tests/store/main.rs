@@ -12,6 +12,7 @@
 mod helpers;
 
 mod accounts;
+mod at_rest;
 mod authority;
 mod credentials;
 mod feed;
