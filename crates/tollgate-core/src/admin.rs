@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tollgate_proto::ScopeSet;
 
+use crate::accounts::AuditEvent;
 use crate::catalog::{ScopeCatalog, UnknownScopes};
 use crate::clock::Clock;
 use crate::directory::Directory;
@@ -271,6 +272,35 @@ impl Admin {
         label: &str,
         scopes: ScopeSet,
     ) -> Result<CreatedCredential, AdminError> {
+        self.new_credential(
+            company_id,
+            label,
+            scopes,
+            None::<fn(&Credential) -> AuditEvent>,
+        )
+        .await
+    }
+
+    /// As [`Admin::create_credential`], with the audit event that `audit` makes of the new
+    /// credential stored in the same transaction: a crash leaves both or neither.
+    pub async fn create_credential_audited(
+        &self,
+        company_id: &CompanyId,
+        label: &str,
+        scopes: ScopeSet,
+        audit: impl FnOnce(&Credential) -> AuditEvent + Send,
+    ) -> Result<CreatedCredential, AdminError> {
+        self.new_credential(company_id, label, scopes, Some(audit))
+            .await
+    }
+
+    async fn new_credential(
+        &self,
+        company_id: &CompanyId,
+        label: &str,
+        scopes: ScopeSet,
+        audit: Option<impl FnOnce(&Credential) -> AuditEvent + Send>,
+    ) -> Result<CreatedCredential, AdminError> {
         let label = check_name("label", label)?;
         let company = self.company(company_id).await?;
         self.check_scopes(&company, &scopes)?;
@@ -291,7 +321,15 @@ impl Admin {
             updated_at: now,
             last_used_at: None,
         };
-        self.store.create_credential(&credential).await?;
+        match audit {
+            Some(audit) => {
+                let event = audit(&credential);
+                self.store
+                    .create_credential_audited(&credential, &event)
+                    .await?;
+            }
+            None => self.store.create_credential(&credential).await?,
+        }
         self.written(Written::Credential(&credential.client_id))
             .await;
         Ok(CreatedCredential { credential, secret })

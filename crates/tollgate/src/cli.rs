@@ -411,16 +411,17 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
             label,
             scopes: s,
         } => {
+            // The credential and its audit entry in one transaction.
+            let at = op.accounts.now();
             let created = admin
-                .create_credential(&company_id(&company)?, &label, scopes(&s)?)
+                .create_credential_audited(&company_id(&company)?, &label, scopes(&s)?, |c| {
+                    AdminActor::operator(c.company_id).event(
+                        AuditAction::CredentialCreated,
+                        c.client_id.as_str(),
+                        at,
+                    )
+                })
                 .await?;
-            let c = &created.credential;
-            op.audit(
-                c.company_id,
-                AuditAction::CredentialCreated,
-                c.client_id.as_str(),
-            )
-            .await?;
             let ceiling = admin.company(&created.credential.company_id).await?.scopes;
             print_json(&output::credential(
                 &created.credential,

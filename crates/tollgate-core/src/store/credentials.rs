@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use tollgate_proto::ScopeSet;
 
 use super::StoreError;
+use crate::accounts::AuditEvent;
 use crate::clock::UnixTime;
 use crate::ids::{ClientId, CompanyId};
 use crate::model::{Company, Credential, StoredSecret};
@@ -25,6 +26,13 @@ pub trait CredentialStore: Send + Sync + std::fmt::Debug {
     /// Stores a new credential with its secret, failing with [`StoreError::CredentialLimit`] when the
     /// company is full (checked atomically with the insert).
     async fn create_credential(&self, credential: &Credential) -> Result<(), StoreError>;
+    /// As [`CredentialStore::create_credential`], with `audit` appended to the audit log in the same
+    /// transaction: the credential and its audit entry are stored together or not at all.
+    async fn create_credential_audited(
+        &self,
+        credential: &Credential,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
     /// One credential with its live secrets.
     async fn get_credential(&self, id: &ClientId) -> Result<Option<Credential>, StoreError>;
     /// A company's credentials, oldest first.

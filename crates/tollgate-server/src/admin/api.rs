@@ -63,18 +63,14 @@ pub(crate) mod ops {
         label: &str,
         scopes: ScopeSet,
     ) -> Result<CreatedCredential, AdminApiError> {
-        let created = state
+        // The credential and its audit entry in one transaction: a crash leaves both or neither.
+        let at = state.accounts.now();
+        Ok(state
             .admin
-            .create_credential(&actor.company_id(), label, scopes)
-            .await?;
-        audit(
-            state,
-            actor,
-            AuditAction::CredentialCreated,
-            created.credential.client_id.as_str(),
-        )
-        .await?;
-        Ok(created)
+            .create_credential_audited(&actor.company_id(), label, scopes, |c| {
+                actor.event(AuditAction::CredentialCreated, c.client_id.as_str(), at)
+            })
+            .await?)
     }
 
     pub(crate) async fn update(

@@ -144,20 +144,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
 
     async fn append_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
-        query::<D>(
-            "INSERT INTO audit_log(at, company_id, actor, action, target, remote_addr) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .arg(e.at)
-        .arg(&e.company_id.to_string())
-        .arg(&e.actor)
-        .arg(e.action.as_str())
-        .arg(&e.target)
-        .arg(&e.remote_addr)
-        .execute(c.ex())
-        .await
-        .map_err(backend)?;
-        Ok(())
+        insert_audit::<D>(&mut *c, e).await
     }
 
     async fn list_audit(
@@ -217,4 +204,26 @@ async fn refused_or_done<D: Dialect>(
     } else {
         StoreError::NotFound
     })
+}
+
+/// Appends `e` to the audit log on `conn` (a pooled connection, or the transaction of the change
+/// it records, so that both commit or neither does).
+pub(crate) async fn insert_audit<D: Dialect>(
+    conn: &mut D::Connection,
+    e: &AuditEvent,
+) -> Result<(), StoreError> {
+    query::<D>(
+        "INSERT INTO audit_log(at, company_id, actor, action, target, remote_addr) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .arg(e.at)
+    .arg(&e.company_id.to_string())
+    .arg(&e.actor)
+    .arg(e.action.as_str())
+    .arg(&e.target)
+    .arg(&e.remote_addr)
+    .execute(conn.ex())
+    .await
+    .map_err(backend)?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use sqlx::query;
+use tollgate_core::accounts::AuditEvent;
 use tollgate_core::clock::UnixTime;
 use tollgate_core::ids::{ClientId, CompanyId};
 use tollgate_core::model::{Company, Credential, StoredSecret};
@@ -10,6 +11,7 @@ use tollgate_core::secret::SecretHash;
 use tollgate_core::store::{CredentialStore, StoreError};
 use tollgate_proto::ScopeSet;
 
+use super::accounts::insert_audit;
 use super::{SqlStore, backend, changed};
 use crate::dialect::{ArgExt as _, Columns as _, Conn as _, Dialect, RowsAffected as _};
 use crate::rows::{company_row, credential_row, secret_row};
@@ -20,6 +22,63 @@ const ALL_CREDENTIALS: &str = "SELECT client_id, company_id, label, scopes, crea
 /// Every secret, in client-ID order, then oldest first.
 const ALL_SECRETS: &str = "SELECT id, client_id, hash, created_at, expires_at \
      FROM credential_secrets ORDER BY client_id, created_at, id";
+
+impl<D: Dialect> SqlStore<D> {
+    /// A new credential with its secrets and, if given, its audit event: one transaction.
+    async fn insert_credential(
+        &self,
+        c: &Credential,
+        audit: Option<&AuditEvent>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let company = c.company_id.to_string();
+        if let Some(lock) = D::LOCK_COMPANY {
+            query::<D>(lock)
+                .arg(&company)
+                .execute(tx.ex())
+                .await
+                .map_err(backend)?;
+        }
+        // The count and the insert in one statement: under SQLite's write lock, or after the
+        // company row lock on PostgreSQL (each statement there reads a fresh snapshot, so it sees
+        // every creation that held the lock before).
+        let r = query::<D>(
+            "INSERT INTO credentials(client_id, company_id, label, scopes, created_at, updated_at) \
+             SELECT $1, $2, $3, $4, $5, $6 \
+             WHERE (SELECT COUNT(*) FROM credentials WHERE company_id = $2) \
+                 < (SELECT max_credentials FROM companies WHERE id = $2)",
+        )
+        .arg(c.client_id.as_str())
+        .arg(&company)
+        .arg(&c.label)
+        .arg(&c.scopes.to_string())
+        .arg(c.created_at)
+        .arg(c.updated_at)
+        .execute(tx.ex())
+        .await
+        .map_err(backend)?;
+        if r.rows_affected() == 0 {
+            let max = query::<D>("SELECT max_credentials FROM companies WHERE id = $1")
+                .arg(&company)
+                .fetch_optional(tx.ex())
+                .await
+                .map_err(backend)?;
+            return Err(match max {
+                Some(row) => StoreError::CredentialLimit {
+                    max: u32::try_from(row.int("max_credentials")?).unwrap_or(u32::MAX),
+                },
+                None => StoreError::NotFound,
+            });
+        }
+        for s in &c.secrets {
+            insert_secret::<D>(&mut tx, c.client_id.as_str(), s).await?;
+        }
+        if let Some(e) = audit {
+            insert_audit::<D>(&mut tx, e).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+}
 
 #[async_trait]
 impl<D: Dialect> CredentialStore for SqlStore<D> {
@@ -84,50 +143,15 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
     }
 
     async fn create_credential(&self, c: &Credential) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let company = c.company_id.to_string();
-        if let Some(lock) = D::LOCK_COMPANY {
-            query::<D>(lock)
-                .arg(&company)
-                .execute(tx.ex())
-                .await
-                .map_err(backend)?;
-        }
-        // The count and the insert in one statement: under SQLite's write lock, or after the
-        // company row lock on PostgreSQL (each statement there reads a fresh snapshot, so it sees
-        // every creation that held the lock before).
-        let r = query::<D>(
-            "INSERT INTO credentials(client_id, company_id, label, scopes, created_at, updated_at) \
-             SELECT $1, $2, $3, $4, $5, $6 \
-             WHERE (SELECT COUNT(*) FROM credentials WHERE company_id = $2) \
-                 < (SELECT max_credentials FROM companies WHERE id = $2)",
-        )
-        .arg(c.client_id.as_str())
-        .arg(&company)
-        .arg(&c.label)
-        .arg(&c.scopes.to_string())
-        .arg(c.created_at)
-        .arg(c.updated_at)
-        .execute(tx.ex())
-        .await
-        .map_err(backend)?;
-        if r.rows_affected() == 0 {
-            let max = query::<D>("SELECT max_credentials FROM companies WHERE id = $1")
-                .arg(&company)
-                .fetch_optional(tx.ex())
-                .await
-                .map_err(backend)?;
-            return Err(match max {
-                Some(row) => StoreError::CredentialLimit {
-                    max: u32::try_from(row.int("max_credentials")?).unwrap_or(u32::MAX),
-                },
-                None => StoreError::NotFound,
-            });
-        }
-        for s in &c.secrets {
-            insert_secret::<D>(&mut tx, c.client_id.as_str(), s).await?;
-        }
-        tx.commit().await.map_err(backend)
+        self.insert_credential(c, None).await
+    }
+
+    async fn create_credential_audited(
+        &self,
+        c: &Credential,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.insert_credential(c, Some(audit)).await
     }
 
     async fn credential_by_secret_hash(
