@@ -97,6 +97,9 @@ pub struct Authority {
     validations: HashMap<jsonwebtoken::Algorithm, jsonwebtoken::Validation>,
     verified: quick_cache::sync::Cache<Box<str>, Arc<VerifiedToken>>,
     last_used: Mutex<HashMap<ClientId, UnixTime>>,
+    /// One sync at a time (the background loop and an explicit call): a ring computed at an older
+    /// time can then never replace one computed later.
+    syncing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Authority {
@@ -155,11 +158,13 @@ impl Authority {
             validations,
             verified: quick_cache::sync::Cache::new(VERIFIED_CACHE),
             last_used: Mutex::new(HashMap::new()),
+            syncing: tokio::sync::Mutex::new(()),
         })
     }
 
     /// Applies the store's change feed; reloads keys if they changed.
     pub async fn sync(&self, store: &dyn Store) -> Result<SyncOutcome, AuthorityError> {
+        let _one_at_a_time = self.syncing.lock().await;
         let now = self.clock.now();
         let out = self.directory.sync(store, now).await?;
         let ring_expired = self.keys().next_change().is_some_and(|t| t <= now);
