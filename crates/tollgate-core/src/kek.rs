@@ -515,35 +515,7 @@ impl Census {
     }
 }
 
-/// Checks at start-up that the store's KEKs read every stored key (an error names the one
-/// missing), and warns — loudly — when keys are kept in the clear: no KEK configured, or rows
-/// not yet moved to the first KEK.
-pub async fn check_at_rest(
-    store: &dyn crate::store::KeyStore,
-) -> Result<Census, crate::store::StoreError> {
-    let census = store.keys_at_rest().await?;
-    census.check()?;
-    if census.configured.is_empty() {
-        tracing::warn!(
-            "NO KEY-ENCRYPTION KEY: signing keys and the server key are stored IN THE CLEAR; anyone \
-             with a copy of the database (a dump, a backup) can mint tokens for every company. Set \
-             TOLLGATE_SECRETS_KEY or --secrets-key-file (make a key with `tollgate secrets \
-             generate-key`), then run `tollgate secrets rewrap`"
-        );
-    } else {
-        let behind = census.not_under_primary();
-        if behind > 0 {
-            tracing::warn!(
-                rows = behind,
-                plaintext = census.plain,
-                "stored keys not sealed under the first key-encryption key: run `tollgate secrets rewrap`"
-            );
-        }
-    }
-    Ok(census)
-}
-
-/// What [`crate::store::KeyStore::rewrap_keys`] did.
+/// What a store's `rewrap_keys` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rewrapped {
     /// Rows sealed anew under the first KEK (plaintext ones, or sealed under an older KEK).

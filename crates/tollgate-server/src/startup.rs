@@ -110,7 +110,7 @@ impl App {
         let audience = settings.audience.clone().unwrap_or_else(|| issuer.clone());
         // Keys at rest: an error if a stored key needs a key-encryption key not configured; a loud
         // warning if keys are kept in the clear.
-        tollgate_core::kek::check_at_rest(&*store).await?;
+        tollgate_core::store::check_keys_at_rest(&*store).await?;
         let hasher = SecretHasher::new(&store.server_key().await?);
         let catalog = Arc::new(ScopeCatalog::new(
             settings

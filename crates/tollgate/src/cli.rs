@@ -268,7 +268,7 @@ const SECRETS_KEY_ENV: &str = "TOLLGATE_SECRETS_KEY";
 /// needs one that is not configured.
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn tollgate_core::store::Store>> {
     let store = tollgate_store::open_with(&settings.database_url, settings.key_wrap()?).await?;
-    tollgate_core::kek::check_at_rest(&*store).await?;
+    tollgate_core::store::check_keys_at_rest(&*store).await?;
     Ok(store)
 }
 

@@ -11,7 +11,7 @@ mod keys;
 pub use accounts::AccountStore;
 pub use credentials::CredentialStore;
 pub use feed::FeedStore;
-pub use keys::KeyStore;
+pub use keys::{KeyStore, check_keys_at_rest};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]

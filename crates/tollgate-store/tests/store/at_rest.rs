@@ -140,7 +140,7 @@ async fn the_database_alone_yields_no_key(b: Backend) {
     keys_in(&*e.store).await;
 
     let alone = e.reopen_with(KeyWrap::none()).await;
-    let err = tollgate_core::kek::check_at_rest(&*alone)
+    let err = tollgate_core::store::check_keys_at_rest(&*alone)
         .await
         .unwrap_err();
     assert!(
@@ -170,7 +170,7 @@ async fn the_database_alone_yields_no_key(b: Backend) {
     // A wrong KEK: refused, naming the KEK the rows need.
     let (_, wrong) = kek();
     let other = e.reopen_with(wrong.clone()).await;
-    let err = tollgate_core::kek::check_at_rest(&*other)
+    let err = tollgate_core::store::check_keys_at_rest(&*other)
         .await
         .unwrap_err();
     let msg = err.to_string();
@@ -195,7 +195,9 @@ async fn two_keks_rewrap_then_the_old_one_goes(b: Backend) {
     let both = e.reopen_with(keks(&[&new_t, &old_t])).await;
     assert_eq!(both.server_key().await.unwrap(), server);
     assert_eq!(private_parts(&*both).await, private);
-    let census = tollgate_core::kek::check_at_rest(&*both).await.unwrap();
+    let census = tollgate_core::store::check_keys_at_rest(&*both)
+        .await
+        .unwrap();
     assert_eq!(census.not_under_primary(), 4);
     let done = both.rewrap_keys().await.unwrap();
     assert_eq!((done.changed, done.unchanged), (4, 0));
@@ -216,7 +218,9 @@ async fn two_keks_rewrap_then_the_old_one_goes(b: Backend) {
 
     // The old KEK removed: everything still reads, and a token of before still verifies.
     let only_new = e.reopen_with(new).await;
-    tollgate_core::kek::check_at_rest(&*only_new).await.unwrap();
+    tollgate_core::store::check_keys_at_rest(&*only_new)
+        .await
+        .unwrap();
     assert_eq!(only_new.server_key().await.unwrap(), server);
     assert_eq!(private_parts(&*only_new).await, private);
     token_verifies_across(&e, &both, &only_new).await;
@@ -245,7 +249,9 @@ async fn a_plaintext_database_works_under_a_kek_and_rewrap_seals_it(b: Backend) 
     let (_, wrap) = kek();
     let primary = wrap.primary().unwrap();
     let sealed = e.reopen_with(wrap).await;
-    let census = tollgate_core::kek::check_at_rest(&*sealed).await.unwrap();
+    let census = tollgate_core::store::check_keys_at_rest(&*sealed)
+        .await
+        .unwrap();
     assert_eq!(census.plain, 2);
     assert_eq!(sealed.server_key().await.unwrap(), server);
     assert_eq!(private_parts(&*sealed).await, private);
