@@ -59,7 +59,9 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
                 issuer: "http://127.0.0.1:8080".into(),
                 audience: "http://127.0.0.1:8080".into(),
                 ttl: 3600,
-                signing_alg: SigningAlg::EdDSA,
+                signing_alg: Some(SigningAlg::EdDSA),
+                // The benchmark measures signing: every call issues a new token.
+                reuse: false,
             },
         )
         .await

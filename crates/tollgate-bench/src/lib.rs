@@ -1,6 +1,7 @@
 //! Benchmark tools, not shipped: `bare` (the ceiling tollgate is measured against), `upstream` (the
-//! service behind the gateway and behind nginx) and `seed` (fills a SQLite store with many credentials
-//! in one transaction). See `bench/run` and `docs/benchmarks.md`.
+//! service behind the gateway and behind nginx), `seed` (fills a SQLite store with many credentials
+//! in one transaction) and `soak` (long mixed load, memory and descriptors sampled). See `bench/run`,
+//! `bench/soak`, `docs/benchmarks.md` and `docs/security.md`.
 
 use std::convert::Infallible;
 use std::future::Future;

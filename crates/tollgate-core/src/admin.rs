@@ -86,6 +86,9 @@ pub struct CompanyChanges {
     pub scopes: Option<ScopeSet>,
     /// New credential limit.
     pub max_credentials: Option<u32>,
+    /// New token quota override (new tokens per credential per hour): `Some(None)` goes back to
+    /// the server's default, `Some(Some(0))` is no quota.
+    pub token_quota_per_hour: Option<Option<u32>>,
 }
 
 /// Changes to a credential; `None` leaves a field as it is.
@@ -205,6 +208,7 @@ impl Admin {
             name,
             scopes,
             max_credentials,
+            token_quota_per_hour: None,
             created_at: now,
             updated_at: now,
         };
@@ -242,6 +246,9 @@ impl Admin {
         }
         if let Some(max) = changes.max_credentials {
             c.max_credentials = check_max(max)?;
+        }
+        if let Some(quota) = changes.token_quota_per_hour {
+            c.token_quota_per_hour = quota;
         }
         c.updated_at = self.clock.now();
         self.store.update_company(&c).await?;
@@ -370,7 +377,8 @@ impl Admin {
         Ok(self.store.list_credentials(company).await?)
     }
 
-    /// Changes label and/or scopes.
+    /// Changes label and/or scopes. Scopes the credential holds outside its company's ceiling are
+    /// kept whatever `changes` says (see the body); the new scopes must lie within the ceiling.
     pub async fn update_credential(
         &self,
         id: &ClientId,
@@ -382,8 +390,13 @@ impl Admin {
         }
         if let Some(scopes) = changes.scopes {
             let company = self.company(&cred.company_id).await?;
-            self.check_scopes(&company, &scopes)?;
-            cred.scopes = scopes;
+            // Scopes the credential holds outside the company's ceiling now (the operator narrowed
+            // it) are dormant: tokens do not get them, and an update keeps them, so that widening
+            // the ceiling again brings them back. Sending them back is allowed; adding one is not.
+            let dormant = cred.scopes.difference(&company.scopes);
+            let wanted = scopes.difference(&dormant);
+            self.check_scopes(&company, &wanted)?;
+            cred.scopes = wanted.union(&dormant);
         }
         cred.updated_at = self.clock.now();
         self.store

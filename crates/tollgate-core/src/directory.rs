@@ -29,6 +29,8 @@ pub struct CompanyEntry {
     pub id: CompanyId,
     /// Scope ceiling.
     pub scopes: ScopeSet,
+    /// Its override of the token quota (new tokens per credential per hour; `Some(0)`: none).
+    pub token_quota_per_hour: Option<u32>,
 }
 
 /// What the hot path needs of a credential.
@@ -329,6 +331,7 @@ impl Directory {
             Arc::new(CompanyEntry {
                 id: c.id,
                 scopes: c.scopes,
+                token_quota_per_hour: c.token_quota_per_hour,
             }),
         );
     }

@@ -21,6 +21,9 @@ pub struct Company {
     pub scopes: ScopeSet,
     /// How many credentials the company may hold.
     pub max_credentials: u32,
+    /// New tokens per credential per hour: `None` follows the server's default, `Some(0)` is no
+    /// quota.
+    pub token_quota_per_hour: Option<u32>,
     /// Creation time.
     pub created_at: UnixTime,
     /// Last change.

@@ -29,6 +29,9 @@ pub mod store;
 mod versions;
 
 pub use error::Error;
+/// Page cursors (for the fuzz target; not an API).
+#[doc(hidden)]
+pub use http::cursor;
 pub use http::{GroupsApi, GroupsRead, GroupsWrite};
 pub use model::{Group, GroupId, GroupPage, GroupPatch, NewGroup};
 pub use rules::{GroupError, Groups, PAGE_SIZE};

@@ -18,18 +18,23 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SigningAlg {
-    /// Ed25519 (the default).
-    #[default]
+    /// Ed25519: the fastest to sign, but refused by several common JWT libraries.
     EdDSA,
-    /// ECDSA P-256 with SHA-256.
+    /// ECDSA P-256 with SHA-256: the default of new installations, accepted by every JWT library
+    /// tried ([`SigningAlg::DEFAULT`]).
+    #[default]
     ES256,
     /// RSASSA-PKCS1-v1_5 with SHA-256 (2048-bit keys).
     RS256,
 }
 
 impl SigningAlg {
-    /// Every algorithm, the default first.
+    /// Every algorithm.
     pub const ALL: [SigningAlg; 3] = [Self::EdDSA, Self::ES256, Self::RS256];
+
+    /// The algorithm of a new installation's first key (an existing database keeps the algorithm
+    /// of its key unless the configuration names another).
+    pub const DEFAULT: SigningAlg = Self::ES256;
 
     /// The JOSE name.
     pub fn as_str(self) -> &'static str {
@@ -88,7 +93,8 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", alg.as_str()));
             assert_eq!(serde_json::from_str::<SigningAlg>(&json).unwrap(), alg);
         }
-        assert_eq!(SigningAlg::default(), SigningAlg::EdDSA);
+        assert_eq!(SigningAlg::default(), SigningAlg::DEFAULT);
+        assert_eq!(SigningAlg::DEFAULT, SigningAlg::ES256);
     }
 
     #[test]

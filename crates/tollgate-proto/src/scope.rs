@@ -128,6 +128,11 @@ impl ScopeSet {
         Self(self.0.difference(&other.0).cloned().collect())
     }
 
+    /// The scopes in either set.
+    pub fn union(&self, other: &ScopeSet) -> ScopeSet {
+        Self(self.0.union(&other.0).cloned().collect())
+    }
+
     /// Adds a scope.
     pub fn insert(&mut self, scope: Scope) {
         self.0.insert(scope);
@@ -248,5 +253,78 @@ mod tests {
         assert_eq!(j, r#"["a:read","b:read"]"#);
         assert_eq!(serde_json::from_str::<ScopeSet>(&j).unwrap(), a);
         assert!(serde_json::from_str::<ScopeSet>(r#"["nope"]"#).is_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    //! The fuzz target's properties (`fuzz/fuzz_targets/scope.rs`) as proptest cases.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Text near the grammar: scope characters, separators, and a few that are not allowed.
+    const NEAR: &str = "[a-zA-Z0-9_:, \\-é\t.]{0,60}";
+
+    fn scope() -> impl Strategy<Value = String> {
+        "[a-zA-Z][a-zA-Z0-9_-]{0,10}:[a-zA-Z0-9_-]{1,10}"
+    }
+
+    /// What the scope target checks of any text.
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        match Scope::parse(text) {
+            Ok(s) => {
+                prop_assert_eq!(s.as_str(), text);
+                prop_assert!(text.len() <= 128 && text.is_ascii());
+                prop_assert_eq!(Scope::parse(&s.to_string()), Ok(s));
+            }
+            Err(ScopeError::Malformed(shown)) => prop_assert!(shown.chars().count() <= 64),
+        }
+        match ScopeSet::parse_list(text) {
+            Ok(set) => {
+                let again = ScopeSet::parse_list(&set.to_string());
+                prop_assert_eq!(again.as_ref(), Ok(&set));
+                let items: Vec<&str> = text.split([' ', ',']).filter(|p| !p.is_empty()).collect();
+                prop_assert!(set.len() <= items.len());
+                for item in items {
+                    prop_assert!(set.contains_str(item));
+                }
+                let json = serde_json::to_string(&set).unwrap();
+                prop_assert_eq!(serde_json::from_str::<ScopeSet>(&json).ok(), Some(set));
+            }
+            Err(_) => prop_assert!(
+                text.split([' ', ','])
+                    .filter(|p| !p.is_empty())
+                    .any(|p| Scope::parse(p).is_err())
+            ),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_consistently(text in any::<String>()) {
+            check(&text)?;
+        }
+
+        #[test]
+        fn text_near_the_grammar_parses_or_is_refused_consistently(text in NEAR) {
+            check(&text)?;
+        }
+
+        #[test]
+        fn a_list_of_scopes_parses_and_round_trips(
+            scopes in proptest::collection::vec(scope(), 0..8),
+            commas in any::<bool>(),
+        ) {
+            let text = scopes.join(if commas { ", " } else { " " });
+            let set = ScopeSet::parse_list(&text).unwrap();
+            for s in &scopes {
+                prop_assert!(set.contains_str(s));
+            }
+            prop_assert_eq!(ScopeSet::parse_list(&set.to_string()).unwrap(), set);
+            check(&text)?;
+        }
     }
 }

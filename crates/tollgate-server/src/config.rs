@@ -12,14 +12,18 @@ use serde::Deserialize;
 pub struct Settings {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub listen: SocketAddr,
-    /// `iss` of tokens; default `http://` + the bound address.
+    /// `iss` of tokens; default `http://` (`https://` when serving TLS) + the bound address.
     pub issuer: Option<String>,
     /// `aud` of tokens; default: the issuer.
     pub audience: Option<String>,
     /// Token lifetime in seconds.
     pub token_ttl: u32,
-    /// Signing algorithm of new keys: `EdDSA` (default), `ES256` or `RS256`.
-    pub signing_alg: tollgate_proto::SigningAlg,
+    /// Signing algorithm: `ES256`, `EdDSA` or `RS256`. Unset: a new database's first key is
+    /// `ES256`, and an existing database keeps its key's algorithm.
+    pub signing_alg: Option<tollgate_proto::SigningAlg>,
+    /// Answer a repeated token request (same client, secret and scopes) with the token issued
+    /// before while more than half of its lifetime remains (default `true`).
+    pub token_reuse: bool,
     /// Database URL (`sqlite://PATH`).
     pub database_url: String,
     /// A file holding the key-encryption keys that seal signing keys and the server key at rest
@@ -55,6 +59,8 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// Limits on client connections (`[connections]`): caps, header and body timeouts.
     pub connections: crate::serve::ConnectionSettings,
+    /// Serve HTTPS (`[tls]`: certificate and key files, HSTS age); unset: plain HTTP.
+    pub tls: Option<crate::tls::TlsSettings>,
     /// Routes to upstream APIs (`[[gateway.routes]]`), reloaded on SIGHUP and when the file changes.
     pub gateway: crate::route_table::GatewaySettings,
     /// The file these settings were read from (set by [`Settings::from_file`]): the gateway
@@ -70,7 +76,8 @@ impl Default for Settings {
             issuer: None,
             audience: None,
             token_ttl: 3600,
-            signing_alg: tollgate_proto::SigningAlg::EdDSA,
+            signing_alg: None,
+            token_reuse: true,
             database_url: "sqlite://tollgate.db".into(),
             secrets_key_file: None,
             secrets_key: tollgate_core::kek::KeyWrap::none(),
@@ -88,6 +95,7 @@ impl Default for Settings {
             rate_limits: crate::ratelimit::RateLimitSettings::default(),
             redis_url: None,
             connections: crate::serve::ConnectionSettings::default(),
+            tls: None,
             gateway: crate::route_table::GatewaySettings::default(),
             config_file: None,
         }
@@ -142,12 +150,24 @@ impl Settings {
             path: path.display().to_string(),
             source,
         })?;
-        let mut settings: Self = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.message().to_owned(),
+        let mut settings = Self::from_toml_str(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.display().to_string(),
+                message,
+            },
+            other => other,
         })?;
         settings.config_file = Some(path.to_owned());
         Ok(settings)
+    }
+
+    /// Reads TOML text over the defaults: [`Settings::from_file`] without the file (no
+    /// `config_file`; a parse error names the text, not a file). The config fuzz target calls it.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: "the configuration text".into(),
+            message: e.message().to_owned(),
+        })
     }
 
     /// The key-encryption keys in force: [`Settings::secrets_key`], or those read from
@@ -214,10 +234,13 @@ mod tests {
     fn the_signing_alg_and_version_header_are_parsed_on_load() {
         let s: Settings =
             toml::from_str("signing_alg = \"ES256\"\nversion_header = \"X-Api-Version\"").unwrap();
-        assert_eq!(s.signing_alg, tollgate_proto::SigningAlg::ES256);
+        assert_eq!(s.signing_alg, Some(tollgate_proto::SigningAlg::ES256));
         assert_eq!(s.version_header.as_str(), "x-api-version");
         let d = Settings::default();
-        assert_eq!(d.signing_alg, tollgate_proto::SigningAlg::EdDSA);
+        assert_eq!(
+            d.signing_alg, None,
+            "the database's key decides, ES256 for a new one"
+        );
         assert_eq!(
             d.version_header.as_str(),
             tollgate_proto::DEFAULT_VERSION_HEADER

@@ -54,6 +54,8 @@ pub enum TokenError {
     Internal,
     /// 429 with `Retry-After` (the rate limits' own body).
     TooManyRequests(Refused),
+    /// 429 with `Retry-After`: the credential's issuance quota for the hour is used up.
+    QuotaExceeded(Refused),
 }
 
 impl TokenError {
@@ -123,6 +125,11 @@ impl IntoResponse for TokenError {
             ),
             // The rate limits' own answer (429, `Retry-After`, their body).
             Self::TooManyRequests(refused) => return refused.into_response(),
+            Self::QuotaExceeded(refused) => {
+                return refused.response_with(
+                    r#"{"error":"tooManyRequests","error_description":"this credential's token quota for the hour is used up: use the token it has, or wait for Retry-After"}"#,
+                );
+            }
             Self::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 OAuthErrorCode::Extension("server_error".into()),
@@ -490,10 +497,17 @@ impl IntoResponse for AdminApiError {
 /// The rate limits' answer: 429 `{"error":"tooManyRequests"}` with `Retry-After` (at least 1 s).
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
+        self.response_with(r#"{"error":"tooManyRequests"}"#)
+    }
+}
+
+impl Refused {
+    /// The 429 with `Retry-After`, and `body` (a `tooManyRequests` error object).
+    fn response_with(self, body: &'static str) -> Response {
         let mut r = (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::CONTENT_TYPE, JSON)],
-            r#"{"error":"tooManyRequests"}"#,
+            body,
         )
             .into_response();
         r.headers_mut().insert(

@@ -49,8 +49,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus / OpenMetrics text", content_type = "application/openmetrics-text")))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    let credentials = state.authority.directory().credential_count();
-    match state.metrics.render(credentials) {
+    match state.metrics.render(&state.authority) {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,

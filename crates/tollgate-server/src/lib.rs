@@ -13,6 +13,7 @@
 //!   what it may use.
 //! - `gateway`: `[[gateway.routes]]` to upstream APIs, checked like the built-in API and forwarded
 //!   (the router's fallback), and `/auth/verify` for a proxy in front; reloaded on SIGHUP.
+//! - [`tls`]: HTTPS with rustls, the certificate reloaded without dropping connections.
 //! - `error`: the one place where domain errors become HTTP responses; `extract`: tollgate's own
 //!   body extractors, whose rejections are those errors.
 //!
@@ -49,6 +50,7 @@ pub mod schemas;
 mod serve;
 mod startup;
 mod state;
+pub mod tls;
 pub mod views;
 mod wellknown;
 
@@ -60,3 +62,4 @@ pub use route_table::{GatewaySettings, RouteSettings};
 pub use serve::ConnectionSettings;
 pub use startup::{ApiContext, App};
 pub use state::{AppState, Services};
+pub use tls::{TlsError, TlsSettings};

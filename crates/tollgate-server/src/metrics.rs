@@ -24,6 +24,7 @@ pub(crate) enum TokenOutcome {
     UnsupportedGrantType,
     Error,
     RateLimited,
+    QuotaExceeded,
 }
 
 /// Resource-side outcomes.
@@ -51,9 +52,11 @@ pub(crate) enum GatewayOutcome {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    token: [Counter; 7],
+    token: [Counter; 8],
     api: [Counter; 5],
     gateway: [Counter; 3],
+    reused: Counter,
+    catch_ups: Counter,
     credentials: Gauge,
 }
 
@@ -70,6 +73,7 @@ impl Metrics {
             "unsupported_grant_type",
             "error",
             "rate_limited",
+            "quota_exceeded",
         ]
         .map(|o| token_family.get_or_create(&Outcome { outcome: o }).clone());
         let api = [
@@ -101,6 +105,18 @@ impl Metrics {
             "Resource-side checks by outcome",
             api_family,
         );
+        let reused = Counter::default();
+        registry.register(
+            "tokens_reused",
+            "Token requests answered with the token issued before (no new signature)",
+            reused.clone(),
+        );
+        let catch_ups = Counter::default();
+        registry.register(
+            "directory_catch_ups",
+            "Change-feed reads made at once because a client or token named a credential unknown here",
+            catch_ups.clone(),
+        );
         let credentials = Gauge::default();
         registry.register(
             "credentials_cached",
@@ -112,6 +128,8 @@ impl Metrics {
             token,
             api,
             gateway,
+            reused,
+            catch_ups,
             credentials,
         })
     }
@@ -124,21 +142,39 @@ impl Metrics {
         self.api[o as usize].inc();
     }
 
+    /// A token request answered by reuse (it also counts as `issued`).
+    pub(crate) fn token_reused(&self) {
+        self.reused.inc();
+    }
+
     pub(crate) fn gateway(&self, o: GatewayOutcome) {
         self.gateway[o as usize].inc();
     }
 
-    /// The registry as Prometheus / OpenMetrics text, with the credential gauge set to
-    /// `credentials` first.
-    pub(crate) fn render(&self, credentials: usize) -> Result<String, std::fmt::Error> {
-        self.credentials.set(credentials as i64);
+    /// The registry as Prometheus / OpenMetrics text, with the directory's figures (kept by the
+    /// authority) copied in first.
+    pub(crate) fn render(
+        &self,
+        authority: &tollgate_core::authority::Authority,
+    ) -> Result<String, std::fmt::Error> {
+        self.credentials
+            .set(authority.directory().credential_count() as i64);
+        // A copy of the authority's own monotonic count.
+        self.catch_ups
+            .inner()
+            .store(authority.catch_ups(), std::sync::atomic::Ordering::Relaxed);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
     }
 
-    /// Tokens issued since start.
+    /// Token requests answered with a token since start (new or reused).
     pub fn tokens_issued(&self) -> u64 {
         self.token[TokenOutcome::Issued as usize].get()
+    }
+
+    /// Of those, the ones answered with a token issued before.
+    pub fn tokens_reused(&self) -> u64 {
+        self.reused.get()
     }
 }

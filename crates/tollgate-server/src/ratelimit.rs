@@ -30,6 +30,9 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     /// Token requests per client ID per minute.
     pub token_per_client_per_minute: u32,
+    /// New tokens per credential per hour (the issuance quota; a company may override it). Tokens
+    /// answered again by reuse do not count.
+    pub tokens_per_credential_per_hour: u32,
     /// Failed authentications per client ID per minute.
     pub failed_auth_per_client_per_minute: u32,
     /// Failed authentications per IP address per minute.
@@ -47,6 +50,7 @@ impl Default for RateLimitSettings {
         Self {
             enabled: true,
             token_per_client_per_minute: 600,
+            tokens_per_credential_per_hour: 0,
             // Generous: a person or a test suite making a few dozen mistakes a minute is not blocked.
             failed_auth_per_client_per_minute: 60,
             failed_auth_per_ip_per_minute: 300,
@@ -63,6 +67,8 @@ impl Default for RateLimitSettings {
 pub enum Limit {
     /// Token requests, per client ID.
     Token,
+    /// New tokens issued, per client ID, per hour (the issuance quota).
+    Issued,
     /// Failed authentications, per client ID.
     FailedAuthClient,
     /// Failed authentications, per IP address.
@@ -77,6 +83,7 @@ impl Limit {
     fn name(self) -> &'static str {
         match self {
             Self::Token => "token",
+            Self::Issued => "issued",
             Self::FailedAuthClient => "fail-client",
             Self::FailedAuthIp => "fail-ip",
             Self::ApiRead => "api-read",
@@ -212,6 +219,7 @@ impl RateLimiter {
         let s = &self.settings;
         match limit {
             Limit::Token => (s.token_per_client_per_minute, 60),
+            Limit::Issued => (s.tokens_per_credential_per_hour, 3600),
             Limit::FailedAuthClient => (s.failed_auth_per_client_per_minute, 60),
             Limit::FailedAuthIp => (s.failed_auth_per_ip_per_minute, 60),
             Limit::ApiRead => (s.api_reads_per_company_per_second, 1),
@@ -244,13 +252,36 @@ impl RateLimiter {
         self.count(limit, key, false).await
     }
 
+    /// Counts one new token of credential `client_id` against the issuance quota: the company's
+    /// `override_per_hour` if it has one, else the configured default (0: none).
+    pub async fn issued(
+        &self,
+        client_id: &str,
+        override_per_hour: Option<u32>,
+    ) -> Result<(), Refused> {
+        let max = override_per_hour.unwrap_or(self.settings.tokens_per_credential_per_hour);
+        self.count_within(Limit::Issued, client_id, true, max).await
+    }
+
     async fn count<K: LimitKey + ?Sized>(
         &self,
         limit: Limit,
         key: &K,
         add: bool,
     ) -> Result<(), Refused> {
-        let (max, period) = self.budget(limit);
+        self.count_within(limit, key, add, self.budget(limit).0)
+            .await
+    }
+
+    /// Counts against `limit` with a budget of `max` (0: no limit) in the limit's window.
+    async fn count_within<K: LimitKey + ?Sized>(
+        &self,
+        limit: Limit,
+        key: &K,
+        add: bool,
+        max: u32,
+    ) -> Result<(), Refused> {
+        let period = self.budget(limit).1;
         if !self.settings.enabled || max == 0 {
             return Ok(());
         }

@@ -41,6 +41,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, Method};
 use tollgate_core::authority::{Access, Authority};
+use tollgate_core::store::Store;
 use tollgate_proto::Scope;
 
 use crate::error::ApiError;
@@ -64,6 +65,8 @@ pub struct ResourceGuard {
     versions_text: String,
     /// The companies' API budgets, counted for every request with a live token.
     budgets: Option<Arc<RateLimiter>>,
+    /// The store to catch up with when a genuine token names a credential unknown here.
+    store: Option<Arc<dyn Store>>,
 }
 
 impl ResourceGuard {
@@ -82,7 +85,16 @@ impl ResourceGuard {
             versions,
             versions_text,
             budgets: None,
+            store: None,
         }
+    }
+
+    /// When a genuine token names a credential, secret or company this node does not hold yet
+    /// (issued on another node a moment ago), catches up with `store`'s change feed before
+    /// refusing it ([`Authority::authorize_or_catch_up`]).
+    pub fn with_catch_up(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// Counts every request with a live token against its company's read (GET, HEAD) or write
@@ -174,7 +186,7 @@ impl ResourceGuard {
         version: bool,
         scopes: impl FnOnce(&Access) -> Result<(), ApiError>,
     ) -> Result<Access, ApiError> {
-        let access = self.authorize(headers)?;
+        let access = self.authorize(headers).await?;
         if let Some(limits) = &self.budgets {
             limits
                 .api_budget(method, &access.company_id())
@@ -189,25 +201,25 @@ impl ResourceGuard {
     }
 
     /// The bearer token of `headers`, authorized (401 otherwise).
-    fn authorize(&self, headers: &HeaderMap) -> Result<Access, ApiError> {
+    async fn authorize(&self, headers: &HeaderMap) -> Result<Access, ApiError> {
         let token = bearer_token(headers)?;
-        self.authority
-            .authorize(token)
-            .map_err(|e| ApiError::InvalidToken {
-                description: match e {
-                    tollgate_core::authority::TokenRejection::Malformed => {
-                        "the access token is malformed"
-                    }
-                    tollgate_core::authority::TokenRejection::Expired => {
-                        "the access token has expired"
-                    }
-                    tollgate_core::authority::TokenRejection::Revoked => {
-                        "the access token has been revoked"
-                    }
-                    _ => "the access token is invalid",
-                },
-                token_sent: true,
-            })
+        match &self.store {
+            Some(store) => self.authority.authorize_or_catch_up(&**store, token).await,
+            None => self.authority.authorize(token),
+        }
+        .map_err(|e| ApiError::InvalidToken {
+            description: match e {
+                tollgate_core::authority::TokenRejection::Malformed => {
+                    "the access token is malformed"
+                }
+                tollgate_core::authority::TokenRejection::Expired => "the access token has expired",
+                tollgate_core::authority::TokenRejection::Revoked => {
+                    "the access token has been revoked"
+                }
+                _ => "the access token is invalid",
+            },
+            token_sent: true,
+        })
     }
 
     fn check_version(&self, headers: &HeaderMap) -> Result<(), ApiError> {

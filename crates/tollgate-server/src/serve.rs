@@ -8,6 +8,9 @@
 //! - **Body timeout**: each read of a request body must make progress within `body_timeout_ms`.
 //! - **Connection caps**: at most `max` open connections, at most `max_per_ip` from one address;
 //!   a connection over a cap is closed at once (before a byte is read), and counted.
+//! - **TLS** ([`crate::tls`]): the handshake runs on the connection's own task and must finish
+//!   within `header_read_timeout_ms`; each connection takes the certificate in force when it was
+//!   accepted.
 //! - **File descriptors**: at start-up the soft limit is raised to the hard one, and `max` is lowered,
 //!   if need be, to leave [`FD_RESERVE`] descriptors for the database, logs and outgoing connections.
 
@@ -141,12 +144,13 @@ impl Drop for AddressSlot {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and waits for the
-/// open connections to finish their requests.
+/// Serves `router` on `listener` (over TLS with `tls`) until `shutdown` resolves, then stops
+/// accepting and waits for the open connections to finish their requests.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: &ConnectionSettings,
+    tls: Option<Arc<crate::tls::LiveTls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(connection_cap(limits.max)));
@@ -162,6 +166,7 @@ pub(crate) async fn serve(
         .timer(TokioTimer::new())
         .keep_alive_interval(head_timeout)
         .keep_alive_timeout(head_timeout);
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -195,20 +200,49 @@ pub(crate) async fn serve(
                 req.extensions_mut().insert(ConnectInfo::<SocketAddr>(addr));
                 app.clone().oneshot(req.map(axum::body::Body::new))
             });
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let builder = Arc::clone(&builder);
+        let watcher = graceful.watcher();
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            let _held = (permit, slot);
+            let Some(acceptor) = acceptor else {
+                return serve_io(&builder, watcher, stream, service).await;
+            };
+            match tokio::time::timeout(head_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => serve_io(&builder, watcher, stream, service).await,
+                Ok(Err(e)) => {
+                    tracing::debug!(peer = %addr.ip(), error = %e, "TLS handshake failed")
+                }
+                Err(_) => tracing::debug!(peer = %addr.ip(), "TLS handshake timed out"),
             }
-            drop((permit, slot));
         });
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Serves HTTP/1 or HTTP/2 on one accepted connection (plain or TLS) until it closes, or until
+/// the graceful shutdown has let its requests finish.
+async fn serve_io<I, S>(
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    io: I,
+    service: S,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(conn.into_owned()).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub struct App {
     settings: Settings,
     context: ApiContext,
     mounted: Vec<Mounted>,
+    tls: Option<Arc<crate::tls::LiveTls>>,
 }
 
 /// An API mounted beside tollgate's routes.
@@ -100,12 +101,18 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         settings.validate()?;
+        // The certificate is checked before the port is taken.
+        let tls = match &settings.tls {
+            Some(t) => Some(Arc::new(crate::tls::LiveTls::new(t)?)),
+            None => None,
+        };
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let issuer = settings
             .issuer
             .clone()
-            .unwrap_or_else(|| format!("http://{addr}"));
+            .unwrap_or_else(|| format!("{scheme}://{addr}"));
         let issuer = issuer.trim_end_matches('/').to_owned();
         let audience = settings.audience.clone().unwrap_or_else(|| issuer.clone());
         // Keys at rest: an error if a stored key needs a key-encryption key not configured; a loud
@@ -128,6 +135,7 @@ impl App {
                     audience,
                     ttl: settings.token_ttl,
                     signing_alg: settings.signing_alg,
+                    reuse: settings.token_reuse,
                 },
             )
             .await?,
@@ -146,7 +154,8 @@ impl App {
                 settings.version_header.clone(),
                 settings.api_versions.clone(),
             )
-            .with_budgets(Arc::clone(&rate_limits)),
+            .with_budgets(Arc::clone(&rate_limits))
+            .with_catch_up(Arc::clone(&store)),
         );
         let gateway = Arc::new(
             crate::route_table::LiveRoutes::new(&settings.gateway)
@@ -173,6 +182,7 @@ impl App {
             hasher,
             base_url,
             max_body_bytes: settings.max_body_bytes,
+            tls: tls.is_some(),
             metrics,
             metadata,
             accounts: tollgate_core::accounts::Accounts::new(
@@ -195,6 +205,7 @@ impl App {
             settings,
             context,
             mounted: Vec::new(),
+            tls,
         })
     }
 
@@ -247,12 +258,21 @@ impl App {
 
     /// The router (useful to embed tollgate's routes into another axum app).
     pub fn router(&self) -> Router {
-        router(
+        let router = router(
             self.state.clone(),
             &self.mounted,
             self.settings.max_body_bytes,
             self.settings.connections.body_timeout(),
-        )
+        );
+        match self.settings.tls.as_ref().and_then(|t| t.hsts()) {
+            Some(hsts) => router.layer(
+                tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                    axum::http::header::STRICT_TRANSPORT_SECURITY,
+                    hsts,
+                ),
+            ),
+            None => router,
+        }
     }
 
     /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish, and
@@ -276,7 +296,16 @@ impl App {
                 stop_rx.clone(),
             ))
         });
-        tracing::info!(addr = %self.addr, issuer = %self.state.base_url, "tollgate listening");
+        let tls_reload = self
+            .tls
+            .clone()
+            .map(|tls| tokio::spawn(crate::tls::watch(tls, stop_rx.clone())));
+        tracing::info!(
+            addr = %self.addr,
+            issuer = %self.state.base_url,
+            tls = self.tls.is_some(),
+            "tollgate listening"
+        );
         // Open revocation feeds never end by themselves: they end when shutdown begins, so the
         // graceful shutdown does not wait for them.
         let feed = Arc::clone(&self.state.revocation_feed);
@@ -284,12 +313,18 @@ impl App {
             shutdown.await;
             feed.close();
         };
-        let served =
-            crate::serve::serve(self.listener, router, &self.settings.connections, shutdown).await;
+        let served = crate::serve::serve(
+            self.listener,
+            router,
+            &self.settings.connections,
+            self.tls,
+            shutdown,
+        )
+        .await;
         let _ = stop_tx.send(true);
         let _ = sync.await;
-        if let Some(reload) = reload {
-            let _ = reload.await;
+        for task in [reload, tls_reload].into_iter().flatten() {
+            let _ = task.await;
         }
         flush_last_used(&self.state).await;
         tracing::info!("tollgate stopped");

@@ -48,6 +48,8 @@ pub struct Services {
     pub base_url: Arc<str>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// The listener serves TLS (cookies are `Secure`, upstreams are told `https`).
+    pub tls: bool,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// The RFC 8414 metadata document.

@@ -38,6 +38,11 @@ pub trait Dialect:
     /// within the user's company so that "another admin remains" cannot be read by two of them at
     /// once. SQLite: nothing (one statement). PostgreSQL: the company row, `FOR UPDATE`.
     const LOCK_COMPANY_OF_USER: Option<&'static str>;
+    /// How a transaction that reads and then writes begins. SQLite: `BEGIN IMMEDIATE`, taking the
+    /// write lock first (a deferred transaction that read before another connection committed
+    /// cannot then write: `database is locked` at once, whatever `busy_timeout` says).
+    /// PostgreSQL: nothing (a plain `BEGIN`).
+    const BEGIN_WRITE: Option<&'static str>;
     /// Run first in the transaction that retires signing keys, so racing rotations take turns.
     /// SQLite: nothing (one statement). PostgreSQL: a table lock.
     const LOCK_SIGNING_KEYS: Option<&'static str>;

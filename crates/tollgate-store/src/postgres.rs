@@ -40,6 +40,7 @@ impl Dialect for Postgres {
     const LOCK_COMPANY_OF_USER: Option<&'static str> = Some(
         "SELECT 1 FROM companies WHERE id = (SELECT company_id FROM users WHERE id = $1) FOR UPDATE",
     );
+    const BEGIN_WRITE: Option<&'static str> = None;
     const LOCK_SIGNING_KEYS: Option<&'static str> =
         Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE");
     const FEED_PRUNE_THROUGH: &'static str = "SELECT MAX(seq) AS n FROM change_log \

@@ -41,6 +41,13 @@ pub(crate) fn company_row(r: &impl Columns) -> Result<Company, StoreError> {
         scopes: scopes(&r.text("scopes")?)?,
         max_credentials: u32::try_from(r.int("max_credentials")?)
             .map_err(|_| StoreError::Backend("stored max_credentials is out of range".into()))?,
+        token_quota_per_hour: r
+            .opt_int("token_quota_per_hour")?
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|_| {
+                StoreError::Backend("stored token_quota_per_hour is out of range".into())
+            })?,
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
     })

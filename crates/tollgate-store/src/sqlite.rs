@@ -23,6 +23,7 @@ impl Dialect for Sqlite {
     // One statement runs under the database's write lock.
     const LOCK_COMPANY: Option<&'static str> = None;
     const LOCK_COMPANY_OF_USER: Option<&'static str> = None;
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
     const LOCK_SIGNING_KEYS: Option<&'static str> = None;
     const FEED_PRUNE_THROUGH: &'static str =
         "SELECT MAX(seq) AS n FROM change_log WHERE at < unixepoch() - $1";

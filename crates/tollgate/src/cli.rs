@@ -135,7 +135,8 @@ pub enum KeyCmd {
         /// Seconds the previous key stays published; at least the token lifetime.
         #[arg(long, default_value_t = 3600)]
         overlap: i64,
-        /// Algorithm of the new key: EdDSA, ES256 or RS256 (default: the configured `signing_alg`).
+        /// Algorithm of the new key: ES256, EdDSA or RS256 (default: the configured `signing_alg`, else
+        /// the current key's).
         #[arg(long)]
         alg: Option<tollgate_core::keys::SigningAlg>,
         /// Publish the new key this many seconds before it starts signing, so resource servers that
@@ -182,7 +183,24 @@ pub enum CompanyCmd {
         /// New credential limit.
         #[arg(long)]
         max_credentials: Option<u32>,
+        /// New tokens per credential per hour for this company (0: no quota), or `default` for
+        /// the server's `[rate_limits] tokens_per_credential_per_hour`.
+        #[arg(long, value_name = "N|default", value_parser = quota_override)]
+        token_quota_per_hour: Option<QuotaOverride>,
     },
+}
+
+/// A company's token quota override as given on the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaOverride(Option<u32>);
+
+fn quota_override(s: &str) -> Result<QuotaOverride, String> {
+    if s == "default" {
+        return Ok(QuotaOverride(None));
+    }
+    s.parse()
+        .map(|n| QuotaOverride(Some(n)))
+        .map_err(|_| "a number of tokens per hour (0: no quota), or `default`".to_owned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -390,11 +408,13 @@ async fn company(op: &Operator, cmd: CompanyCmd) -> anyhow::Result<()> {
             name,
             scopes: s,
             max_credentials,
+            token_quota_per_hour,
         } => {
             let changes = CompanyChanges {
                 name,
                 scopes: s.as_deref().map(scopes).transpose()?,
                 max_credentials,
+                token_quota_per_hour: token_quota_per_hour.map(|q| q.0),
             };
             let c = admin.update_company(&company_id(&id)?, changes).await?;
             op.audit(c.id, AuditAction::CompanyUpdated, &c.name).await?;
@@ -527,7 +547,17 @@ async fn key(settings: &Settings, cmd: KeyCmd) -> anyhow::Result<()> {
             if !(0..=24 * 3600).contains(&activate_after) {
                 anyhow::bail!("--activate-after must be between 0 and 86400 seconds");
             }
-            let alg = alg.unwrap_or(settings.signing_alg);
+            // The flag, else the configured algorithm, else the current key's (else the default).
+            let alg = match alg.or(settings.signing_alg) {
+                Some(a) => a,
+                None => store
+                    .signing_keys()
+                    .await?
+                    .iter()
+                    .filter(|k| k.retired_at.is_none())
+                    .max_by_key(|k| k.created_at)
+                    .map_or(tollgate_proto::SigningAlg::DEFAULT, |k| k.alg),
+            };
             let new = tollgate_core::keys::rotate_scheduled(
                 &*store,
                 alg,

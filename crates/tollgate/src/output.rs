@@ -29,6 +29,7 @@ pub fn company(c: &Company) -> Value {
         "name": c.name,
         "scopes": c.scopes,
         "max_credentials": c.max_credentials,
+        "token_quota_per_hour": c.token_quota_per_hour,
         "created_at": rfc3339(c.created_at),
         "updated_at": rfc3339(c.updated_at),
     })

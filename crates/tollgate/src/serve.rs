@@ -15,7 +15,7 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "TOLLGATE_LISTEN")]
     pub listen: Option<std::net::SocketAddr>,
-    /// Issuer URL (`iss` of tokens); default http:// + the listen address.
+    /// Issuer URL (`iss` of tokens); default http:// (https:// with TLS) + the listen address.
     #[arg(long, env = "TOLLGATE_ISSUER")]
     pub issuer: Option<String>,
     /// Token lifetime in seconds (default 3600).
@@ -34,6 +34,23 @@ pub struct ServeArgs {
     /// Redis for rate limits shared by every node (redis://HOST:PORT/DB); unset: counted per node.
     #[arg(long, env = "TOLLGATE_REDIS_URL")]
     pub redis_url: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Reloaded on SIGHUP and when
+    /// the file changes.
+    #[arg(
+        long,
+        env = "TOLLGATE_TLS_CERT",
+        requires = "tls_key",
+        value_name = "PEM"
+    )]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(
+        long,
+        env = "TOLLGATE_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "PEM"
+    )]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// Runs the server until SIGTERM or SIGINT.
@@ -53,6 +70,13 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()
     }
     if let Some(u) = args.redis_url {
         settings.redis_url = Some(u);
+    }
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        // The flags name the files; an HSTS age from the file's `[tls]` stays.
+        settings.tls = Some(match settings.tls.take() {
+            Some(t) => tollgate_server::TlsSettings { cert, key, ..t },
+            None => tollgate_server::TlsSettings::new(cert, key),
+        });
     }
     let _log_writer = init_logging(settings.log_json);
     // Install the handlers before anything else, so a SIGTERM during start-up is a graceful stop too.

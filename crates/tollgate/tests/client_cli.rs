@@ -129,7 +129,13 @@ async fn token_prints_a_token_response() {
     .await;
     let v = ok_json(&o);
     assert_eq!(v["token_type"], "Bearer");
-    assert_eq!(v["expires_in"], 3600);
+    // A full hour, or less when an earlier request of the same credential and scopes is answered
+    // again by token reuse (expires_in: the time left).
+    assert!(
+        (3590..=3600).contains(&v["expires_in"].as_i64().unwrap()),
+        "{}",
+        v["expires_in"]
+    );
     assert_eq!(v["scope"], "groups:read groups:write");
     let token = v["access_token"].as_str().unwrap();
     assert_eq!(token.split('.').count(), 3, "a JWT");

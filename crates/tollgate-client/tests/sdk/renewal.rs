@@ -12,18 +12,20 @@ use crate::helpers::{self, quick_retries};
 
 #[tokio::test]
 async fn calls_across_several_lifetimes_never_get_a_401_and_fetch_one_token_per_lifetime() {
-    const TTL: u32 = 3;
+    const TTL: u32 = 4;
     let dir = tempfile::tempdir().unwrap();
     let server = helpers::start(&dir, TTL).await;
     let cred = server.credential("groups:read").await;
     let api = helpers::api(&server, &cred);
 
-    // A 3 s token is renewed after 1.5 s (the default margin is capped at half the lifetime), so
+    // A 4 s token is renewed after 2 s (the default margin is capped at half the lifetime), so
     // that it is never sent after its `exp`, which the server counts in whole seconds from the
-    // truncated issue time (up to 1 s earlier than the client sees it).
+    // truncated issue time (up to 1 s earlier than the client sees it). At half its lifetime the
+    // server no longer answers the same token again (token reuse needs more than half left by
+    // its whole-second count), so each renewal is a new token.
     let margin = RenewalMargin::Auto.for_lifetime(Duration::from_secs(TTL.into()));
     let used_for = Duration::from_secs(TTL.into()) - margin;
-    assert_eq!(used_for, Duration::from_millis(1500));
+    assert_eq!(used_for, Duration::from_secs(2));
     // Stop half-way through the fifth token's use: far from any renewal instant.
     const LIFETIMES: u64 = 5;
     let start = Instant::now();

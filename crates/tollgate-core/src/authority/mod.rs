@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use tollgate_proto::ScopeSet;
+use tollgate_proto::{ScopeSet, SigningAlg};
 
 use crate::clock::{Clock, UnixTime};
 use crate::directory::{CompanyEntry, CredentialEntry, Directory, SyncOutcome};
@@ -17,8 +17,11 @@ use crate::random;
 use crate::secret::{ClientSecret, SecretHasher};
 use crate::store::Store;
 
+mod catch_up;
+mod reuse;
 mod types;
 
+pub use catch_up::CATCH_UP_SPACING;
 use types::ClaimsOut;
 pub use types::{
     AccessClaims, AuthorityError, ClientAuthFailure, Introspection, IssueError, IssuedToken,
@@ -96,10 +99,17 @@ pub struct Authority {
     settings: TokenSettings,
     validations: HashMap<jsonwebtoken::Algorithm, jsonwebtoken::Validation>,
     verified: quick_cache::sync::Cache<Box<str>, Arc<VerifiedToken>>,
+    /// Tokens answered again to repeated requests (`None`: reuse is off).
+    reuse: Option<reuse::ReuseCache>,
     last_used: Mutex<HashMap<ClientId, UnixTime>>,
     /// One sync at a time (the background loop and an explicit call): a ring computed at an older
     /// time can then never replace one computed later.
-    syncing: tokio::sync::Mutex<()>,
+    /// Held by one sync at a time; it holds when the last catch-up sync started.
+    syncing: tokio::sync::Mutex<catch_up::LastCatchUp>,
+    /// Syncs started so far (a catch-up is due only if none started after its miss).
+    syncs_started: std::sync::atomic::AtomicU64,
+    /// Catch-up syncs run (for `/metrics`).
+    catch_ups: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Authority {
@@ -113,6 +123,9 @@ impl std::fmt::Debug for Authority {
 
 /// How many verified tokens are kept.
 const VERIFIED_CACHE: usize = 200_000;
+
+/// How many (secret, scopes) pairs keep a token for reuse.
+const REUSE_CACHE: usize = 100_000;
 
 impl Authority {
     /// Loads keys (creating the first one if the store has none) and every credential.
@@ -149,6 +162,7 @@ impl Authority {
             (alg, v)
         })
         .collect();
+        let reuse = settings.reuse.then(|| reuse::ReuseCache::new(REUSE_CACHE));
         Ok(Self {
             directory,
             keys: RwLock::new(Arc::new(ring)),
@@ -157,14 +171,24 @@ impl Authority {
             settings,
             validations,
             verified: quick_cache::sync::Cache::new(VERIFIED_CACHE),
+            reuse,
             last_used: Mutex::new(HashMap::new()),
-            syncing: tokio::sync::Mutex::new(()),
+            syncing: tokio::sync::Mutex::new(catch_up::LastCatchUp::default()),
+            syncs_started: std::sync::atomic::AtomicU64::new(0),
+            catch_ups: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
     /// Applies the store's change feed; reloads keys if they changed.
     pub async fn sync(&self, store: &dyn Store) -> Result<SyncOutcome, AuthorityError> {
         let _one_at_a_time = self.syncing.lock().await;
+        self.sync_locked(store).await
+    }
+
+    /// [`Authority::sync`], the caller holding `syncing`.
+    async fn sync_locked(&self, store: &dyn Store) -> Result<SyncOutcome, AuthorityError> {
+        self.syncs_started
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let now = self.clock.now();
         let out = self.directory.sync(store, now).await?;
         let ring_expired = self.keys().next_change().is_some_and(|t| t <= now);
@@ -174,6 +198,9 @@ impl Authority {
                 *k = Arc::new(ring);
             }
             self.verified.clear();
+            if let Some(reuse) = &self.reuse {
+                reuse.clear();
+            }
         }
         Ok(out)
     }
@@ -231,14 +258,38 @@ impl Authority {
             None => effective,
         };
         let scope = granted.to_string();
+        let ring = self.keys();
+        let key = ring.current();
+        let origin = reuse::Origin {
+            secret_id: secret_rec.id.as_str(),
+            scope_text: &scope,
+            kid: key.kid(),
+            credential: &cred,
+            company: &company,
+        };
+        if let Some(reuse) = &self.reuse
+            && let Some(r) = reuse.get(&origin, now, |jti| self.directory.is_revoked(jti))
+        {
+            self.note_used(&cred.client_id, now);
+            return Ok(IssuedToken {
+                access_token: r.access_token.to_string(),
+                // Whole seconds left, never more than the lifetime (`get` checked `now >= iat`).
+                expires_in: u32::try_from(r.exp - now).unwrap_or(self.settings.ttl),
+                scope: granted,
+                scope_text: scope,
+                reused: true,
+                quota_override: company.token_quota_per_hour,
+            });
+        }
         let jti = random::hex(&random::bytes::<16>()?);
         let ttl = self.settings.ttl;
+        let exp = now + i64::from(ttl);
         let claims = ClaimsOut {
             iss: &self.settings.issuer,
             sub: cred.client_id.as_str(),
             aud: &self.settings.audience,
             iat: now,
-            exp: now + i64::from(ttl),
+            exp,
             jti: &jti,
             client_id: cred.client_id.as_str(),
             scope: &scope,
@@ -246,13 +297,18 @@ impl Authority {
             tg_sid: secret_rec.id.as_str(),
         };
         let json = serde_json::to_vec(&claims).map_err(|_| IssueError::Encode)?;
-        let access_token = self.keys().current().sign_jwt(&json)?;
+        let access_token = key.sign_jwt(&json)?;
+        if let Some(reuse) = &self.reuse {
+            reuse.put(&origin, &access_token, &jti, now, exp);
+        }
         self.note_used(&cred.client_id, now);
         Ok(IssuedToken {
             access_token,
             expires_in: ttl,
             scope: granted,
             scope_text: scope,
+            reused: false,
+            quota_override: company.token_quota_per_hour,
         })
     }
 
@@ -355,35 +411,43 @@ impl Authority {
     /// Authorizes a bearer token: signature (cached), expiry, and that its credential and secret
     /// are still live.
     pub fn authorize(&self, token: &str) -> Result<Access, TokenRejection> {
+        self.authorize_here(token).map_err(|r| r.why)
+    }
+
+    /// [`Authority::authorize`], saying whether a refusal names what this node does not know (a
+    /// credential, secret or company): a change on another node that the feed has not brought yet.
+    fn authorize_here(&self, token: &str) -> Result<Access, catch_up::Refusal> {
+        use catch_up::Refusal;
         let now = self.clock.now();
         let verified = self.verified(token, now)?;
         if now >= verified.exp {
-            return Err(TokenRejection::Expired);
+            return Err(TokenRejection::Expired.into());
         }
         if verified.valid_from > now + MAX_CLOCK_SKEW_SECS {
-            return Err(TokenRejection::Invalid);
+            return Err(TokenRejection::Invalid.into());
         }
         if self.directory.is_revoked(&verified.jti) {
-            return Err(TokenRejection::Revoked);
+            return Err(TokenRejection::Revoked.into());
         }
         let credential = self
             .directory
             .credential(&verified.client_id)
-            .ok_or(TokenRejection::Revoked)?;
+            .ok_or(Refusal::UNKNOWN_HERE)?;
         if credential.company_id != verified.company_id {
-            return Err(TokenRejection::Revoked);
+            return Err(TokenRejection::Revoked.into());
         }
-        let secret_live = credential
+        let secret = credential
             .secrets
             .iter()
-            .any(|s| *s.id.as_str() == *verified.secret_id && s.is_live(now));
-        if !secret_live {
-            return Err(TokenRejection::Revoked);
+            .find(|s| *s.id.as_str() == *verified.secret_id)
+            .ok_or(Refusal::UNKNOWN_HERE)?;
+        if !secret.is_live(now) {
+            return Err(TokenRejection::Revoked.into());
         }
         let company = self
             .directory
             .company(&verified.company_id)
-            .ok_or(TokenRejection::Revoked)?;
+            .ok_or(Refusal::UNKNOWN_HERE)?;
         Ok(Access {
             token: verified,
             credential,
@@ -455,8 +519,9 @@ impl Authority {
     }
 }
 
-/// Loads the key ring. At start (`settings` given), creates the first key, or rotates to the
-/// configured algorithm if the current key uses another one (the old key stays published for one
+/// Loads the key ring. At start (`settings` given), creates the first key (of the configured
+/// algorithm, else [`SigningAlg::DEFAULT`]), or rotates to the configured algorithm if the current
+/// key uses another one; with none configured, the current key's algorithm stays (the old key stays published for one
 /// token lifetime, so its tokens stay valid).
 async fn load_key_ring(
     store: &dyn Store,
@@ -465,12 +530,16 @@ async fn load_key_ring(
 ) -> Result<KeyRing, AuthorityError> {
     let mut records = store.signing_keys().await?;
     if let Some(settings) = settings {
-        let alg = settings.signing_alg;
         let current = records
             .iter()
             .filter(|r| r.retired_at.is_none())
             .max_by_key(|r| (r.created_at, r.kid.clone()));
-        if current.is_none_or(|r| r.alg != alg) {
+        let rotate_to = match (current, settings.signing_alg) {
+            (None, wanted) => Some(wanted.unwrap_or(SigningAlg::DEFAULT)),
+            (Some(r), Some(wanted)) if r.alg != wanted => Some(wanted),
+            (Some(_), _) => None,
+        };
+        if let Some(alg) = rotate_to {
             // Nodes starting at once may each rotate here; the store's retirement keeps the key
             // added last, so they converge on one signer. A retired key stays published for one
             // token lifetime.

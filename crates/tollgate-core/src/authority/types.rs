@@ -18,8 +18,12 @@ pub struct TokenSettings {
     pub audience: String,
     /// Lifetime in seconds.
     pub ttl: u32,
-    /// Algorithm of new signing keys (a current key of another algorithm is rotated at start).
-    pub signing_alg: SigningAlg,
+    /// Algorithm of signing keys: a current key of another algorithm is rotated at start. `None`
+    /// keeps the current key's algorithm, and makes a first key [`SigningAlg::DEFAULT`].
+    pub signing_alg: Option<SigningAlg>,
+    /// Whether a repeated token request (same secret, same scopes) gets the token answered earlier
+    /// while at least half of its lifetime remains, instead of a new one.
+    pub reuse: bool,
 }
 
 /// A token just issued.
@@ -27,12 +31,16 @@ pub struct TokenSettings {
 pub struct IssuedToken {
     /// The JWT.
     pub access_token: String,
-    /// Lifetime in seconds.
+    /// Seconds left: the lifetime, or less for a reused token.
     pub expires_in: u32,
     /// Scopes granted.
     pub scope: ScopeSet,
     /// The same, space-delimited, exactly as in the token's `scope` claim (for the response body).
     pub scope_text: String,
+    /// Whether this is a token answered before (see [`TokenSettings::reuse`]).
+    pub reused: bool,
+    /// The company's override of the token quota (`None`: the server's default).
+    pub quota_override: Option<u32>,
 }
 
 /// Why client authentication failed. Clients only ever see `invalid_client`; the reason is logged.

@@ -4,7 +4,7 @@
 //! extractor. What the server of this crate is: [`GroupsApi`].
 
 mod body;
-mod cursor;
+pub mod cursor;
 
 use std::sync::Arc;
 

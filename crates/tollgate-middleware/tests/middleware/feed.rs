@@ -28,13 +28,13 @@ async fn refused(v: &Verifier, token: &str, what: &str) {
 async fn revoked_deleted_rotated_and_narrowed_are_refused_within_one_second() {
     let (url, _db) = helpers::database().await;
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
-    let revoked = app.credential("users:read").await;
+    let revoked = app.credential("users:read users:write").await;
     let deleted = app.credential("users:read").await;
     let rotated = app.credential("users:read").await;
     let narrowed = app.credential("users:read users:write").await;
     let v = app.subscribed(|_| {}).await;
     let t_revoked = app.token(&revoked).await;
-    let t_kept = app.token(&revoked).await;
+    let t_kept = app.token_for(&revoked, Some("users:read")).await;
     let t_deleted = app.token(&deleted).await;
     let t_rotated = app.token(&rotated).await;
     let t_narrowed = app.token(&narrowed).await;
@@ -134,13 +134,13 @@ async fn the_subscriber_reconnects_after_a_restart_and_sees_what_changed_meanwhi
     let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
     let addr = app.addr;
     let gone = app.credential("users:read").await;
-    let kept = app.credential("users:read").await;
+    let kept = app.credential("users:read users:write").await;
     let v = app
         .subscribed(|f| f.max_staleness = Duration::from_secs(30))
         .await;
     let t_gone = app.token(&gone).await;
     let t_kept = app.token(&kept).await;
-    let t_later = app.token(&kept).await;
+    let t_later = app.token_for(&kept, Some("users:read")).await;
     assert!(v.verify(&t_gone).await.is_ok());
     let store = app.store.clone();
     app.stop().await;

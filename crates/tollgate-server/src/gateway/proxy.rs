@@ -71,7 +71,7 @@ async fn try_forward(
         headers.insert(UPGRADE, protocol.clone());
     }
     set_identity(&mut headers, &access);
-    set_forwarded(&mut headers, peer, host);
+    set_forwarded(&mut headers, peer, host, state.tls);
 
     let mut out = Request::new(body);
     *out.method_mut() = parts.method;
@@ -218,9 +218,14 @@ pub(crate) fn set_identity(headers: &mut HeaderMap, access: &Access) {
     }
 }
 
-/// `X-Forwarded-For` (the client's list, then the peer), `-Proto` (`http`: tollgate speaks plain
-/// HTTP) and `-Host` (the `Host` the client sent).
-fn set_forwarded(headers: &mut HeaderMap, peer: Option<IpAddr>, host: Option<HeaderValue>) {
+/// `X-Forwarded-For` (the client's list, then the peer), `-Proto` (`https` when tollgate serves
+/// TLS, else `http`) and `-Host` (the `Host` the client sent).
+fn set_forwarded(
+    headers: &mut HeaderMap,
+    peer: Option<IpAddr>,
+    host: Option<HeaderValue>,
+    tls: bool,
+) {
     if let Some(ip) = peer {
         let mut chain = String::new();
         for v in headers.get_all(&FORWARDED_FOR) {
@@ -234,7 +239,8 @@ fn set_forwarded(headers: &mut HeaderMap, peer: Option<IpAddr>, host: Option<Hea
             headers.insert(FORWARDED_FOR, v);
         }
     }
-    headers.insert(FORWARDED_PROTO, HeaderValue::from_static("http"));
+    let proto = if tls { "https" } else { "http" };
+    headers.insert(FORWARDED_PROTO, HeaderValue::from_static(proto));
     match host {
         Some(h) => {
             headers.insert(FORWARDED_HOST, h);

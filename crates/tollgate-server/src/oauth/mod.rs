@@ -35,7 +35,7 @@ pub use parse::TokenRequest;
         (status = 401, description = "invalid_client", body = crate::schemas::OAuthErrorDoc),
         (status = 413, description = "Body over the limit", body = crate::schemas::OAuthErrorDoc),
         (status = 415, description = "Unsupported content type", body = crate::schemas::OAuthErrorDoc),
-        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID, or token requests by this client ID", body = crate::schemas::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
+        (status = 429, description = "Over a rate limit: failed authentications by this address or client ID, token requests by this client ID, or the credential's issuance quota (new tokens per hour)", body = crate::schemas::TooManyRequestsDoc, headers(("Retry-After" = u64, description = "Seconds until the budget refills"))),
     ),
     security((), ("client_basic" = [])),
 )]
@@ -47,6 +47,7 @@ pub(crate) async fn token(State(state): State<AppState>, req: Request) -> Respon
         Err(TokenError::InvalidScope(_)) => TokenOutcome::InvalidScope,
         Err(TokenError::UnsupportedGrantType) => TokenOutcome::UnsupportedGrantType,
         Err(TokenError::TooManyRequests(_)) => TokenOutcome::RateLimited,
+        Err(TokenError::QuotaExceeded(_)) => TokenOutcome::QuotaExceeded,
         Err(TokenError::Internal) => TokenOutcome::Error,
         Err(_) => TokenOutcome::InvalidRequest,
     });
@@ -99,9 +100,15 @@ struct Managed {
 async fn management_request(state: &AppState, req: Request) -> Result<Managed, TokenError> {
     let (gate, req) = gated(state, req, ManagementRequest::parse).await?;
     gate.client(&req.client_id, false).await?;
-    let authenticated = ClientId::parse(&req.client_id)
-        .map_err(|_| ClientAuthFailure::UnknownClient)
-        .and_then(|id| state.authority.authenticate(&id, &req.secret));
+    let authenticated = match ClientId::parse(&req.client_id) {
+        Ok(id) => {
+            state
+                .authority
+                .authenticate_or_catch_up(&*state.store, &id, &req.secret)
+                .await
+        }
+        Err(_) => Err(ClientAuthFailure::UnknownClient),
+    };
     let Ok((caller, company)) = authenticated else {
         gate.failed(Some(&req.client_id)).await;
         return Err(TokenError::InvalidClient { basic: req.basic });
@@ -224,10 +231,16 @@ async fn gated<'s, T>(
 async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenError> {
     let (gate, req) = gated(state, req, TokenRequest::parse).await?;
     gate.client(&req.client_id, true).await?;
-    let issued = match ClientId::parse(&req.client_id)
-        .map_err(|_| IssueError::InvalidClient(ClientAuthFailure::UnknownClient))
-        .and_then(|id| state.authority.issue(&id, &req.secret, req.scope.as_ref()))
-    {
+    let issued = match ClientId::parse(&req.client_id) {
+        Ok(id) => {
+            state
+                .authority
+                .issue_or_catch_up(&*state.store, &id, &req.secret, req.scope.as_ref())
+                .await
+        }
+        Err(_) => Err(IssueError::InvalidClient(ClientAuthFailure::UnknownClient)),
+    };
+    let issued = match issued {
         Ok(issued) => issued,
         Err(e) => {
             if let IssueError::InvalidClient(why) = &e {
@@ -242,6 +255,16 @@ async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenEr
             return Err(TokenError::from(e).with_basic(req.basic));
         }
     };
+    if issued.reused {
+        state.metrics.token_reused();
+    } else {
+        // The quota counts new tokens only; over it, the token just signed is not handed out.
+        state
+            .rate_limits
+            .issued(&req.client_id, issued.quota_override)
+            .await
+            .map_err(TokenError::QuotaExceeded)?;
+    }
     let body = TokenResponse {
         token_type: "Bearer".into(),
         access_token: issued.access_token,

@@ -304,6 +304,31 @@ impl TokenRequest {
     }
 }
 
+/// What was parsed, for the fuzz target and the property tests (not an API: the endpoint reads the
+/// fields).
+#[doc(hidden)]
+impl TokenRequest {
+    /// The client ID.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The client secret.
+    pub fn secret(&self) -> &ClientSecret {
+        &self.secret
+    }
+
+    /// The scopes asked for (`None`: none given).
+    pub fn scope(&self) -> Option<&ScopeSet> {
+        self.scope.as_ref()
+    }
+
+    /// Whether the client authenticated with HTTP Basic.
+    pub fn basic(&self) -> bool {
+        self.basic
+    }
+}
+
 /// An introspection or revocation request, parsed; its caller not yet authenticated.
 pub(super) struct ManagementRequest {
     /// The caller's client ID.

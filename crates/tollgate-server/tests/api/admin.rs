@@ -52,6 +52,8 @@ pub(crate) async fn login(
         set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/admin"),
         "{set}"
     );
+    // Over plain HTTP a Secure cookie would never come back (tls.rs checks it is Secure on TLS).
+    assert!(!set.contains("Secure"), "{set}");
     let cookie = set.split(';').next().unwrap().to_owned();
     let s: Value = client
         .get(format!("{}/admin/api/v1/session", app.base))
@@ -929,5 +931,284 @@ async fn labels_are_escaped_in_the_panel() {
         html.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
             || html.contains("&lt;script&gt;"),
         "escaped"
+    );
+}
+
+/// Issue 13, bug 1: after the operator narrows the ceiling, saving the Edit page unchanged (or a
+/// PATCH) used to drop the stored scopes outside it, and widening the ceiling did not bring them back.
+#[tokio::test]
+async fn scopes_outside_a_narrowed_ceiling_survive_edits_and_come_back_when_it_widens() {
+    let (app, company, p) = admin_setup().await;
+    let cred = app
+        .credential_in(company, "groups:read groups:write users:read")
+        .await;
+    let stored = |app: &TestApp, id: String| {
+        let admin = app.admin.clone();
+        async move {
+            let id = tollgate_core::ids::ClientId::parse(&id).unwrap();
+            admin.credential(&id).await.unwrap().scopes.to_string()
+        }
+    };
+    let ceiling = |scopes: &str| CompanyChanges {
+        scopes: Some(scopes.parse().unwrap()),
+        ..CompanyChanges::default()
+    };
+    app.admin
+        .update_company(&company, ceiling("groups:read credentials:manage"))
+        .await
+        .unwrap();
+
+    // The Edit page shows them, disabled and marked; saving it unchanged keeps them.
+    let page = p
+        .req(
+            Method::GET,
+            &format!("/admin/credentials/{}", cred.client_id),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("not allowed for this company now"), "{page}");
+    assert!(
+        page.contains(r#"value="groups:write" checked disabled"#)
+            && page.contains(r#"value="users:read" checked disabled"#),
+        "{page}"
+    );
+    let csrf = hidden(&page, "csrf");
+    // What a browser sends: the enabled, ticked boxes only.
+    let r = p
+        .req(
+            Method::POST,
+            &format!("/admin/credentials/{}", cred.client_id),
+        )
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("label", "Payroll"),
+            ("scope", "groups:read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        stored(&app, cred.client_id.clone()).await,
+        "groups:read groups:write users:read"
+    );
+
+    // The admin API: a PATCH keeps them too, whether it sends them back or not; it cannot add one.
+    for scopes in [
+        json!(["groups:read"]),
+        json!(["groups:read", "groups:write"]),
+    ] {
+        let r = p
+            .req(
+                Method::PATCH,
+                &format!("/admin/api/v1/credentials/{}", cred.client_id),
+            )
+            .json(&json!({ "scopes": scopes }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{scopes}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            v["scopes"],
+            json!(["groups:read", "groups:write", "users:read"])
+        );
+        assert_eq!(v["effective_scopes"], json!(["groups:read"]));
+    }
+    let r = p
+        .req(
+            Method::PATCH,
+            &format!("/admin/api/v1/credentials/{}", cred.client_id),
+        )
+        .json(&json!({"scopes": ["credentials:manage", "groups:read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "credentials:manage is in the ceiling now");
+    let r = p
+        .req(
+            Method::PATCH,
+            &format!("/admin/api/v1/credentials/{}", cred.client_id),
+        )
+        .json(&json!({"scopes": ["groups:write"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "only dormant scopes: nothing in force");
+
+    // Widened again: every one is back in force.
+    app.admin
+        .update_company(
+            &company,
+            ceiling("groups:read groups:write users:read credentials:manage"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stored(&app, cred.client_id.clone()).await,
+        "credentials:manage groups:read groups:write users:read"
+    );
+    app.sync().await;
+    let token = app.token(&cred).await;
+    let r = app
+        .api(Method::POST, "/api/v2/groups", &token)
+        .json(
+            &json!({"name": "Payroll", "public": false, "parentId": app.root_group(&token).await}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "groups:write is in force again");
+}
+
+/// The value of the first hidden input `name` of a panel page (`csrf`, `nonce`).
+pub(crate) fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..][..html[start..].find('"').unwrap()].to_owned()
+}
+
+/// Issue 13, bug 2: a refused form comes back as it was sent, with the message next to the field.
+#[tokio::test]
+async fn refused_forms_keep_what_was_typed_and_say_which_field_is_wrong() {
+    let (app, company, p) = admin_setup().await;
+    let get = |path: &str| {
+        let r = p.req(Method::GET, path);
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    let page = get("/admin/credentials").await;
+    let nonce = hidden(&page, "nonce");
+    // A label of control characters: the label and the ticked scopes come back, the message is
+    // the label's.
+    let r = p
+        .req(Method::POST, "/admin/credentials")
+        .form(&[
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("nonce", nonce.as_str()),
+            ("label", "Payroll\u{7}"),
+            ("scope", "groups:read"),
+            ("scope", "users:read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("value=\"Payroll\u{7}\""), "{html}");
+    assert!(
+        html.contains(r#"value="groups:read" checked"#)
+            && html.contains(r#"value="users:read" checked"#)
+            && !html.contains(r#"value="groups:write" checked"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"aria-invalid="true" aria-describedby="label-error""#)
+            && html.contains(
+                r#"id="label-error" role="alert">Label must not contain control characters.<"#
+            ),
+        "{html}"
+    );
+    assert!(app.admin.credentials(&company).await.unwrap().is_empty());
+
+    // No scope ticked: the message is the scopes'.
+    let page = get("/admin/credentials").await;
+    let nonce = hidden(&page, "nonce");
+    let html = p
+        .req(Method::POST, "/admin/credentials")
+        .form(&[
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("nonce", nonce.as_str()),
+            ("label", "Payroll"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"value="Payroll""#), "{html}");
+    assert!(
+        html.contains(r#"<fieldset aria-invalid="true" aria-describedby="scopes-error">"#)
+            && html.contains("A credential needs at least one scope."),
+        "{html}"
+    );
+
+    // The Edit page: the label typed and the boxes ticked stay.
+    let cred = app.credential_in(company, "groups:read").await;
+    let path = format!("/admin/credentials/{}", cred.client_id);
+    let page = get(&path).await;
+    let html = p
+        .req(Method::POST, &path)
+        .form(&[
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("label", " "),
+            ("scope", "groups:write"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"value=" ""#) && html.contains(r#"value="groups:write" checked"#),
+        "{html}"
+    );
+    assert!(
+        !html.contains(r#"value="groups:read" checked"#),
+        "the form as sent, not as stored"
+    );
+    assert!(html.contains("Label must not be empty."), "{html}");
+
+    // Users: a short password keeps the email and the role chosen.
+    let page = get("/admin/users").await;
+    let html = p
+        .req(Method::POST, "/admin/users")
+        .form(&[
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("email", "grace@example.com"),
+            ("role", "admin"),
+            ("password", "short"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"value="grace@example.com""#), "{html}");
+    assert!(
+        html.contains(r#"<option value="admin" selected>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"aria-describedby="password-error""#)
+            && html.contains("A password has 12 to"),
+        "{html}"
+    );
+
+    // Login: a wrong password keeps the email.
+    let r = reqwest::Client::new()
+        .post(format!("{}/admin/login", app.base))
+        .form(&[
+            ("email", "ada@example.com"),
+            ("password", "not the password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r#"value="ada@example.com""#)
+            && html.contains(r#"aria-invalid="true" aria-describedby="login-error""#),
+        "{html}"
     );
 }

@@ -88,6 +88,11 @@ pub struct Cred {
     pub secret: String,
 }
 
+/// The credential's client ID, parsed (for the admin's calls).
+pub fn client_id(cred: &Cred) -> tollgate_core::ids::ClientId {
+    tollgate_core::ids::ClientId::parse(&cred.client_id).expect("client id")
+}
+
 pub async fn spawn() -> TestApp {
     spawn_with(|_| {}).await
 }
@@ -229,6 +234,20 @@ impl TestApp {
     }
 
     /// The Prometheus text of `/metrics`.
+    /// RFC 7662 introspection of `token` by `caller` (HTTP Basic): the response's JSON.
+    pub async fn introspect(&self, caller: &Cred, token: &str) -> Value {
+        self.client
+            .post(format!("{}/api/v2/oauth2/introspect", self.base))
+            .basic_auth(&caller.client_id, Some(&caller.secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("introspect")
+            .json()
+            .await
+            .expect("introspection JSON")
+    }
+
     pub async fn metrics_text(&self) -> String {
         self.client
             .get(format!("{}/metrics", self.base))

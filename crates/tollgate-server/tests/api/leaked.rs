@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tollgate_core::accounts::Role;
 
-use crate::admin::{PASSWORD, admin_setup, login, user};
+use crate::admin::{PASSWORD, admin_setup, hidden, login, user};
 use crate::helpers::{self, error_of};
 
 #[tokio::test]
@@ -114,4 +114,90 @@ async fn a_leaked_secret_is_revoked_from_its_text_and_audited() {
     assert_eq!(leaked.len(), 1, "{audit}");
     assert_eq!(leaked[0]["target"], cred.client_id.as_str());
     assert!(!audit.to_string().contains(&cred.secret) && !audit.to_string().contains(&fresh));
+}
+
+#[tokio::test]
+async fn the_panel_revokes_a_leaked_secret_pasted_into_its_form() {
+    let (app, company, p) = admin_setup().await;
+    let cred = app.credential_in(company, "groups:read").await;
+    let token = app.token(&cred).await;
+    let page = |p: &crate::admin::Panel| {
+        let r = p.req(Method::GET, "/admin/credentials");
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    let post = |p: &crate::admin::Panel, html: &str, secret: &str| {
+        let form = [
+            ("csrf", hidden(html, "csrf")),
+            ("nonce", hidden(html, "nonce")),
+            ("secret", secret.to_owned()),
+        ];
+        let r = p
+            .req(Method::POST, "/admin/credentials/revoke-leaked")
+            .form(&form);
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let html = page(&p).await;
+    assert!(html.contains("Revoke a leaked secret"), "{html}");
+
+    // Not one of this company's secrets: the message, and nothing changes.
+    let (status, body) = post(&p, &html, "tgsec_not-one-of-ours").await;
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("No credential of this company has that secret"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("tgsec_not-one-of-ours"),
+        "the pasted text is not echoed"
+    );
+    let (status, body) = post(&p, &page(&p).await, "  ").await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains(r#"id="secret-error" role="alert">Paste the leaked client secret.<"#)
+            && body.contains(r#"aria-invalid="true" aria-describedby="leaked-help secret-error""#),
+        "{body}"
+    );
+    assert_eq!(app.request_token(&cred).await.status(), 200);
+
+    // This company's secret, pasted with the newline an editor adds: revoked, a new secret shown once.
+    let (status, body) = post(&p, &page(&p).await, &format!("{}\n", cred.secret)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("no longer works"), "{body}");
+    let fresh = hidden_secret(&body);
+    assert_ne!(fresh, cred.secret);
+    assert!(
+        !body.contains(&cred.secret),
+        "the leaked secret is not shown back"
+    );
+    assert_eq!(
+        app.api(Method::GET, "/api/v2/groups", &token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(app.request_token(&cred).await.status(), 401);
+    let renewed = helpers::Cred {
+        secret: fresh,
+        ..cred.clone()
+    };
+    assert_eq!(app.request_token(&renewed).await.status(), 200);
+    let (leaked, audit) = p.audit_of("credential.secret_leaked").await;
+    assert_eq!(leaked.len(), 1, "{audit}");
+
+    // The same form sent again (a reload) does nothing more.
+    let (status, _) = post(&p, &html, &cred.secret).await;
+    assert_ne!(status, 200);
+    assert_eq!(p.audit_of("credential.secret_leaked").await.0.len(), 1);
+}
+
+/// The secret shown once on the credentials page.
+fn hidden_secret(html: &str) -> String {
+    let marker = "<code id=\"client-secret\">";
+    let start = html.find(marker).expect("a secret is shown") + marker.len();
+    html[start..][..html[start..].find('<').unwrap()].to_owned()
 }

@@ -18,10 +18,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tollgate_core::admin::{CompanyChanges, CredentialChanges};
 use tollgate_core::clock::{Clock, ManualClock, SystemClock};
-use tollgate_core::ids::ClientId;
 use tollgate_core::keys::{self, SigningAlg};
 
-use crate::helpers::{self, Backend, Cred, TestApp, TestDb, error_of, until};
+use crate::helpers::{self, Backend, Cred, TestApp, TestDb, client_id, error_of, until};
 
 const ISSUER: &str = "https://tollgate.cluster.test";
 /// The safety-net poll, slowed down so that it cannot be what makes a test pass.
@@ -136,10 +135,6 @@ async fn published_kids(node: &TestApp) -> Vec<String> {
         .collect()
 }
 
-fn client_id(cred: &Cred) -> ClientId {
-    ClientId::parse(&cred.client_id).unwrap()
-}
-
 #[tokio::test]
 async fn a_credential_deleted_on_one_node_is_refused_on_the_others_within_a_second() {
     let c = cluster().await;
@@ -229,6 +224,8 @@ async fn the_gateways_checks_follow_revocation_narrowing_and_deletion_on_every_n
     let c = cluster().await;
     let cred = c.credential("groups:read groups:write").await;
     let revoked = c.nodes[0].token(&cred).await;
+    // Past half the first one's lifetime: another token, not the first answered again (reuse).
+    c.clock.advance(1801);
     let token = c.nodes[0].token(&cred).await;
     for node in &c.nodes {
         assert_eq!(verified(node, &revoked).await, 200);
@@ -287,6 +284,8 @@ async fn a_token_revoked_on_one_node_is_refused_on_the_others_within_a_second() 
     let c = cluster().await;
     let cred = c.credential("groups:read").await;
     let token = c.nodes[0].token(&cred).await;
+    // Past half the first one's lifetime: another token, not the first answered again (reuse).
+    c.clock.advance(1801);
     let other = c.nodes[0].token(&cred).await;
     assert_eq!(status(&c.nodes[2], &token).await, 200);
 
@@ -465,19 +464,6 @@ fn postgres_addr(url: &str) -> SocketAddr {
     hostport.parse().unwrap()
 }
 
-async fn introspect(node: &TestApp, caller: &Cred, token: &str) -> Value {
-    node.client
-        .post(format!("{}/api/v2/oauth2/introspect", node.base))
-        .basic_auth(&caller.client_id, Some(&caller.secret))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn ready(node: &TestApp) -> u16 {
     node.client
         .get(format!("{}/readyz", node.base))
@@ -507,7 +493,7 @@ async fn nodes_serve_from_cache_while_the_database_is_away_and_catch_up_when_it_
         // Tokens are issued and checked from the in-memory directory. (The example API's own data
         // lives in the database: its calls fail with 500 meanwhile.)
         assert_eq!(node.request_token(&cred).await.status(), 200);
-        assert_eq!(introspect(node, &cred, &token).await["active"], true);
+        assert_eq!(node.introspect(&cred, &token).await["active"], true);
     }
 
     // A change the nodes cannot hear of while they are cut off: the NOTIFY is lost for them.

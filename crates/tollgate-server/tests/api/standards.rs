@@ -131,9 +131,10 @@ async fn jwks_publishes_the_signing_key_and_tokens_verify_offline() {
     let keys = set["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["kid"], kid_of(&token).as_str());
-    assert_eq!(keys[0]["alg"], "EdDSA");
+    assert_eq!(keys[0]["alg"], "ES256", "the default of a new installation");
     assert_eq!(keys[0]["use"], "sig");
-    assert_eq!(keys[0]["kty"], "OKP");
+    assert_eq!(keys[0]["kty"], "EC");
+    assert_eq!(keys[0]["crv"], "P-256");
     assert!(keys[0].get("d").is_none(), "no private part");
     let claims = verify_offline(&app, &token).await.unwrap();
     assert_eq!(claims["client_id"], cred.client_id.as_str());
@@ -201,9 +202,9 @@ async fn key_rotation_keeps_old_tokens_valid_until_the_overlap_ends() {
 }
 
 #[tokio::test]
-async fn es256_and_rs256_are_selectable() {
-    for alg in ["ES256", "RS256"] {
-        let app = helpers::spawn_with(|s| s.signing_alg = alg.parse().unwrap()).await;
+async fn each_algorithm_is_selectable() {
+    for alg in ["EdDSA", "ES256", "RS256"] {
+        let app = helpers::spawn_with(|s| s.signing_alg = Some(alg.parse().unwrap())).await;
         let cred = app.credential("groups:read").await;
         let token = app.token(&cred).await;
         let h: Value = serde_json::from_slice(
@@ -222,10 +223,10 @@ async fn es256_and_rs256_are_selectable() {
             200
         );
         verify_offline(&app, &token).await.unwrap();
-        // alg confusion: the same token re-labelled EdDSA is refused.
+        // alg confusion: the same token re-labelled with another algorithm is refused.
         let mut parts: Vec<String> = token.split('.').map(String::from).collect();
         let mut hv = h.clone();
-        hv["alg"] = json!("EdDSA");
+        hv["alg"] = json!(if alg == "EdDSA" { "ES256" } else { "EdDSA" });
         parts[0] = URL_SAFE_NO_PAD.encode(hv.to_string());
         let forged = parts.join(".");
         assert_eq!(
@@ -241,27 +242,38 @@ async fn es256_and_rs256_are_selectable() {
 
 #[tokio::test]
 async fn changing_the_configured_algorithm_rotates_at_start() {
+    use jsonwebtoken::Algorithm;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let alg_of = |t: &str| jsonwebtoken::decode_header(t).unwrap().alg;
+    // A new database, nothing configured: ES256.
     let app = helpers::spawn_with(|s| s.database_url = url.clone()).await;
     let cred = app.credential("groups:read").await;
-    let ed_token = app.token(&cred).await;
+    let es_token = app.token(&cred).await;
+    assert_eq!(alg_of(&es_token), Algorithm::ES256);
     let issuer = app.base.clone();
     app.stop().await;
-    let app = helpers::spawn_with(|s| {
-        s.database_url = url.clone();
-        s.issuer = Some(issuer.clone());
-        s.signing_alg = SigningAlg::ES256;
-    })
-    .await;
-    let es_token = app.token(&cred).await;
+    let restart = |alg: Option<SigningAlg>| {
+        let (url, issuer) = (url.clone(), issuer.clone());
+        helpers::spawn_with(move |s| {
+            s.database_url = url;
+            s.issuer = Some(issuer);
+            s.signing_alg = alg;
+        })
+    };
+    // Configured EdDSA: rotated at start.
+    let app = restart(Some(SigningAlg::EdDSA)).await;
+    let ed_token = app.token(&cred).await;
+    assert_eq!(alg_of(&ed_token), Algorithm::EdDSA);
+    app.stop().await;
+    // Nothing configured again: the database keeps the algorithm it has, and its key.
+    let app = restart(None).await;
+    let token = app.token(&cred).await;
+    assert_eq!(alg_of(&token), Algorithm::EdDSA);
+    assert_eq!(kid_of(&token), kid_of(&ed_token), "no rotation");
+    // The ES256 key stays published for one token lifetime: its token still works.
     assert_eq!(
-        jsonwebtoken::decode_header(&es_token).unwrap().alg,
-        jsonwebtoken::Algorithm::ES256
-    );
-    // The EdDSA key stays published for one token lifetime: its token still works.
-    assert_eq!(
-        app.api(Method::GET, "/api/v2/groups", &ed_token)
+        app.api(Method::GET, "/api/v2/groups", &es_token)
             .send()
             .await
             .unwrap()
@@ -424,6 +436,8 @@ async fn revocation_refuses_the_token_at_once_and_everywhere() {
     let app = helpers::spawn().await;
     let cred = app.credential("groups:read").await;
     let token = app.token(&cred).await;
+    // Issued past half the first one's lifetime, so not the same token answered again (reuse).
+    app.clock.advance(1801);
     let other_token = app.token(&cred).await;
     // A second node on the same database.
     let node2 = helpers::spawn_with(|s| {
@@ -632,16 +646,21 @@ async fn resigned(app: &TestApp, token: &str, edit: impl FnOnce(&mut Value)) -> 
         .into_iter()
         .rfind(|k| k.retired_at.is_none())
         .unwrap();
-    assert_eq!(key.alg, SigningAlg::EdDSA);
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    let (alg, signer) = match key.alg {
+        SigningAlg::EdDSA => (
+            jsonwebtoken::Algorithm::EdDSA,
+            jsonwebtoken::EncodingKey::from_ed_der(&key.private_pkcs8),
+        ),
+        SigningAlg::ES256 => (
+            jsonwebtoken::Algorithm::ES256,
+            jsonwebtoken::EncodingKey::from_ec_der(&key.private_pkcs8),
+        ),
+        SigningAlg::RS256 => panic!("re-signing with RS256 is not needed here"),
+    };
+    let mut header = jsonwebtoken::Header::new(alg);
     header.typ = Some("at+jwt".into());
     header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(
-        &header,
-        &claims,
-        &jsonwebtoken::EncodingKey::from_ed_der(&key.private_pkcs8),
-    )
-    .unwrap()
+    jsonwebtoken::encode(&header, &claims, &signer).unwrap()
 }
 
 #[tokio::test]

@@ -85,13 +85,14 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
     async fn create_company(&self, c: &Company) -> Result<(), StoreError> {
         let mut c_ = self.conn().await?;
         query::<D>(
-            "INSERT INTO companies(id, name, scopes, max_credentials, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO companies(id, name, scopes, max_credentials, token_quota_per_hour, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .arg(&c.id.to_string())
         .arg(&c.name)
         .arg(&c.scopes.to_string())
         .arg(i64::from(c.max_credentials))
+        .arg(c.token_quota_per_hour.map(i64::from))
         .arg(c.created_at)
         .arg(c.updated_at)
         .execute(c_.ex())
@@ -103,7 +104,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
     async fn get_company(&self, id: &CompanyId) -> Result<Option<Company>, StoreError> {
         let mut c = self.conn().await?;
         let row = query::<D>(
-            "SELECT id, name, scopes, max_credentials, created_at, updated_at \
+            "SELECT id, name, scopes, max_credentials, token_quota_per_hour, created_at, updated_at \
              FROM companies WHERE id = $1",
         )
         .arg(&id.to_string())
@@ -116,7 +117,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
     async fn list_companies(&self) -> Result<Vec<Company>, StoreError> {
         let mut c = self.conn().await?;
         let rows = query::<D>(
-            "SELECT id, name, scopes, max_credentials, created_at, updated_at \
+            "SELECT id, name, scopes, max_credentials, token_quota_per_hour, created_at, updated_at \
              FROM companies ORDER BY created_at, id",
         )
         .fetch_all(c.ex())
@@ -128,12 +129,13 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
     async fn update_company(&self, c: &Company) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         let r = query::<D>(
-            "UPDATE companies SET name = $1, scopes = $2, max_credentials = $3, updated_at = $4 \
-             WHERE id = $5",
+            "UPDATE companies SET name = $1, scopes = $2, max_credentials = $3, \
+             token_quota_per_hour = $4, updated_at = $5 WHERE id = $6",
         )
         .arg(&c.name)
         .arg(&c.scopes.to_string())
         .arg(i64::from(c.max_credentials))
+        .arg(c.token_quota_per_hour.map(i64::from))
         .arg(c.updated_at)
         .arg(&c.id.to_string())
         .execute(conn.ex())

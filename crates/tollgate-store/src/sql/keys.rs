@@ -115,7 +115,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
             }
         };
         // One transaction: a failure (a row no configured key opens) leaves every row as it was.
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(lock) = D::LOCK_SIGNING_KEYS {
             query::<D>(lock).execute(tx.ex()).await.map_err(backend)?;
         }
@@ -167,7 +167,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         // blindly, two such rotations can retire each other's key and leave none current. So the
         // key kept is the one added last among `keep` and the unretired keys: in the usual case
         // that is `keep` itself, and rotations racing each other all converge on the same key.
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(lock) = D::LOCK_SIGNING_KEYS {
             query::<D>(lock).execute(tx.ex()).await.map_err(backend)?;
         }

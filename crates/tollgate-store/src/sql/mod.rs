@@ -63,6 +63,14 @@ impl<D: Dialect> SqlStore<D> {
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, D>, StoreError> {
         self.pool.begin().await.map_err(backend)
     }
+
+    /// A transaction that reads, then writes what it read ([`Dialect::BEGIN_WRITE`]).
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, D>, StoreError> {
+        match D::BEGIN_WRITE {
+            Some(begin) => self.pool.begin_with(begin).await.map_err(backend),
+            None => self.begin().await,
+        }
+    }
 }
 
 /// `Ok` if the statement changed a row, [`StoreError::NotFound`] if it matched none.

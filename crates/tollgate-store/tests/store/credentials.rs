@@ -42,10 +42,17 @@ async fn company_create_list_and_update(b: Backend) {
                 name: Some("Acme Inc".into()),
                 scopes: Some(ss("groups:read")),
                 max_credentials: Some(2),
+                token_quota_per_hour: Some(Some(500)),
             },
         )
         .await
         .unwrap();
+    assert_eq!(updated.token_quota_per_hour, Some(500));
+    assert_eq!(
+        e.admin.company(&a.id).await.unwrap().token_quota_per_hour,
+        Some(500),
+        "stored"
+    );
     assert_eq!(updated.name, "Acme Inc");
     assert_eq!(updated.scopes, ss("groups:read"));
     assert_eq!(updated.max_credentials, 2);

@@ -17,4 +17,5 @@ mod authority;
 mod credentials;
 mod feed;
 mod open;
+mod properties;
 mod upgrade;

@@ -219,6 +219,23 @@ fn company_and_credential_commands() {
     assert_eq!(shown["scopes"], json!(["groups:read", "groups:write"]));
     assert_eq!(shown["effective_scopes"], json!(["groups:read"]));
 
+    // The token quota override: a number, or back to the server's default.
+    assert_eq!(narrowed["token_quota_per_hour"], Value::Null);
+    let quota = ["company", "update", &cid, "--token-quota-per-hour"];
+    let set = ok_json(&db, &[&quota[..], &["500"]].concat());
+    assert_eq!(set["token_quota_per_hour"], 500);
+    assert_eq!(
+        ok_json(&db, &["company", "show", &cid])["token_quota_per_hour"],
+        500
+    );
+    fails(
+        &db,
+        &[&quota[..], &["lots"]].concat(),
+        "a number of tokens per hour (0: no quota), or `default`",
+    );
+    let reset = ok_json(&db, &[&quota[..], &["default"]].concat());
+    assert_eq!(reset["token_quota_per_hour"], Value::Null);
+
     let rotated = ok_json(&db, &["credential", "rotate", &client_id, "--grace", "60"]);
     let new_secret = rotated["client_secret"].as_str().unwrap();
     assert_ne!(new_secret, secret);
@@ -287,6 +304,9 @@ fn company_and_credential_commands() {
             "credential.updated",
             "credential.created",
             "company.updated",
+            // The quota set, then back to the default (the refused value wrote nothing).
+            "company.updated",
+            "company.updated",
             "credential.rotated",
             "credential.rotated",
             "credential.deleted",
@@ -309,6 +329,28 @@ fn config_file_unknown_keys_are_refused() {
         .unwrap();
     assert_ne!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stderr).contains("bogus"));
+}
+
+#[test]
+fn tls_flags_go_together_and_bad_files_stop_serve_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    fails(&db, &["serve", "--tls-cert", "c.pem"], "--tls-key");
+    let cert = dir.path().join("missing-cert.pem");
+    let o = run(
+        &db,
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            "k.pem",
+        ],
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("missing-cert.pem"), "{}", o.stderr);
 }
 
 #[tokio::test]
@@ -456,7 +498,13 @@ async fn serve_demo_answers_the_reference_curl_commands_and_stops_on_sigterm() {
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["token_type"], "Bearer");
-    assert_eq!(v["expires_in"], 3600);
+    // A full hour, or less when an earlier request of the same credential and scopes is answered
+    // again by token reuse (expires_in: the time left).
+    assert!(
+        (3590..=3600).contains(&v["expires_in"].as_i64().unwrap()),
+        "{}",
+        v["expires_in"]
+    );
     let token = v["access_token"].as_str().unwrap().to_owned();
     // Step 2, as written.
     let r = http
@@ -568,12 +616,12 @@ fn key_rotate_and_list() {
     let db = dir.path().join("t.db");
     assert_eq!(ok_json(&db, &["key", "list"]), json!([]));
     let first = ok_json(&db, &["key", "rotate"]);
-    assert_eq!(first["alg"], "EdDSA");
+    assert_eq!(first["alg"], "ES256", "the default with no key yet");
     let second = ok_json(
         &db,
-        &["key", "rotate", "--overlap", "600", "--alg", "ES256"],
+        &["key", "rotate", "--overlap", "600", "--alg", "EdDSA"],
     );
-    assert_eq!(second["alg"], "ES256");
+    assert_eq!(second["alg"], "EdDSA");
     let list = ok_json(&db, &["key", "list"]);
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);

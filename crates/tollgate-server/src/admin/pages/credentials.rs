@@ -1,5 +1,5 @@
 //! The credential pages: the list (with the secret just created or rotated, shown once), create,
-//! edit, rotate, delete.
+//! edit, rotate, delete, and revoking a leaked secret from its text.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tollgate_core::admin::CredentialChanges;
 use tollgate_core::clock::rfc3339;
 
-use super::panel::{Form, PanelAdmin, check_nonce, error_page, html, new_nonce};
+use super::panel::{
+    ErrorOn as _, Form, FormError, PanelAdmin, check_nonce, error_page, html, new_nonce,
+};
 use crate::admin::api::{self, ops};
 use crate::error::AdminApiError;
 use crate::state::AppState;
@@ -19,6 +21,21 @@ struct Row {
     scopes: String,
     created_at: String,
     last_used_at: String,
+}
+
+/// What the admin typed and ticked in a form that was refused: shown again as it was.
+struct Draft {
+    label: String,
+    scopes: Vec<String>,
+}
+
+impl Draft {
+    fn of(form: &Form) -> Self {
+        Self {
+            label: form.get("label").unwrap_or("").to_owned(),
+            scopes: form.all("scope").into_iter().map(str::to_owned).collect(),
+        }
+    }
 }
 
 struct ShownSecret {
@@ -32,11 +49,14 @@ struct CredentialsPage {
     email: String,
     csrf: String,
     credentials: Vec<Row>,
-    ceiling: Vec<String>,
+    /// The company's scopes, ticked as the refused create form had them.
+    ceiling: Vec<(String, bool)>,
+    /// The create form's label, as the refused form had it.
+    label: String,
     count: usize,
     max: u32,
     at_limit: bool,
-    error: Option<String>,
+    error: Option<FormError>,
     notice: Option<String>,
     secret: Option<ShownSecret>,
     nonce: String,
@@ -59,6 +79,7 @@ async fn secret_page(
         admin,
         status,
         None,
+        None,
         Some(notice.to_owned()),
         Some(shown),
     )
@@ -74,7 +95,8 @@ async fn credentials_page(
     state: &AppState,
     admin: &PanelAdmin,
     status: StatusCode,
-    error: Option<String>,
+    error: Option<FormError>,
+    draft: Option<Draft>,
     notice: Option<String>,
     secret: Option<ShownSecret>,
 ) -> Response {
@@ -100,13 +122,22 @@ async fn credentials_page(
         })
         .collect();
     let count = rows.len();
+    let draft = draft.unwrap_or(Draft {
+        label: String::new(),
+        scopes: Vec::new(),
+    });
     html(
         status,
         &CredentialsPage {
             email: admin.email.clone(),
             csrf: admin.csrf.clone(),
             credentials: rows,
-            ceiling: company.scopes.iter().map(|s| s.to_string()).collect(),
+            ceiling: company
+                .scopes
+                .iter()
+                .map(|s| (s.to_string(), draft.scopes.iter().any(|d| d == s.as_str())))
+                .collect(),
+            label: draft.label,
             count,
             max: company.max_credentials,
             at_limit: count >= company.max_credentials as usize,
@@ -132,7 +163,7 @@ pub(super) async fn credentials(
         }
         _ => "Done.".to_owned(),
     });
-    credentials_page(&state, &admin, StatusCode::OK, None, notice, None).await
+    credentials_page(&state, &admin, StatusCode::OK, None, None, notice, None).await
 }
 
 /// Checks the CSRF token, then the form's one-use token: `Some(response)` to send instead.
@@ -176,8 +207,16 @@ pub(super) async fn create(
         }
         Err(AdminApiError::Csrf) => error_page(&AdminApiError::Csrf, "/admin/credentials"),
         Err(e) => {
-            let (status, _, message) = e.parts();
-            credentials_page(&state, &admin, status, Some(message), None, None).await
+            credentials_page(
+                &state,
+                &admin,
+                e.parts().0,
+                Some(FormError::of(&e)),
+                Some(Draft::of(&form)),
+                None,
+                None,
+            )
+            .await
         }
     }
 }
@@ -190,7 +229,9 @@ struct EditPage {
     client_id: String,
     label: String,
     scopes: Vec<(String, bool)>,
-    error: Option<String>,
+    /// Scopes the credential holds outside the company's ceiling: shown, kept, not editable.
+    dormant: Vec<String>,
+    error: Option<FormError>,
     nonce: String,
 }
 
@@ -199,7 +240,8 @@ async fn edit_view(
     admin: &PanelAdmin,
     client_id: &str,
     status: StatusCode,
-    error: Option<String>,
+    error: Option<FormError>,
+    draft: Option<Draft>,
 ) -> Response {
     let c = match api::own_credential(state, &admin.actor, client_id).await {
         Ok(c) => c,
@@ -209,16 +251,30 @@ async fn edit_view(
         Ok(c) => c,
         Err(e) => return error_page(&e, "/admin/credentials"),
     };
+    // A refused form is shown as it was sent; else the credential as stored.
+    let (label, ticked) = match draft {
+        Some(d) => (d.label, d.scopes),
+        None => (
+            c.label.clone(),
+            c.scopes.iter().map(|s| s.to_string()).collect(),
+        ),
+    };
     html(
         status,
         &EditPage {
             email: admin.email.clone(),
             csrf: admin.csrf.clone(),
             client_id: c.client_id.as_str().to_owned(),
-            label: c.label.clone(),
+            label,
             scopes: ceiling
                 .iter()
-                .map(|s| (s.to_string(), c.scopes.contains(s)))
+                .map(|s| (s.to_string(), ticked.iter().any(|t| t == s.as_str())))
+                .collect(),
+            dormant: c
+                .scopes
+                .difference(&ceiling)
+                .iter()
+                .map(|s| s.to_string())
                 .collect(),
             error,
             nonce: new_nonce(),
@@ -231,7 +287,7 @@ pub(super) async fn edit_page(
     admin: PanelAdmin,
     Path(id): Path<String>,
 ) -> Response {
-    edit_view(&state, &admin, &id, StatusCode::OK, None).await
+    edit_view(&state, &admin, &id, StatusCode::OK, None, None).await
 }
 
 pub(super) async fn update(
@@ -254,8 +310,16 @@ pub(super) async fn update(
         Err(e @ AdminApiError::Csrf) => error_page(&e, "/admin/credentials"),
         Err(e) if e.is_not_found() => error_page(&e, "/admin/credentials"),
         Err(e) => {
-            let (status, _, message) = e.parts();
-            edit_view(&state, &admin, &id, status, Some(message)).await
+            let error = Some(FormError::of(&e));
+            edit_view(
+                &state,
+                &admin,
+                &id,
+                e.parts().0,
+                error,
+                Some(Draft::of(&form)),
+            )
+            .await
         }
     }
 }
@@ -289,7 +353,52 @@ pub(super) async fn rotate(
         Err(e) if e.is_not_found() => error_page(&e, "/admin/credentials"),
         Err(e) => {
             let (status, _, message) = e.parts();
-            edit_view(&state, &admin, &id, status, Some(message)).await
+            let error = Some(FormError::at("grace", &message));
+            edit_view(&state, &admin, &id, status, error, None).await
+        }
+    }
+}
+
+/// `POST /admin/credentials/revoke-leaked` (field `secret`): the leaked secret and its tokens stop
+/// at once, and its credential's new secret is shown once. A secret that is not one of this
+/// company's gets the list with the message, and nothing changes.
+pub(super) async fn revoke_leaked(
+    State(state): State<AppState>,
+    admin: PanelAdmin,
+    form: Form,
+) -> Response {
+    if let Some(refused) = guard_secret_form(&state, &admin, &form) {
+        return refused;
+    }
+    let result = async {
+        let text = form.get("secret").map(str::trim).unwrap_or("");
+        if text.is_empty() {
+            return Err(AdminApiError::InvalidInput(
+                "paste the leaked client secret".into(),
+            ));
+        }
+        let leaked = tollgate_core::secret::ClientSecret::new(text);
+        ops::revoke_leaked(&state, &admin.actor, &leaked).await
+    }
+    .await;
+    match result {
+        Ok(r) => {
+            let notice = format!(
+                "The leaked secret of \u{201c}{}\u{201d} no longer works, and neither do its tokens. \
+                 Give the integration the new secret below.",
+                r.credential.label
+            );
+            secret_page(&state, &admin, StatusCode::OK, &notice, &r).await
+        }
+        Err(e) => {
+            let (status, _, message) = e.parts();
+            let message = if e.is_not_found() {
+                "No credential of this company has that secret: nothing was changed.".to_owned()
+            } else {
+                message
+            };
+            let error = Some(FormError::at("secret", &message));
+            credentials_page(&state, &admin, status, error, None, None, None).await
         }
     }
 }

@@ -16,14 +16,22 @@ use crate::state::AppState;
 #[template(path = "login.html")]
 struct LoginPage {
     error: Option<String>,
+    /// The email a refused login was sent with (kept: only the password is typed again).
+    email: String,
 }
 
 pub(super) async fn login_page() -> Response {
-    html(StatusCode::OK, &LoginPage { error: None })
+    html(
+        StatusCode::OK,
+        &LoginPage {
+            error: None,
+            email: String::new(),
+        },
+    )
 }
 
 fn session_cookie_header(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
-    let secure = if state.base_url.starts_with("https://") {
+    let secure = if state.tls || state.base_url.starts_with("https://") {
         "; Secure"
     } else {
         ""
@@ -48,6 +56,7 @@ pub(super) async fn login(
                 error: Some(
                     "This login form was sent from another site; log in from this page.".into(),
                 ),
+                email: String::new(),
             },
         );
     }
@@ -60,6 +69,7 @@ pub(super) async fn login(
             status,
             &LoginPage {
                 error: Some(message),
+                email,
             },
         );
     }
@@ -77,6 +87,7 @@ pub(super) async fn login(
             AdminApiError::BadLogin.parts().0,
             &LoginPage {
                 error: Some("Wrong email or password.".into()),
+                email,
             },
         ),
         Err(e) => error_page(&e.into(), "/admin/login"),

@@ -16,7 +16,9 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
-use credentials::{create, credentials, delete, delete_page, edit_page, rotate, update};
+use credentials::{
+    create, credentials, delete, delete_page, edit_page, revoke_leaked, rotate, update,
+};
 use login::{home, login, login_page, logout};
 use users::{add_user, audit, remove_user, set_role, users};
 
@@ -30,6 +32,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/admin/credentials/{client_id}",
             get(edit_page).post(update),
         )
+        .route("/admin/credentials/revoke-leaked", post(revoke_leaked))
         .route("/admin/credentials/{client_id}/rotate", post(rotate))
         .route(
             "/admin/credentials/{client_id}/delete",

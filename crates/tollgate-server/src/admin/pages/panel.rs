@@ -91,6 +91,70 @@ pub(super) fn error_page(e: &AdminApiError, back: &str) -> Response {
     )
 }
 
+/// A form's error as the panel shows it: in sentence case, next to the field it is about (the
+/// templates give that field `aria-invalid` and point its `aria-describedby` at the message), or
+/// above the form (`field` = "form") when it is about no one field.
+pub(super) struct FormError {
+    pub(super) field: &'static str,
+    pub(super) message: String,
+}
+
+impl FormError {
+    /// The error of `e`, placed by what it is about.
+    pub(super) fn of(e: &AdminApiError) -> Self {
+        let (_, _, message) = e.parts();
+        let field = match e {
+            AdminApiError::UnknownScope(_) | AdminApiError::ScopeNotAllowed(_) => "scopes",
+            AdminApiError::EmailTaken => "email",
+            AdminApiError::InvalidInput(m) => ["label", "scope", "email", "password", "role"]
+                .into_iter()
+                .find(|f| m.contains(f))
+                .map_or("form", |f| if f == "scope" { "scopes" } else { f }),
+            _ => "form",
+        };
+        Self::at(field, &message)
+    }
+
+    /// `message` about `field`.
+    pub(super) fn at(field: &'static str, message: &str) -> Self {
+        Self {
+            field,
+            message: sentence(message),
+        }
+    }
+
+    /// Whether the error is about `field` (the templates ask).
+    pub(super) fn is(&self, field: &str) -> bool {
+        self.field == field
+    }
+}
+
+/// What the templates ask of a page's `error`: its message, if it is about `field`.
+pub(super) trait ErrorOn {
+    fn on(&self, field: &str) -> Option<&str>;
+}
+
+impl ErrorOn for Option<FormError> {
+    fn on(&self, field: &str) -> Option<&str> {
+        self.as_ref()
+            .filter(|e| e.is(field))
+            .map(|e| e.message.as_str())
+    }
+}
+
+/// `message` with a capital first letter and a final full stop.
+fn sentence(message: &str) -> String {
+    let mut chars = message.trim().chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 /// A logged-in panel user, or a redirect to the login page.
 pub(super) struct PanelUser {
     pub(super) session: ActiveSession,

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tollgate_core::accounts::Role;
 use tollgate_core::clock::rfc3339;
 
-use super::panel::{Form, PanelAdmin, error_page, html};
+use super::panel::{ErrorOn as _, Form, FormError, PanelAdmin, error_page, html};
 use crate::error::AdminApiError;
 use crate::state::AppState;
 
@@ -25,14 +25,18 @@ struct UsersPage {
     csrf: String,
     users: Vec<UserRow>,
     roles: Vec<String>,
-    error: Option<String>,
+    error: Option<FormError>,
+    /// The add-user form's email and role, as a refused form had them.
+    new_email: String,
+    new_role: String,
 }
 
 async fn users_page(
     state: &AppState,
     admin: &PanelAdmin,
     status: StatusCode,
-    error: Option<String>,
+    error: Option<FormError>,
+    draft: Option<&Form>,
 ) -> Response {
     let list = match state.accounts.users(&admin.actor).await {
         Ok(l) => l,
@@ -57,25 +61,35 @@ async fn users_page(
                 .map(|r| r.as_str().to_owned())
                 .collect(),
             error,
+            new_email: draft.and_then(|f| f.get("email")).unwrap_or("").to_owned(),
+            new_role: draft
+                .and_then(|f| f.get("role"))
+                .unwrap_or("member")
+                .to_owned(),
         },
     )
 }
 
 pub(super) async fn users(State(state): State<AppState>, admin: PanelAdmin) -> Response {
-    users_page(&state, &admin, StatusCode::OK, None).await
+    users_page(&state, &admin, StatusCode::OK, None, None).await
 }
 
 async fn users_result(
     state: &AppState,
     admin: &PanelAdmin,
     r: Result<(), AdminApiError>,
+    draft: Option<&Form>,
 ) -> Response {
     match r {
         Ok(()) => Redirect::to("/admin/users").into_response(),
         Err(AdminApiError::Csrf) => error_page(&AdminApiError::Csrf, "/admin/users"),
         Err(e) => {
-            let (status, _, message) = e.parts();
-            users_page(state, admin, status, Some(message)).await
+            // Errors of the add form go next to its fields; the others above the list.
+            let error = match draft {
+                Some(_) => FormError::of(&e),
+                None => FormError::at("form", &e.parts().2),
+            };
+            users_page(state, admin, e.parts().0, Some(error), draft).await
         }
     }
 }
@@ -101,7 +115,7 @@ pub(super) async fn add_user(
         Ok(())
     }
     .await;
-    users_result(&state, &admin, r).await
+    users_result(&state, &admin, r, Some(&form)).await
 }
 
 fn parse_user_id(id: &str) -> Result<tollgate_core::accounts::UserId, AdminApiError> {
@@ -125,7 +139,7 @@ pub(super) async fn set_role(
         Ok(())
     }
     .await;
-    users_result(&state, &admin, r).await
+    users_result(&state, &admin, r, None).await
 }
 
 pub(super) async fn remove_user(
@@ -143,7 +157,7 @@ pub(super) async fn remove_user(
         Ok(())
     }
     .await;
-    users_result(&state, &admin, r).await
+    users_result(&state, &admin, r, None).await
 }
 
 // ---------- audit ----------
