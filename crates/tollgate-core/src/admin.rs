@@ -7,12 +7,14 @@ use std::sync::Arc;
 use tollgate_proto::ScopeSet;
 
 use crate::accounts::AuditEvent;
+use crate::allowlist::IpAllowlist;
 use crate::catalog::{ScopeCatalog, UnknownScopes};
 use crate::clock::Clock;
+use crate::clock::UnixTime;
 use crate::directory::Directory;
 use crate::ids::SecretId;
 use crate::ids::{ClientId, CompanyId};
-use crate::model::{Company, Credential, DEFAULT_MAX_CREDENTIALS, StoredSecret};
+use crate::model::{Company, Credential, CredentialAccess, DEFAULT_MAX_CREDENTIALS, StoredSecret};
 use crate::random::RandomError;
 use crate::secret::{ClientSecret, SecretHasher};
 use crate::store::{CredentialStore, StoreError};
@@ -98,6 +100,10 @@ pub struct CredentialChanges {
     pub label: Option<String>,
     /// New scopes.
     pub scopes: Option<ScopeSet>,
+    /// New expiry: `Some(None)` removes it; a time must lie in the future.
+    pub expires_at: Option<Option<UnixTime>>,
+    /// New IP allowlist (empty: any address).
+    pub allowed_ips: Option<IpAllowlist>,
 }
 
 /// The operations, over a store.
@@ -133,6 +139,17 @@ fn check_name(what: &str, s: &str) -> Result<String, AdminError> {
         )));
     }
     Ok(t.to_owned())
+}
+
+/// An expiry being set must lie ahead: one in the past would end the credential while saying it
+/// was set.
+fn check_expiry(expires_at: Option<UnixTime>, now: UnixTime) -> Result<(), AdminError> {
+    match expires_at {
+        Some(t) if t <= now => Err(AdminError::Invalid(
+            "expires_at must lie in the future".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_max(max: u32) -> Result<u32, AdminError> {
@@ -283,21 +300,24 @@ impl Admin {
             company_id,
             label,
             scopes,
+            CredentialAccess::default(),
             None::<fn(&Credential) -> AuditEvent>,
         )
         .await
     }
 
-    /// As [`Admin::create_credential`], with the audit event that `audit` makes of the new
-    /// credential stored in the same transaction: a crash leaves both or neither.
+    /// As [`Admin::create_credential`], with an expiry and IP allowlist (`access`), and the audit
+    /// event that `audit` makes of the new credential stored in the same transaction: a crash
+    /// leaves both or neither.
     pub async fn create_credential_audited(
         &self,
         company_id: &CompanyId,
         label: &str,
         scopes: ScopeSet,
+        access: CredentialAccess,
         audit: impl FnOnce(&Credential) -> AuditEvent + Send,
     ) -> Result<CreatedCredential, AdminError> {
-        self.new_credential(company_id, label, scopes, Some(audit))
+        self.new_credential(company_id, label, scopes, access, Some(audit))
             .await
     }
 
@@ -306,12 +326,14 @@ impl Admin {
         company_id: &CompanyId,
         label: &str,
         scopes: ScopeSet,
+        access: CredentialAccess,
         audit: Option<impl FnOnce(&Credential) -> AuditEvent + Send>,
     ) -> Result<CreatedCredential, AdminError> {
         let label = check_name("label", label)?;
         let company = self.company(company_id).await?;
         self.check_scopes(&company, &scopes)?;
         let now = self.clock.now();
+        check_expiry(access.expires_at, now)?;
         let secret = crate::secret::generate()?;
         let credential = Credential {
             client_id: ClientId::generate()?,
@@ -327,6 +349,7 @@ impl Admin {
             created_at: now,
             updated_at: now,
             last_used_at: None,
+            access,
         };
         match audit {
             Some(audit) => {
@@ -398,9 +421,17 @@ impl Admin {
             self.check_scopes(&company, &wanted)?;
             cred.scopes = wanted.union(&dormant);
         }
-        cred.updated_at = self.clock.now();
+        let now = self.clock.now();
+        if let Some(expires_at) = changes.expires_at {
+            check_expiry(expires_at, now)?;
+            cred.access.expires_at = expires_at;
+        }
+        if let Some(allowed) = changes.allowed_ips {
+            cred.access.allowed_ips = allowed;
+        }
+        cred.updated_at = now;
         self.store
-            .update_credential(id, &cred.label, &cred.scopes, cred.updated_at)
+            .update_credential(&cred)
             .await
             .map_err(not_found_credential)?;
         self.written(Written::Credential(id)).await;

@@ -64,3 +64,11 @@ pub fn rfc3339(t: UnixTime) -> String {
         })
         .unwrap_or_else(|| t.to_string())
 }
+
+/// Parses an RFC 3339 time (`2027-01-31T18:00:00Z`, any offset) as a Unix time; the error says
+/// what is expected.
+pub fn parse_rfc3339(s: &str) -> Result<UnixTime, String> {
+    time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+        .map(time::OffsetDateTime::unix_timestamp)
+        .map_err(|_| format!("{s:?} is not an RFC 3339 time (like 2027-01-31T18:00:00Z)"))
+}

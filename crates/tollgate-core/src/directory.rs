@@ -19,7 +19,7 @@ use tollgate_proto::ScopeSet;
 use crate::clock::UnixTime;
 use crate::ids::{ClientId, CompanyId};
 use crate::journal::{Journal, Touched};
-use crate::model::{ChangeKind, Company, Credential, StoredSecret};
+use crate::model::{ChangeKind, Company, Credential, CredentialAccess, StoredSecret};
 use crate::store::{CredentialStore, Store, StoreError};
 
 /// What the hot path needs of a company.
@@ -44,6 +44,8 @@ pub struct CredentialEntry {
     pub scopes: ScopeSet,
     /// Live secrets.
     pub secrets: Vec<StoredSecret>,
+    /// Expiry and IP allowlist.
+    pub access: CredentialAccess,
 }
 
 /// What one [`Directory::sync`] did.
@@ -344,6 +346,7 @@ impl Directory {
                 company_id: c.company_id,
                 scopes: c.scopes,
                 secrets: c.secrets,
+                access: c.access,
             }),
         );
     }

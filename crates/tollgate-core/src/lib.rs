@@ -24,6 +24,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod allowlist;
 pub mod authority;
 pub mod catalog;
 pub mod clock;

@@ -3,6 +3,7 @@
 use tollgate_proto::{ScopeSet, SigningAlg};
 use zeroize::Zeroizing;
 
+use crate::allowlist::IpAllowlist;
 use crate::clock::UnixTime;
 use crate::ids::{ClientId, CompanyId, SecretId};
 use crate::secret::SecretHash;
@@ -69,6 +70,25 @@ pub struct Credential {
     pub updated_at: UnixTime,
     /// Last time a token was issued for it (recorded in batches).
     pub last_used_at: Option<UnixTime>,
+    /// When and from where it may be used.
+    pub access: CredentialAccess,
+}
+
+/// When and from where a credential may obtain tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialAccess {
+    /// From this time on the credential is refused (`invalid_client`), and so are its tokens; a
+    /// token it obtains before never outlives it. `None`: no expiry.
+    pub expires_at: Option<UnixTime>,
+    /// The networks a token request may come from (empty: any).
+    pub allowed_ips: IpAllowlist,
+}
+
+impl CredentialAccess {
+    /// Whether the credential has expired at `now`.
+    pub fn expired(&self, now: UnixTime) -> bool {
+        self.expires_at.is_some_and(|t| now >= t)
+    }
 }
 
 /// Which kind of row a change-feed entry is about.

@@ -55,6 +55,9 @@ pub struct Settings {
     pub login_attempts_per_account: u32,
     /// Rate limits of the OAuth endpoints and the API (`[rate_limits]`).
     pub rate_limits: crate::ratelimit::RateLimitSettings,
+    /// Proxies in front of tollgate whose `X-Forwarded-For` names the client (addresses or CIDRs);
+    /// empty (the default): the socket's peer is the client, and the header is ignored.
+    pub trusted_proxies: Vec<String>,
     /// Redis for rate limits shared by every node (`redis://HOST:PORT/DB`); unset: counted per node.
     pub redis_url: Option<String>,
     /// Limits on client connections (`[connections]`): caps, header and body timeouts.
@@ -93,6 +96,7 @@ impl Default for Settings {
             login_attempts_per_ip: 30,
             login_attempts_per_account: 10,
             rate_limits: crate::ratelimit::RateLimitSettings::default(),
+            trusted_proxies: Vec::new(),
             redis_url: None,
             connections: crate::serve::ConnectionSettings::default(),
             tls: None,
@@ -195,6 +199,12 @@ impl Settings {
         })
     }
 
+    /// The trusted proxies, parsed.
+    pub fn trusted_proxies(&self) -> Result<tollgate_core::allowlist::IpAllowlist, ConfigError> {
+        tollgate_core::allowlist::IpAllowlist::parse(&self.trusted_proxies)
+            .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))
+    }
+
     /// Checks ranges and formats.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=86_400).contains(&self.token_ttl) {
@@ -222,6 +232,7 @@ impl Settings {
             ));
         }
         self.connections.validate().map_err(ConfigError::Invalid)?;
+        self.trusted_proxies()?;
         Ok(())
     }
 }

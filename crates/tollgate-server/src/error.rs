@@ -38,8 +38,15 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
 pub enum TokenError {
     /// 400 `invalid_request`.
     InvalidRequest(String),
-    /// 401 `invalid_client`; `basic`: the client used HTTP Basic (answer with a Basic challenge).
-    InvalidClient { basic: bool },
+    /// 401 `invalid_client`; `basic`: the client used HTTP Basic (answer with a Basic challenge);
+    /// `why`: the description beyond "client authentication failed", given only to a client whose
+    /// secret matched (`ClientAuthFailure::description`).
+    InvalidClient {
+        /// The client used HTTP Basic.
+        basic: bool,
+        /// Why, when the client may be told.
+        why: Option<&'static str>,
+    },
     /// 400 `unsupported_grant_type`.
     UnsupportedGrantType,
     /// 400 `invalid_scope`.
@@ -63,7 +70,7 @@ impl TokenError {
     /// carries the Basic challenge.
     pub(crate) fn with_basic(self, basic: bool) -> Self {
         match self {
-            Self::InvalidClient { .. } => Self::InvalidClient { basic },
+            Self::InvalidClient { why, .. } => Self::InvalidClient { basic, why },
             other => other,
         }
     }
@@ -74,7 +81,10 @@ impl TokenError {
 impl From<IssueError> for TokenError {
     fn from(e: IssueError) -> Self {
         match e {
-            IssueError::InvalidClient(_) => Self::InvalidClient { basic: false },
+            IssueError::InvalidClient(failure) => Self::InvalidClient {
+                basic: false,
+                why: failure.description(),
+            },
             IssueError::InvalidScope(missing) => {
                 Self::InvalidScope(format!("the credential does not hold: {missing}"))
             }
@@ -94,13 +104,13 @@ impl From<Refused> for TokenError {
 
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
-        let basic = matches!(self, Self::InvalidClient { basic: true });
+        let basic = matches!(self, Self::InvalidClient { basic: true, .. });
         let (status, code, description) = match self {
             Self::InvalidRequest(d) => (StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidRequest, d),
-            Self::InvalidClient { .. } => (
+            Self::InvalidClient { why, .. } => (
                 StatusCode::UNAUTHORIZED,
                 OAuthErrorCode::InvalidClient,
-                "client authentication failed".to_owned(),
+                why.unwrap_or("client authentication failed").to_owned(),
             ),
             Self::UnsupportedGrantType => (
                 StatusCode::BAD_REQUEST,

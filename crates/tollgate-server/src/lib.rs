@@ -33,6 +33,7 @@
 //! ```
 
 mod admin;
+mod client_addr;
 mod config;
 mod error;
 pub mod extract;

@@ -11,12 +11,11 @@
 //! Failed authentications are checked *before* the secret is: a client ID or address over its budget
 //! gets 429 whatever it sends, so a guesser learns nothing from the answers.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use axum::http::Method;
 use dashmap::DashMap;
 use serde::Deserialize;
@@ -391,13 +390,6 @@ impl RateLimiter {
     }
 }
 
-/// The caller's IP address, if the server knows it.
-pub(crate) fn client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-}
-
 /// The limits of one request to the token, introspection or revocation endpoint. The endpoint
 /// parses the request once and reports to the gate as it goes:
 /// [`RateLimiter::gate`] before anything (an address over its failed-authentication budget gets 429
@@ -406,6 +398,13 @@ pub(crate) fn client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
 pub(crate) struct Gate<'a> {
     limits: &'a RateLimiter,
     ip: Option<IpAddr>,
+}
+
+impl Gate<'_> {
+    /// The client's address the gate counts by.
+    pub(crate) fn ip(&self) -> Option<IpAddr> {
+        self.ip
+    }
 }
 
 impl RateLimiter {

@@ -182,6 +182,7 @@ impl App {
             hasher,
             base_url,
             max_body_bytes: settings.max_body_bytes,
+            trusted_proxies: settings.trusted_proxies()?,
             tls: tls.is_some(),
             metrics,
             metadata,

@@ -48,6 +48,8 @@ pub struct Services {
     pub base_url: Arc<str>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (see `client_addr`).
+    pub trusted_proxies: tollgate_core::allowlist::IpAllowlist,
     /// The listener serves TLS (cookies are `Secure`, upstreams are told `https`).
     pub tls: bool,
     /// Prometheus metrics.
@@ -66,6 +68,17 @@ pub struct Services {
     pub(crate) gateway: Arc<crate::route_table::LiveRoutes>,
     /// The revocation feed's boot id, subscriber slots and shutdown signal.
     pub revocation_feed: Arc<crate::revocations::hub::RevocationFeed>,
+}
+
+impl Services {
+    /// The client's address: the socket's peer, or the address trusted proxies forwarded.
+    pub(crate) fn client_addr(
+        &self,
+        extensions: &axum::http::Extensions,
+        headers: &axum::http::HeaderMap,
+    ) -> Option<std::net::IpAddr> {
+        crate::client_addr::client_addr(extensions, headers, &self.trusted_proxies)
+    }
 }
 
 impl FromRef<AppState> for Arc<ResourceGuard> {

@@ -18,6 +18,10 @@ pub struct CredentialView {
     created_at: String,
     updated_at: String,
     last_used_at: Option<String>,
+    /// When the credential (and its tokens) stop working; `None`: never.
+    expires_at: Option<String>,
+    /// Networks token requests may come from; empty: any.
+    allowed_ips: Vec<String>,
     secrets: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
@@ -34,6 +38,14 @@ pub fn credential_view(c: &Credential, ceiling: &ScopeSet, secret: Option<&str>)
         created_at: rfc3339(c.created_at),
         updated_at: rfc3339(c.updated_at),
         last_used_at: c.last_used_at.map(rfc3339),
+        expires_at: c.access.expires_at.map(rfc3339),
+        allowed_ips: c
+            .access
+            .allowed_ips
+            .networks()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
         secrets: c
             .secrets
             .iter()

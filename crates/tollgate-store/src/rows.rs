@@ -3,9 +3,10 @@
 //! generic over it, so a column added to a model is decoded in one place.
 
 use tollgate_core::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
+use tollgate_core::allowlist::IpAllowlist;
 use tollgate_core::ids::{ClientId, CompanyId, SecretId};
 use tollgate_core::model::{
-    Change, ChangeKind, Company, Credential, SigningKeyRecord, StoredSecret,
+    Change, ChangeKind, Company, Credential, CredentialAccess, SigningKeyRecord, StoredSecret,
 };
 use tollgate_core::secret::SecretHash;
 use tollgate_core::store::StoreError;
@@ -64,6 +65,10 @@ pub(crate) fn credential_row(r: &impl Columns) -> Result<Credential, StoreError>
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
         last_used_at: r.opt_int("last_used_at")?,
+        access: CredentialAccess {
+            expires_at: r.opt_int("expires_at")?,
+            allowed_ips: IpAllowlist::parse_stored(&r.text("allowed_ips")?).map_err(corrupt)?,
+        },
     })
 }
 

@@ -203,6 +203,26 @@ fn quota_override(s: &str) -> Result<QuotaOverride, String> {
         .map_err(|_| "a number of tokens per hour (0: no quota), or `default`".to_owned())
 }
 
+fn expiry(s: &str) -> Result<i64, String> {
+    tollgate_core::clock::parse_rfc3339(s)
+}
+
+/// A credential's new expiry as given on the command line: a time, or none (`never`).
+#[derive(Debug, Clone, Copy)]
+pub struct ExpiryChange(Option<i64>);
+
+fn expiry_or_never(s: &str) -> Result<ExpiryChange, String> {
+    if s == "never" {
+        return Ok(ExpiryChange(None));
+    }
+    expiry(s).map(|t| ExpiryChange(Some(t)))
+}
+
+fn allowlist(entries: &[String]) -> anyhow::Result<tollgate_core::allowlist::IpAllowlist> {
+    tollgate_core::allowlist::IpAllowlist::parse(entries)
+        .map_err(|e| anyhow::anyhow!("--allow-ip: {e}"))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum CredentialCmd {
     /// Create a credential; prints its client_id and client_secret (shown this once).
@@ -216,6 +236,13 @@ pub enum CredentialCmd {
         /// Scopes, comma- or space-separated.
         #[arg(long)]
         scopes: String,
+        /// When the credential and its tokens stop working (RFC 3339, e.g. 2027-01-31T18:00:00Z).
+        #[arg(long, value_name = "TIME", value_parser = expiry)]
+        expires_at: Option<i64>,
+        /// Token requests only from these addresses or networks (CIDR); repeat, or separate with
+        /// commas. Default: any address.
+        #[arg(long = "allow-ip", value_name = "CIDR", value_delimiter = ',')]
+        allow_ip: Vec<String>,
     },
     /// List a company's credentials (never their secrets).
     List {
@@ -238,6 +265,21 @@ pub enum CredentialCmd {
         /// New scopes.
         #[arg(long)]
         scopes: Option<String>,
+        /// New expiry (RFC 3339), or `never` to remove it.
+        #[arg(long, value_name = "TIME|never", value_parser = expiry_or_never)]
+        expires_at: Option<ExpiryChange>,
+        /// New IP allowlist (addresses or CIDRs; repeat, or separate with commas): replaces the
+        /// old one.
+        #[arg(
+            long = "allow-ip",
+            value_name = "CIDR",
+            value_delimiter = ',',
+            conflicts_with = "allow_any_ip"
+        )]
+        allow_ip: Vec<String>,
+        /// Remove the IP allowlist: any address may request tokens.
+        #[arg(long)]
+        allow_any_ip: bool,
     },
     /// Issue a new secret (printed once); the old one keeps working for --grace seconds.
     Rotate {
@@ -430,17 +472,29 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
             company,
             label,
             scopes: s,
+            expires_at,
+            allow_ip,
         } => {
+            let access = tollgate_core::model::CredentialAccess {
+                expires_at,
+                allowed_ips: allowlist(&allow_ip)?,
+            };
             // The credential and its audit entry in one transaction.
             let at = op.accounts.now();
             let created = admin
-                .create_credential_audited(&company_id(&company)?, &label, scopes(&s)?, |c| {
-                    AdminActor::operator(c.company_id).event(
-                        AuditAction::CredentialCreated,
-                        c.client_id.as_str(),
-                        at,
-                    )
-                })
+                .create_credential_audited(
+                    &company_id(&company)?,
+                    &label,
+                    scopes(&s)?,
+                    access,
+                    |c: &tollgate_core::model::Credential| {
+                        AdminActor::operator(c.company_id).event(
+                            AuditAction::CredentialCreated,
+                            c.client_id.as_str(),
+                            at,
+                        )
+                    },
+                )
                 .await?;
             let ceiling = admin.company(&created.credential.company_id).await?.scopes;
             print_json(&output::credential(
@@ -469,10 +523,22 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
             client_id: id,
             label,
             scopes: s,
+            expires_at,
+            allow_ip,
+            allow_any_ip,
         } => {
+            let allowed_ips = if allow_any_ip {
+                Some(tollgate_core::allowlist::IpAllowlist::default())
+            } else if allow_ip.is_empty() {
+                None
+            } else {
+                Some(allowlist(&allow_ip)?)
+            };
             let changes = CredentialChanges {
                 label,
                 scopes: s.as_deref().map(scopes).transpose()?,
+                expires_at: expires_at.map(|e| e.0),
+                allowed_ips,
             };
             let c = admin.update_credential(&client_id(&id)?, changes).await?;
             op.audit(

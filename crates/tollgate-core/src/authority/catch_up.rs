@@ -9,6 +9,7 @@
 //! unknown client IDs costs at most 20 feed reads a second whatever its rate; the failed-auth
 //! limiter still counts every failure.
 
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -83,20 +84,21 @@ impl Authority {
         self.syncs_started.load(Ordering::SeqCst)
     }
 
-    /// [`Authority::issue`]; when the client does not authenticate, once more after catching up
-    /// with `store`.
+    /// [`Authority::issue_from`]; when the client does not authenticate, once more after catching
+    /// up with `store`.
     pub async fn issue_or_catch_up(
         &self,
         store: &dyn Store,
         client_id: &ClientId,
         secret: &ClientSecret,
         requested: Option<&ScopeSet>,
+        from: Option<IpAddr>,
     ) -> Result<IssuedToken, IssueError> {
         let seen = self.syncs_seen();
-        match self.issue(client_id, secret, requested) {
+        match self.issue_from(client_id, secret, requested, from) {
             Err(IssueError::InvalidClient(_)) => {
                 self.catch_up(store, seen).await;
-                self.issue(client_id, secret, requested)
+                self.issue_from(client_id, secret, requested, from)
             }
             other => other,
         }
@@ -108,12 +110,13 @@ impl Authority {
         store: &dyn Store,
         client_id: &ClientId,
         secret: &ClientSecret,
+        from: Option<IpAddr>,
     ) -> Result<(ClientId, CompanyId), ClientAuthFailure> {
         let seen = self.syncs_seen();
-        match self.authenticate(client_id, secret) {
+        match self.authenticate(client_id, secret, from) {
             Err(_) => {
                 self.catch_up(store, seen).await;
-                self.authenticate(client_id, secret)
+                self.authenticate(client_id, secret, from)
             }
             ok => ok,
         }

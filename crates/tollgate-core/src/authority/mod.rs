@@ -5,6 +5,7 @@
 //! credential deletion, secret rotation and scope narrowing are still checked on every request.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
 use tollgate_proto::{ScopeSet, SigningAlg};
@@ -233,17 +234,31 @@ impl Authority {
         &self.settings
     }
 
-    /// Client credentials grant: authenticates `client_id`/`secret` and issues a token for
-    /// `requested` scopes (default: all the credential holds within its company's ceiling).
+    /// [`Authority::issue_from`] an address not known: a credential with an IP allowlist refuses
+    /// it.
     pub fn issue(
         &self,
         client_id: &ClientId,
         secret: &ClientSecret,
         requested: Option<&ScopeSet>,
     ) -> Result<IssuedToken, IssueError> {
+        self.issue_from(client_id, secret, requested, None)
+    }
+
+    /// Client credentials grant: authenticates `client_id`/`secret` from the client address
+    /// `from` and issues a token for `requested` scopes (default: all the credential holds within
+    /// its company's ceiling). The token expires after the lifetime, or when the credential does
+    /// if that comes first.
+    pub fn issue_from(
+        &self,
+        client_id: &ClientId,
+        secret: &ClientSecret,
+        requested: Option<&ScopeSet>,
+        from: Option<IpAddr>,
+    ) -> Result<IssuedToken, IssueError> {
         let now = self.clock.now();
         let (cred, secret_idx, company) = self
-            .authenticate_at(client_id, secret, now)
+            .authenticate_at(client_id, secret, from, now)
             .map_err(IssueError::InvalidClient)?;
         let secret_rec = &cred.secrets[secret_idx];
         let effective = cred.scopes.intersection(&company.scopes);
@@ -282,8 +297,14 @@ impl Authority {
             });
         }
         let jti = random::hex(&random::bytes::<16>()?);
-        let ttl = self.settings.ttl;
-        let exp = now + i64::from(ttl);
+        // A token never outlives its credential (which has not expired: `authenticate_at`).
+        let exp = cred
+            .access
+            .expires_at
+            .map_or(now + i64::from(self.settings.ttl), |t| {
+                t.min(now + i64::from(self.settings.ttl))
+            });
+        let ttl = u32::try_from(exp - now).unwrap_or(self.settings.ttl);
         let claims = ClaimsOut {
             iss: &self.settings.issuer,
             sub: cred.client_id.as_str(),
@@ -312,12 +333,14 @@ impl Authority {
         })
     }
 
-    /// Authenticates a client by its secret: the credential, which of its secrets matched, and its
-    /// company.
+    /// Authenticates a client by its secret, from the address `from`: the credential, which of its
+    /// secrets matched, and its company. Expiry and the IP allowlist are checked once the secret
+    /// matched.
     fn authenticate_at(
         &self,
         client_id: &ClientId,
         secret: &ClientSecret,
+        from: Option<IpAddr>,
         now: UnixTime,
     ) -> Result<(Arc<CredentialEntry>, usize, Arc<CompanyEntry>), ClientAuthFailure> {
         let cred = self
@@ -330,6 +353,12 @@ impl Authority {
             .iter()
             .position(|s| s.is_live(now) && self.hasher.matches(&computed, &s.hash))
             .ok_or(ClientAuthFailure::WrongSecret)?;
+        if cred.access.expired(now) {
+            return Err(ClientAuthFailure::Expired);
+        }
+        if !cred.access.allowed_ips.permits(from) {
+            return Err(ClientAuthFailure::AddressNotAllowed);
+        }
         let company = self
             .directory
             .company(&cred.company_id)
@@ -337,13 +366,15 @@ impl Authority {
         Ok((cred, idx, company))
     }
 
-    /// Authenticates a client (for introspection and revocation): its client ID and company.
+    /// Authenticates a client from the address `from` (for introspection and revocation): its
+    /// client ID and company.
     pub fn authenticate(
         &self,
         client_id: &ClientId,
         secret: &ClientSecret,
+        from: Option<IpAddr>,
     ) -> Result<(ClientId, CompanyId), ClientAuthFailure> {
-        let (cred, _, company) = self.authenticate_at(client_id, secret, self.clock.now())?;
+        let (cred, _, company) = self.authenticate_at(client_id, secret, from, self.clock.now())?;
         Ok((cred.client_id.clone(), company.id))
     }
 
@@ -435,6 +466,10 @@ impl Authority {
             .ok_or(Refusal::UNKNOWN_HERE)?;
         if credential.company_id != verified.company_id {
             return Err(TokenRejection::Revoked.into());
+        }
+        // Tokens end with their credential (set to expire after they were issued, too).
+        if credential.access.expired(now) {
+            return Err(TokenRejection::Expired.into());
         }
         let secret = credential
             .secrets

@@ -52,6 +52,35 @@ pub enum ClientAuthFailure {
     WrongSecret,
     /// The credential's company is gone.
     NoCompany,
+    /// The secret matched, but the credential has expired.
+    Expired,
+    /// The secret matched, but the request comes from outside the credential's IP allowlist.
+    AddressNotAllowed,
+}
+
+impl ClientAuthFailure {
+    /// Why, for the log.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::UnknownClient => "unknown client",
+            Self::WrongSecret => "wrong secret",
+            Self::NoCompany => "company missing",
+            Self::Expired => "credential expired",
+            Self::AddressNotAllowed => "address not in the credential's allowlist",
+        }
+    }
+
+    /// What the client is told beyond `invalid_client`: only once its secret matched (so only the
+    /// secret's holder learns it), and never which addresses are allowed.
+    pub fn description(self) -> Option<&'static str> {
+        match self {
+            Self::Expired => Some("client authentication failed: the credential has expired"),
+            Self::AddressNotAllowed => Some(
+                "client authentication failed: the credential may not be used from this address",
+            ),
+            Self::UnknownClient | Self::WrongSecret | Self::NoCompany => None,
+        }
+    }
 }
 
 /// Why no token was issued.

@@ -1,7 +1,6 @@
 //! Companies and their credentials (with their secrets).
 
 use async_trait::async_trait;
-use tollgate_proto::ScopeSet;
 
 use super::StoreError;
 use crate::accounts::AuditEvent;
@@ -39,14 +38,8 @@ pub trait CredentialStore: Send + Sync + std::fmt::Debug {
     async fn list_credentials(&self, company: &CompanyId) -> Result<Vec<Credential>, StoreError>;
     /// Every credential (to fill the in-memory directory).
     async fn list_all_credentials(&self) -> Result<Vec<Credential>, StoreError>;
-    /// Sets label and scopes.
-    async fn update_credential(
-        &self,
-        id: &ClientId,
-        label: &str,
-        scopes: &ScopeSet,
-        now: UnixTime,
-    ) -> Result<(), StoreError>;
+    /// Writes a credential's label, scopes, access (expiry, IP allowlist) and `updated_at`.
+    async fn update_credential(&self, credential: &Credential) -> Result<(), StoreError>;
     /// Adds `new_secret`; every older secret now expires at `old_expire_at` (or earlier, if it
     /// already did); secrets expired at `now` are removed.
     async fn rotate_secret(

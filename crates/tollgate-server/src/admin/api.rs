@@ -8,8 +8,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate_core::accounts::{AdminActor, AuditAction, Role, UserId};
 use tollgate_core::admin::{CreatedCredential, CredentialChanges};
+use tollgate_core::allowlist::IpAllowlist;
+use tollgate_core::clock::UnixTime;
 use tollgate_core::ids::ClientId;
-use tollgate_core::model::Credential;
+use tollgate_core::model::{Credential, CredentialAccess};
 use tollgate_proto::ScopeSet;
 
 use super::auth::ApiAdmin;
@@ -62,14 +64,21 @@ pub(crate) mod ops {
         actor: &AdminActor,
         label: &str,
         scopes: ScopeSet,
+        access: CredentialAccess,
     ) -> Result<CreatedCredential, AdminApiError> {
         // The credential and its audit entry in one transaction: a crash leaves both or neither.
         let at = state.accounts.now();
         Ok(state
             .admin
-            .create_credential_audited(&actor.company_id(), label, scopes, |c| {
-                actor.event(AuditAction::CredentialCreated, c.client_id.as_str(), at)
-            })
+            .create_credential_audited(
+                &actor.company_id(),
+                label,
+                scopes,
+                access,
+                |c: &Credential| {
+                    actor.event(AuditAction::CredentialCreated, c.client_id.as_str(), at)
+                },
+            )
             .await?)
     }
 
@@ -170,10 +179,39 @@ pub(crate) async fn list_credentials(
 pub(crate) struct CreateBody {
     label: String,
     scopes: Vec<String>,
+    /// RFC 3339; absent or null: no expiry.
+    #[serde(default)]
+    expires_at: Option<String>,
+    /// CIDRs or addresses; absent or empty: any address.
+    #[serde(default)]
+    allowed_ips: Vec<String>,
 }
 
 fn scopes(list: &[String]) -> Result<ScopeSet, AdminApiError> {
     ScopeSet::parse_list(&list.join(" ")).map_err(|e| AdminApiError::InvalidInput(e.to_string()))
+}
+
+/// `expires_at` as sent: an RFC 3339 time, or null for none.
+pub(crate) fn expiry(text: Option<&str>) -> Result<Option<UnixTime>, AdminApiError> {
+    text.map(|t| {
+        tollgate_core::clock::parse_rfc3339(t)
+            .map_err(|e| AdminApiError::InvalidInput(format!("expires_at: {e}")))
+    })
+    .transpose()
+}
+
+/// `allowed_ips` as sent.
+pub(crate) fn allowlist<S: AsRef<str>>(list: &[S]) -> Result<IpAllowlist, AdminApiError> {
+    IpAllowlist::parse(list).map_err(|e| AdminApiError::InvalidInput(format!("allowed_ips: {e}")))
+}
+
+/// A field that may be absent (leave it), null (clear it) or a value (set it).
+fn absent_null_or<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// `POST /admin/api/v1/credentials`: the secret is in this response only.
@@ -182,7 +220,11 @@ pub(crate) async fn create_credential(
     ApiAdmin(actor): ApiAdmin,
     AdminJson(b): AdminJson<CreateBody>,
 ) -> Result<(StatusCode, Json<CredentialView>), AdminApiError> {
-    let created = ops::create(&state, &actor, &b.label, scopes(&b.scopes)?).await?;
+    let access = CredentialAccess {
+        expires_at: expiry(b.expires_at.as_deref())?,
+        allowed_ips: allowlist(&b.allowed_ips)?,
+    };
+    let created = ops::create(&state, &actor, &b.label, scopes(&b.scopes)?, access).await?;
     let ceiling = ceiling(&state, &actor).await?;
     Ok((
         StatusCode::CREATED,
@@ -213,6 +255,11 @@ pub(crate) async fn get_credential(
 pub(crate) struct UpdateBody {
     label: Option<String>,
     scopes: Option<Vec<String>>,
+    /// Absent: unchanged; null: no expiry; an RFC 3339 time.
+    #[serde(default, deserialize_with = "absent_null_or")]
+    expires_at: Option<Option<String>>,
+    /// Absent: unchanged; empty: any address.
+    allowed_ips: Option<Vec<String>>,
 }
 
 /// `PATCH /admin/api/v1/credentials/{client_id}`.
@@ -225,6 +272,8 @@ pub(crate) async fn update_credential(
     let changes = CredentialChanges {
         label: b.label,
         scopes: b.scopes.as_deref().map(scopes).transpose()?,
+        expires_at: b.expires_at.map(|t| expiry(t.as_deref())).transpose()?,
+        allowed_ips: b.allowed_ips.as_deref().map(allowlist).transpose()?,
     };
     let c = ops::update(&state, &actor, &id, changes).await?;
     Ok(Json(credential_view(

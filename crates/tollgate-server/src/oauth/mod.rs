@@ -104,14 +104,20 @@ async fn management_request(state: &AppState, req: Request) -> Result<Managed, T
         Ok(id) => {
             state
                 .authority
-                .authenticate_or_catch_up(&*state.store, &id, &req.secret)
+                .authenticate_or_catch_up(&*state.store, &id, &req.secret, gate.ip())
                 .await
         }
         Err(_) => Err(ClientAuthFailure::UnknownClient),
     };
-    let Ok((caller, company)) = authenticated else {
-        gate.failed(Some(&req.client_id)).await;
-        return Err(TokenError::InvalidClient { basic: req.basic });
+    let (caller, company) = match authenticated {
+        Ok(found) => found,
+        Err(why) => {
+            gate.failed(Some(&req.client_id)).await;
+            return Err(TokenError::InvalidClient {
+                basic: req.basic,
+                why: why.description(),
+            });
+        }
     };
     let token = req
         .token
@@ -210,7 +216,7 @@ async fn gated<'s, T>(
     let (parts, body) = req.into_parts();
     let gate = state
         .rate_limits
-        .gate(crate::ratelimit::client_ip(&parts.extensions))
+        .gate(state.client_addr(&parts.extensions, &parts.headers))
         .await?;
     let parsed = read_body(state, body)
         .await
@@ -235,7 +241,13 @@ async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenEr
         Ok(id) => {
             state
                 .authority
-                .issue_or_catch_up(&*state.store, &id, &req.secret, req.scope.as_ref())
+                .issue_or_catch_up(
+                    &*state.store,
+                    &id,
+                    &req.secret,
+                    req.scope.as_ref(),
+                    gate.ip(),
+                )
                 .await
         }
         Err(_) => Err(IssueError::InvalidClient(ClientAuthFailure::UnknownClient)),
@@ -244,11 +256,7 @@ async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenEr
         Ok(issued) => issued,
         Err(e) => {
             if let IssueError::InvalidClient(why) = &e {
-                let reason = match why {
-                    ClientAuthFailure::UnknownClient => "unknown client",
-                    ClientAuthFailure::WrongSecret => "wrong secret",
-                    ClientAuthFailure::NoCompany => "company missing",
-                };
+                let reason = why.reason();
                 tracing::info!(client_id = %crate::logging::Untrusted(&req.client_id), reason, "client authentication failed");
                 gate.failed(Some(&req.client_id)).await;
             }

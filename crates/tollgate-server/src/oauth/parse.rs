@@ -214,7 +214,10 @@ fn parse_basic(headers: &HeaderMap) -> Result<Option<(String, ClientSecret)>, To
     let v = v.to_str().map_err(|_| malformed())?;
     let (scheme, rest) = v.split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(TokenError::InvalidClient { basic: false });
+        return Err(TokenError::InvalidClient {
+            basic: false,
+            why: None,
+        });
     }
     let raw = STANDARD.decode(rest.trim()).map_err(|_| malformed())?;
     let i = raw.iter().position(|&b| b == b':').ok_or_else(malformed)?;
@@ -351,7 +354,10 @@ impl ManagementRequest {
         // §5.2, RFC 7662 §2.1): 401 `invalid_client` with the Basic challenge, not a 400.
         let (client_id, secret, basic) =
             client_auth(headers, f.client_id, f.client_secret, |_| {
-                TokenError::InvalidClient { basic: true }
+                TokenError::InvalidClient {
+                    basic: true,
+                    why: None,
+                }
             })?;
         Ok(Self {
             client_id,

@@ -311,6 +311,7 @@ async fn every_refusal_of_the_built_in_api_holds_through_the_gateway() {
             CredentialChanges {
                 label: None,
                 scopes: Some("users:read".parse().unwrap()),
+                ..Default::default()
             },
         )
         .await

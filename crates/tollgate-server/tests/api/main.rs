@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod access;
 mod admin;
 mod admin_headers;
 mod bad_input;

@@ -265,6 +265,7 @@ async fn the_gateways_checks_follow_revocation_narrowing_and_deletion_on_every_n
             CredentialChanges {
                 label: None,
                 scopes: Some("groups:write".parse().unwrap()),
+                ..Default::default()
             },
         )
         .await
@@ -355,6 +356,7 @@ async fn scopes_secrets_and_ceilings_changed_on_one_node_apply_everywhere_within
             CredentialChanges {
                 label: None,
                 scopes: Some("users:read".parse().unwrap()),
+                ..Default::default()
             },
         )
         .await

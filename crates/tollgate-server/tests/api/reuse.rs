@@ -149,6 +149,7 @@ async fn revocation_an_edit_a_narrowed_ceiling_or_a_new_key_end_reuse_at_once() 
             CredentialChanges {
                 label: Some("Renamed".into()),
                 scopes: None,
+                ..Default::default()
             },
         )
         .await

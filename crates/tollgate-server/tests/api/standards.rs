@@ -328,6 +328,7 @@ async fn introspection_reports_active_tokens_of_the_callers_company_only() {
             tollgate_core::admin::CredentialChanges {
                 scopes: Some("groups:read".parse().unwrap()),
                 label: None,
+                ..Default::default()
             },
         )
         .await

@@ -326,6 +326,7 @@ async fn narrowing_credential_scopes_applies_to_existing_tokens() {
             CredentialChanges {
                 scopes: Some("groups:read".parse().unwrap()),
                 label: None,
+                ..Default::default()
             },
         )
         .await

@@ -9,7 +9,6 @@ use tollgate_core::ids::{ClientId, CompanyId};
 use tollgate_core::model::{Company, Credential, StoredSecret};
 use tollgate_core::secret::SecretHash;
 use tollgate_core::store::{CredentialStore, StoreError};
-use tollgate_proto::ScopeSet;
 
 use super::accounts::insert_audit;
 use super::{SqlStore, backend, changed};
@@ -18,7 +17,7 @@ use crate::rows::{company_row, credential_row, secret_row};
 
 /// Every credential, in client-ID order (see [`attach_secrets`]).
 const ALL_CREDENTIALS: &str = "SELECT client_id, company_id, label, scopes, created_at, \
-     updated_at, last_used_at FROM credentials ORDER BY client_id";
+     updated_at, last_used_at, expires_at, allowed_ips FROM credentials ORDER BY client_id";
 /// Every secret, in client-ID order, then oldest first.
 const ALL_SECRETS: &str = "SELECT id, client_id, hash, created_at, expires_at \
      FROM credential_secrets ORDER BY client_id, created_at, id";
@@ -43,8 +42,9 @@ impl<D: Dialect> SqlStore<D> {
         // company row lock on PostgreSQL (each statement there reads a fresh snapshot, so it sees
         // every creation that held the lock before).
         let r = query::<D>(
-            "INSERT INTO credentials(client_id, company_id, label, scopes, created_at, updated_at) \
-             SELECT $1, $2, $3, $4, $5, $6 \
+            "INSERT INTO credentials(client_id, company_id, label, scopes, created_at, updated_at, \
+                 expires_at, allowed_ips) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
              WHERE (SELECT COUNT(*) FROM credentials WHERE company_id = $2) \
                  < (SELECT max_credentials FROM companies WHERE id = $2)",
         )
@@ -54,6 +54,8 @@ impl<D: Dialect> SqlStore<D> {
         .arg(&c.scopes.to_string())
         .arg(c.created_at)
         .arg(c.updated_at)
+        .arg(c.access.expires_at)
+        .arg(&c.access.allowed_ips.to_string())
         .execute(tx.ex())
         .await
         .map_err(backend)?;
@@ -173,8 +175,8 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
     async fn get_credential(&self, id: &ClientId) -> Result<Option<Credential>, StoreError> {
         let mut c = self.conn().await?;
         let row = query::<D>(
-            "SELECT client_id, company_id, label, scopes, created_at, updated_at, last_used_at \
-             FROM credentials WHERE client_id = $1",
+            "SELECT client_id, company_id, label, scopes, created_at, updated_at, last_used_at, \
+             expires_at, allowed_ips FROM credentials WHERE client_id = $1",
         )
         .arg(id.as_str())
         .fetch_optional(c.ex())
@@ -200,8 +202,9 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         let company = company.to_string();
         let mut c = self.conn().await?;
         let rows = query::<D>(
-            "SELECT client_id, company_id, label, scopes, created_at, updated_at, last_used_at \
-             FROM credentials WHERE company_id = $1 ORDER BY created_at, client_id",
+            "SELECT client_id, company_id, label, scopes, created_at, updated_at, last_used_at, \
+             expires_at, allowed_ips FROM credentials WHERE company_id = $1 \
+             ORDER BY created_at, client_id",
         )
         .arg(&company)
         .fetch_all(c.ex())
@@ -249,21 +252,18 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         Ok(creds)
     }
 
-    async fn update_credential(
-        &self,
-        id: &ClientId,
-        label: &str,
-        scopes: &ScopeSet,
-        now: UnixTime,
-    ) -> Result<(), StoreError> {
+    async fn update_credential(&self, cred: &Credential) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
         let r = query::<D>(
-            "UPDATE credentials SET label = $1, scopes = $2, updated_at = $3 WHERE client_id = $4",
+            "UPDATE credentials SET label = $1, scopes = $2, expires_at = $3, allowed_ips = $4, \
+             updated_at = $5 WHERE client_id = $6",
         )
-        .arg(label)
-        .arg(&scopes.to_string())
-        .arg(now)
-        .arg(id.as_str())
+        .arg(&cred.label)
+        .arg(&cred.scopes.to_string())
+        .arg(cred.access.expires_at)
+        .arg(&cred.access.allowed_ips.to_string())
+        .arg(cred.updated_at)
+        .arg(cred.client_id.as_str())
         .execute(c.ex())
         .await
         .map_err(backend)?;

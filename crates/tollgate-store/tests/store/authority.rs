@@ -220,6 +220,7 @@ async fn narrowing_credential_scopes_takes_effect_after_sync(b: Backend) {
             CredentialChanges {
                 label: None,
                 scopes: Some(ss("groups:write")),
+                ..Default::default()
             },
         )
         .await

@@ -217,6 +217,7 @@ async fn credential_create_get_list_update(b: Backend) {
             CredentialChanges {
                 label: Some("Payroll v2".into()),
                 scopes: Some(ss("groups:read groups:write")),
+                ..Default::default()
             },
         )
         .await
@@ -234,6 +235,7 @@ async fn credential_create_get_list_update(b: Backend) {
             CredentialChanges {
                 label: Some(String::new()),
                 scopes: None,
+                ..Default::default()
             },
         )
         .await;
@@ -295,6 +297,7 @@ async fn credential_scopes_must_exist_and_lie_within_the_ceiling(b: Backend) {
             CredentialChanges {
                 label: None,
                 scopes: Some(ss("groups:write users:write")),
+                ..Default::default()
             },
         )
         .await;
@@ -309,6 +312,7 @@ async fn credential_scopes_must_exist_and_lie_within_the_ceiling(b: Backend) {
             CredentialChanges {
                 label: None,
                 scopes: Some(ss("nope:write")),
+                ..Default::default()
             },
         )
         .await;
@@ -545,7 +549,8 @@ async fn operations_on_unknown_credentials_are_not_found(b: Backend) {
                 &missing,
                 CredentialChanges {
                     label: Some("x".into()),
-                    scopes: None
+                    scopes: None,
+                    ..Default::default()
                 }
             )
             .await,

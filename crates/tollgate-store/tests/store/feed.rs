@@ -54,6 +54,7 @@ async fn change_feed_records_every_write(b: Backend) {
             CredentialChanges {
                 label: Some("renamed".into()),
                 scopes: None,
+                ..Default::default()
             },
         )
         .await

@@ -6,7 +6,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tollgate_core::admin::CredentialChanges;
-use tollgate_core::clock::rfc3339;
+use tollgate_core::allowlist::IpAllowlist;
+use tollgate_core::clock::{UnixTime, rfc3339};
+use tollgate_core::model::CredentialAccess;
 
 use super::panel::{
     ErrorOn as _, Form, FormError, PanelAdmin, check_nonce, error_page, html, new_nonce,
@@ -21,12 +23,42 @@ struct Row {
     scopes: String,
     created_at: String,
     last_used_at: String,
+    expiry: Option<Expiry>,
+    ip_limited: bool,
+}
+
+/// A credential's expiry as the list shows it.
+struct Expiry {
+    at: String,
+    expired: bool,
+    /// Within [`SOON_DAYS`].
+    soon: bool,
+    /// Whole days left, rounded up.
+    days: i64,
+}
+
+/// The list marks credentials that expire within this many days.
+const SOON_DAYS: i64 = 30;
+
+impl Expiry {
+    fn of(at: UnixTime, now: UnixTime) -> Self {
+        let left = at - now;
+        let days = (left + 86_399).div_euclid(86_400);
+        Self {
+            at: rfc3339(at),
+            expired: left <= 0,
+            soon: left > 0 && days <= SOON_DAYS,
+            days,
+        }
+    }
 }
 
 /// What the admin typed and ticked in a form that was refused: shown again as it was.
 struct Draft {
     label: String,
     scopes: Vec<String>,
+    expires_at: String,
+    allowed_ips: String,
 }
 
 impl Draft {
@@ -34,8 +66,53 @@ impl Draft {
         Self {
             label: form.get("label").unwrap_or("").to_owned(),
             scopes: form.all("scope").into_iter().map(str::to_owned).collect(),
+            expires_at: form.get("expires_at").unwrap_or("").to_owned(),
+            allowed_ips: form.get("allowed_ips").unwrap_or("").to_owned(),
         }
     }
+}
+
+/// The form's expiry: a `datetime-local` value (`2027-01-31T18:00`, read as UTC) or an RFC 3339
+/// time; empty: none.
+fn form_expiry(form: &Form) -> Result<Option<UnixTime>, AdminApiError> {
+    let text = form.get("expires_at").unwrap_or("").trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let utc = match text.len() {
+        16 => format!("{text}:00Z"),
+        19 => format!("{text}Z"),
+        _ => text.to_owned(),
+    };
+    api::expiry(Some(&utc))
+}
+
+/// The form's IP allowlist: entries separated by lines, commas or spaces.
+fn form_allowlist(form: &Form) -> Result<IpAllowlist, AdminApiError> {
+    let text = form.get("allowed_ips").unwrap_or("");
+    let entries: Vec<&str> = text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|e| !e.is_empty())
+        .collect();
+    api::allowlist(&entries)
+}
+
+/// The form's value of a stored expiry (`datetime-local`, UTC).
+fn expiry_input(at: Option<UnixTime>) -> String {
+    at.map(|t| {
+        let s = rfc3339(t);
+        s.get(..16).unwrap_or(&s).to_owned()
+    })
+    .unwrap_or_default()
+}
+
+/// The form's value of a stored allowlist, one network per line.
+fn allowlist_input(list: &IpAllowlist) -> String {
+    list.networks()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 struct ShownSecret {
@@ -53,6 +130,9 @@ struct CredentialsPage {
     ceiling: Vec<(String, bool)>,
     /// The create form's label, as the refused form had it.
     label: String,
+    /// The create form's expiry and allowlist, as the refused form had them.
+    expires_at: String,
+    allowed_ips: String,
     count: usize,
     max: u32,
     at_limit: bool,
@@ -108,8 +188,10 @@ async fn credentials_page(
         Ok(l) => l,
         Err(e) => return error_page(&e.into(), "/admin"),
     };
+    let now = state.accounts.now();
     let rows: Vec<Row> = list
         .iter()
+        .rev()
         .map(|c| Row {
             client_id: c.client_id.as_str().to_owned(),
             label: c.label.clone(),
@@ -119,12 +201,16 @@ async fn credentials_page(
                 .last_used_at
                 .map(rfc3339)
                 .unwrap_or_else(|| "never".into()),
+            expiry: c.access.expires_at.map(|t| Expiry::of(t, now)),
+            ip_limited: !c.access.allowed_ips.is_empty(),
         })
         .collect();
     let count = rows.len();
     let draft = draft.unwrap_or(Draft {
         label: String::new(),
         scopes: Vec::new(),
+        expires_at: String::new(),
+        allowed_ips: String::new(),
     });
     html(
         status,
@@ -138,6 +224,8 @@ async fn credentials_page(
                 .map(|s| (s.to_string(), draft.scopes.iter().any(|d| d == s.as_str())))
                 .collect(),
             label: draft.label,
+            expires_at: draft.expires_at,
+            allowed_ips: draft.allowed_ips,
             count,
             max: company.max_credentials,
             at_limit: count >= company.max_credentials as usize,
@@ -185,11 +273,16 @@ pub(super) async fn create(
     let result = async {
         form.check_csrf(&admin.csrf)?;
         let scopes = form.scopes()?;
+        let access = CredentialAccess {
+            expires_at: form_expiry(&form)?,
+            allowed_ips: form_allowlist(&form)?,
+        };
         ops::create(
             &state,
             &admin.actor,
             form.get("label").unwrap_or(""),
             scopes,
+            access,
         )
         .await
     }
@@ -231,6 +324,8 @@ struct EditPage {
     scopes: Vec<(String, bool)>,
     /// Scopes the credential holds outside the company's ceiling: shown, kept, not editable.
     dormant: Vec<String>,
+    expires_at: String,
+    allowed_ips: String,
     error: Option<FormError>,
     nonce: String,
 }
@@ -252,11 +347,13 @@ async fn edit_view(
         Err(e) => return error_page(&e, "/admin/credentials"),
     };
     // A refused form is shown as it was sent; else the credential as stored.
-    let (label, ticked) = match draft {
-        Some(d) => (d.label, d.scopes),
+    let (label, ticked, expires_at, allowed_ips) = match draft {
+        Some(d) => (d.label, d.scopes, d.expires_at, d.allowed_ips),
         None => (
             c.label.clone(),
             c.scopes.iter().map(|s| s.to_string()).collect(),
+            expiry_input(c.access.expires_at),
+            allowlist_input(&c.access.allowed_ips),
         ),
     };
     html(
@@ -276,6 +373,8 @@ async fn edit_view(
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            expires_at,
+            allowed_ips,
             error,
             nonce: new_nonce(),
         },
@@ -301,6 +400,15 @@ pub(super) async fn update(
         let changes = CredentialChanges {
             label: form.get("label").map(str::to_owned),
             scopes: Some(form.scopes()?),
+            // A form without the fields (not the panel's own) leaves them as they are.
+            expires_at: form
+                .get("expires_at")
+                .map(|_| form_expiry(&form))
+                .transpose()?,
+            allowed_ips: form
+                .get("allowed_ips")
+                .map(|_| form_allowlist(&form))
+                .transpose()?,
         };
         ops::update(&state, &admin.actor, &id, changes).await
     }

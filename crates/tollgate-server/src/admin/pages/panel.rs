@@ -106,10 +106,18 @@ impl FormError {
         let field = match e {
             AdminApiError::UnknownScope(_) | AdminApiError::ScopeNotAllowed(_) => "scopes",
             AdminApiError::EmailTaken => "email",
-            AdminApiError::InvalidInput(m) => ["label", "scope", "email", "password", "role"]
-                .into_iter()
-                .find(|f| m.contains(f))
-                .map_or("form", |f| if f == "scope" { "scopes" } else { f }),
+            AdminApiError::InvalidInput(m) => [
+                "expires_at",
+                "allowed_ips",
+                "label",
+                "scope",
+                "email",
+                "password",
+                "role",
+            ]
+            .into_iter()
+            .find(|f| m.contains(f))
+            .map_or("form", |f| if f == "scope" { "scopes" } else { f }),
             _ => "form",
         };
         Self::at(field, &message)

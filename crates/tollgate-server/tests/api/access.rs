@@ -1,0 +1,318 @@
+//! Issue 13: a credential's expiry and IP allowlist. An expired credential is refused
+//! (`invalid_client`) and so are its tokens; a token never outlives its credential. A token request
+//! from outside the allowlist is refused, with a description only for the secret's holder; behind
+//! `trusted_proxies` the forwarded address is the client's.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tollgate_core::admin::CredentialChanges;
+use tollgate_core::allowlist::IpAllowlist;
+use tollgate_core::clock::{Clock, rfc3339};
+
+use crate::admin::admin_setup;
+use crate::helpers::{self, Cred, TestApp, client_id, error_of};
+
+fn now(app: &TestApp) -> i64 {
+    app.clock.now()
+}
+
+fn cred_of(v: &Value, company: tollgate_core::ids::CompanyId) -> Cred {
+    Cred {
+        company,
+        client_id: v["client_id"].as_str().unwrap().to_owned(),
+        secret: v["client_secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn groups_status(app: &TestApp, token: &str) -> u16 {
+    app.api(Method::GET, "/api/v2/groups", token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// A token request's status and `error_description`.
+async fn token_refusal(app: &TestApp, cred: &Cred, secret: &str) -> (u16, Value) {
+    let (status, body, _) = error_of(
+        app.post_token_json(&json!({
+            "grant_type": "client_credentials",
+            "client_id": cred.client_id,
+            "client_secret": secret,
+        }))
+        .await,
+    )
+    .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_credential_expires_with_its_tokens_and_a_token_never_outlives_it() {
+    let (app, company, p) = admin_setup().await;
+    let expires_at = now(&app) + 600;
+    let r = p
+        .req(Method::POST, "/admin/api/v1/credentials")
+        .json(&json!({"label": "Contractor", "scopes": ["groups:read"], "expires_at": rfc3339(expires_at)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["expires_at"], rfc3339(expires_at));
+    let cred = cred_of(&created, company);
+
+    // Ten minutes left: the token lasts ten minutes, not the hour.
+    let issued: Value = app.request_token(&cred).await.json().await.unwrap();
+    assert_eq!(issued["expires_in"], 600, "{issued}");
+    let token = issued["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(groups_status(&app, &token).await, 200);
+
+    app.clock.set(expires_at);
+    let (status, body) = token_refusal(&app, &cred, &cred.secret).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert_eq!(
+        body["error_description"],
+        "client authentication failed: the credential has expired"
+    );
+    // Only the secret's holder learns why.
+    let (_, body) = token_refusal(&app, &cred, "tgsec_not_the_secret").await;
+    assert_eq!(body["error_description"], "client authentication failed");
+    let (status, _, www) = error_of(
+        app.api(Method::GET, "/api/v2/groups", &token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(www.unwrap().contains("expired"), "its token ends with it");
+
+    // Setting an expiry in the past, or one that is not RFC 3339, changes nothing.
+    let path = format!("/admin/api/v1/credentials/{}", cred.client_id);
+    for (bad, says) in [
+        (json!(rfc3339(now(&app) - 1)), "future"),
+        (json!("next tuesday"), "RFC 3339"),
+        (json!(1_900_000_000), "invalid"),
+    ] {
+        let r = p
+            .req(Method::PATCH, &path)
+            .json(&json!({ "expires_at": bad }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body.to_string().contains(says), "{bad}: {body}");
+    }
+    let shown: Value = p
+        .req(Method::GET, &path)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["expires_at"], rfc3339(expires_at));
+
+    // Extended (null: no expiry): it works again; a PATCH without the field keeps it.
+    let r = p
+        .req(Method::PATCH, &path)
+        .json(&json!({ "expires_at": null }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = p
+        .req(Method::PATCH, &path)
+        .json(&json!({ "label": "Contractor (extended)" }))
+        .send()
+        .await
+        .unwrap();
+    let shown: Value = r.json().await.unwrap();
+    assert_eq!(shown["expires_at"], Value::Null, "{shown}");
+    let issued: Value = app.request_token(&cred).await.json().await.unwrap();
+    assert_eq!(issued["expires_in"], 3600, "{issued}");
+
+    // An expiry set after a token was issued ends that token too.
+    let token = issued["access_token"].as_str().unwrap().to_owned();
+    let r = p
+        .req(Method::PATCH, &path)
+        .json(&json!({ "expires_at": rfc3339(now(&app) + 60) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(groups_status(&app, &token).await, 200);
+    app.clock.advance(60);
+    assert_eq!(groups_status(&app, &token).await, 401);
+}
+
+#[tokio::test]
+async fn an_ip_allowlist_refuses_other_addresses_and_tells_only_the_secret_holder() {
+    let (app, company, p) = admin_setup().await;
+    let r = p
+        .req(Method::POST, "/admin/api/v1/credentials")
+        .json(&json!({"label": "Office only", "scopes": ["groups:read"], "allowed_ips": ["203.0.113.0/24"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["allowed_ips"], json!(["203.0.113.0/24"]));
+    let cred = cred_of(&created, company);
+
+    let failed_before = invalid_client_count(&app).await;
+    let (status, body) = token_refusal(&app, &cred, &cred.secret).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let why = body["error_description"].as_str().unwrap();
+    assert_eq!(
+        why,
+        "client authentication failed: the credential may not be used from this address"
+    );
+    assert!(
+        !why.contains("203.0.113"),
+        "never which addresses are allowed"
+    );
+    let (_, body) = token_refusal(&app, &cred, "tgsec_not_the_secret").await;
+    assert_eq!(body["error_description"], "client authentication failed");
+    assert_eq!(
+        invalid_client_count(&app).await,
+        failed_before + 2,
+        "counted as failed authentications"
+    );
+    // Introspection authenticates the same way.
+    let r = app
+        .client
+        .post(format!("{}/api/v2/oauth2/introspect", app.base))
+        .basic_auth(&cred.client_id, Some(&cred.secret))
+        .form(&[("token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A malformed entry is refused with the reason, and nothing changes.
+    let path = format!("/admin/api/v1/credentials/{}", cred.client_id);
+    for (bad, says) in [
+        ("10.0.0.1/8", "did you mean 10.0.0.0/8"),
+        ("example.com", "not an IP address or a CIDR"),
+    ] {
+        let r = p
+            .req(Method::PATCH, &path)
+            .json(&json!({ "allowed_ips": [bad] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body.to_string().contains(says), "{bad}: {body}");
+    }
+    let shown: Value = p
+        .req(Method::GET, &path)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["allowed_ips"], json!(["203.0.113.0/24"]));
+
+    // The loopback address the tests come from: allowed.
+    let r = p
+        .req(Method::PATCH, &path)
+        .json(&json!({ "allowed_ips": ["127.0.0.0/8", "::1"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token = app.token(&cred).await;
+    assert_eq!(groups_status(&app, &token).await, 200);
+    // Emptied: any address.
+    let r = p
+        .req(Method::PATCH, &path)
+        .json(&json!({ "allowed_ips": [] }))
+        .send()
+        .await
+        .unwrap();
+    let shown: Value = r.json().await.unwrap();
+    assert_eq!(shown["allowed_ips"], json!([]));
+}
+
+async fn invalid_client_count(app: &TestApp) -> u64 {
+    app.metrics_text()
+        .await
+        .lines()
+        .find(|l| l.starts_with("tollgate_token_requests_total{outcome=\"invalid_client\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+async fn from(app: &TestApp, cred: &Cred, forwarded: Option<&str>) -> u16 {
+    let mut r = app
+        .client
+        .post(app.token_url())
+        .basic_auth(&cred.client_id, Some(&cred.secret))
+        .form(&[("grant_type", "client_credentials")]);
+    if let Some(f) = forwarded {
+        r = r.header("x-forwarded-for", f);
+    }
+    r.send().await.unwrap().status().as_u16()
+}
+
+async fn office_only(app: &TestApp) -> Cred {
+    let cred = app.credential("groups:read").await;
+    app.admin
+        .update_credential(
+            &client_id(&cred),
+            CredentialChanges {
+                allowed_ips: Some(IpAllowlist::parse(&["203.0.113.0/24"]).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    cred
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_clients() {
+    let app = helpers::spawn_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1".into(), "::1".into()];
+        s.token_reuse = false;
+    })
+    .await;
+    let cred = office_only(&app).await;
+    assert_eq!(from(&app, &cred, Some("203.0.113.5")).await, 200);
+    // What the client wrote first is skipped: the proxy appended the address it saw.
+    assert_eq!(
+        from(&app, &cred, Some("203.0.113.5, 198.51.100.1")).await,
+        401
+    );
+    assert_eq!(
+        from(&app, &cred, Some("198.51.100.1, 203.0.113.5")).await,
+        200
+    );
+    assert_eq!(
+        from(&app, &cred, None).await,
+        401,
+        "the proxy's own address"
+    );
+
+    // Without trusted proxies, anyone can write the header: it is ignored.
+    let plain = helpers::spawn().await;
+    let cred = office_only(&plain).await;
+    assert_eq!(from(&plain, &cred, Some("203.0.113.5")).await, 401);
+
+    // A trusted proxy that is not an address or a network is a configuration error.
+    let mut bad = tollgate_server::Settings::default();
+    bad.trusted_proxies = vec!["10.0.0.0/33".into()];
+    let e = bad.validate().unwrap_err().to_string();
+    assert!(e.contains("trusted_proxies"), "{e}");
+}
