@@ -106,6 +106,38 @@ pub struct CredentialChanges {
     pub allowed_ips: Option<IpAllowlist>,
 }
 
+/// The audit entries beyond `credential.updated` or `credential.created` that a change of a
+/// credential's access (`old` to `new`) calls for: the action and its target text.
+pub fn access_audit(
+    client_id: &ClientId,
+    old: &CredentialAccess,
+    new: &CredentialAccess,
+) -> Vec<(crate::accounts::AuditAction, String)> {
+    use crate::accounts::AuditAction;
+    let mut out = Vec::new();
+    if old.expires_at != new.expires_at {
+        let when = new
+            .expires_at
+            .map_or_else(|| "none".to_owned(), crate::clock::rfc3339);
+        out.push((
+            AuditAction::CredentialExpirySet,
+            format!("{client_id} (expires {when})"),
+        ));
+    }
+    if old.allowed_ips != new.allowed_ips {
+        let what = match new.allowed_ips.networks().len() {
+            0 => "any address".to_owned(),
+            1 => "1 network".to_owned(),
+            n => format!("{n} networks"),
+        };
+        out.push((
+            AuditAction::CredentialAllowlistSet,
+            format!("{client_id} ({what})"),
+        ));
+    }
+    out
+}
+
 /// The operations, over a store.
 #[derive(Debug, Clone)]
 pub struct Admin {

@@ -377,7 +377,8 @@ fn router(state: AppState, mounted: &[Mounted], max_body: usize, body_timeout: D
         .layer(axum::middleware::from_fn(logging::log_request))
 }
 
-/// Keeps the directory in step with the store, writes last-used times, prunes the change feed.
+/// Keeps the directory in step with the store, writes last-used times and the audit entries of
+/// expiries that passed, prunes the change feed.
 ///
 /// The feed is read every `every` and, with a store that can push (PostgreSQL's LISTEN/NOTIFY), as
 /// soon as the store signals a change; the periodic read stays as the safety net for missed
@@ -418,6 +419,7 @@ async fn background(
         n += 1;
         if n.is_multiple_of(flush_every) {
             flush_last_used(&state).await;
+            audit_expired(&state).await;
         }
         if n.is_multiple_of(prune_every) {
             if let Err(e) = state.store.prune_changes(3600).await {
@@ -441,6 +443,20 @@ async fn woken(wake: &mut Option<watch::Receiver<u64>>) {
         *wake = None;
     }
     std::future::pending::<()>().await
+}
+
+/// Writes `credential.expired` for expiries that passed (once across every node: the store
+/// marks each).
+async fn audit_expired(state: &AppState) {
+    match state
+        .store
+        .audit_expired_credentials(state.authority.now())
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(credentials = n, "credentials expired"),
+        Err(e) => tracing::warn!(error = %e, "could not audit expired credentials"),
+    }
 }
 
 async fn flush_last_used(state: &AppState) {

@@ -496,6 +496,14 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
                     },
                 )
                 .await?;
+            let c = &created.credential;
+            for (action, target) in tollgate_core::admin::access_audit(
+                &c.client_id,
+                &tollgate_core::model::CredentialAccess::default(),
+                &c.access,
+            ) {
+                op.audit(c.company_id, action, &target).await?;
+            }
             let ceiling = admin.company(&created.credential.company_id).await?.scopes;
             print_json(&output::credential(
                 &created.credential,
@@ -540,13 +548,20 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
                 expires_at: expires_at.map(|e| e.0),
                 allowed_ips,
             };
-            let c = admin.update_credential(&client_id(&id)?, changes).await?;
+            let id = client_id(&id)?;
+            let old = admin.credential(&id).await?.access;
+            let c = admin.update_credential(&id, changes).await?;
             op.audit(
                 c.company_id,
                 AuditAction::CredentialUpdated,
                 c.client_id.as_str(),
             )
             .await?;
+            for (action, target) in
+                tollgate_core::admin::access_audit(&c.client_id, &old, &c.access)
+            {
+                op.audit(c.company_id, action, &target).await?;
+            }
             let ceiling = admin.company(&c.company_id).await?.scopes;
             print_json(&output::credential(&c, &ceiling, None))
         }

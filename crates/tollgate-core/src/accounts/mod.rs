@@ -41,6 +41,8 @@ pub enum Actor {
     Operator,
     /// Nobody authenticated (e.g. a failed login).
     Anonymous,
+    /// tollgate itself (an expiry that passed).
+    System,
 }
 
 impl fmt::Display for Actor {
@@ -50,6 +52,7 @@ impl fmt::Display for Actor {
             Self::Client(id) => write!(f, "client:{id}"),
             Self::Operator => f.write_str("operator"),
             Self::Anonymous => f.write_str("anonymous"),
+            Self::System => f.write_str("system"),
         }
     }
 }

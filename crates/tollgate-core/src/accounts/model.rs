@@ -191,6 +191,12 @@ audit_actions! {
     CredentialSecretLeaked => "credential.secret_leaked",
     /// A credential was deleted.
     CredentialDeleted => "credential.deleted",
+    /// A credential's expiry was set, changed or removed.
+    CredentialExpirySet => "credential.expiry_set",
+    /// A credential's IP allowlist was set, changed or removed.
+    CredentialAllowlistSet => "credential.allowlist_set",
+    /// A credential's expiry passed (written once, by tollgate itself).
+    CredentialExpired => "credential.expired",
     /// A user was created.
     UserCreated => "user.created",
     /// A user's role changed.

@@ -56,6 +56,10 @@ pub trait CredentialStore: Send + Sync + std::fmt::Debug {
         &self,
         hash: &SecretHash,
     ) -> Result<Option<ClientId>, StoreError>;
+    /// Appends `credential.expired` (actor `system`) for each credential whose expiry passed by
+    /// `now` and whose audit log does not say so yet, and marks it, in one transaction: each
+    /// expiry is written once, whichever nodes ask. Returns how many were written.
+    async fn audit_expired_credentials(&self, now: UnixTime) -> Result<usize, StoreError>;
     /// Records last-used times (batched by the server, off the hot path).
     async fn record_last_used(&self, used: &[(ClientId, UnixTime)]) -> Result<(), StoreError>;
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate_core::accounts::{AdminActor, AuditAction, Role, UserId};
-use tollgate_core::admin::{CreatedCredential, CredentialChanges};
+use tollgate_core::admin::{CreatedCredential, CredentialChanges, access_audit};
 use tollgate_core::allowlist::IpAllowlist;
 use tollgate_core::clock::UnixTime;
 use tollgate_core::ids::ClientId;
@@ -68,7 +68,7 @@ pub(crate) mod ops {
     ) -> Result<CreatedCredential, AdminApiError> {
         // The credential and its audit entry in one transaction: a crash leaves both or neither.
         let at = state.accounts.now();
-        Ok(state
+        let created = state
             .admin
             .create_credential_audited(
                 &actor.company_id(),
@@ -79,7 +79,13 @@ pub(crate) mod ops {
                     actor.event(AuditAction::CredentialCreated, c.client_id.as_str(), at)
                 },
             )
-            .await?)
+            .await?;
+        let c = &created.credential;
+        for (action, target) in access_audit(&c.client_id, &CredentialAccess::default(), &c.access)
+        {
+            audit(state, actor, action, &target).await?;
+        }
+        Ok(created)
     }
 
     pub(crate) async fn update(
@@ -97,6 +103,9 @@ pub(crate) mod ops {
             c.client_id.as_str(),
         )
         .await?;
+        for (action, target) in access_audit(&c.client_id, &c.access, &updated.access) {
+            audit(state, actor, action, &target).await?;
+        }
         Ok(updated)
     }
 

@@ -678,3 +678,54 @@ async fn group_writes_on_one_node_show_in_every_nodes_cached_list_within_a_secon
         );
     }
 }
+
+/// Issue 13: an IP allowlist or an expiry set on one node holds on every node within a second.
+#[tokio::test]
+async fn an_allowlist_or_expiry_set_on_one_node_holds_on_every_node_within_a_second() {
+    let c = cluster().await;
+    let cred = c.credential("groups:read").await;
+    let token = c.nodes[1].token(&cred).await;
+    let set = |changes: CredentialChanges| {
+        let c = &c;
+        let id = client_id(&cred);
+        async move {
+            c.nodes[0]
+                .admin
+                .update_credential(&id, changes)
+                .await
+                .unwrap()
+        }
+    };
+
+    set(CredentialChanges {
+        allowed_ips: Some(
+            tollgate_core::allowlist::IpAllowlist::parse(&["203.0.113.0/24"]).unwrap(),
+        ),
+        ..Default::default()
+    })
+    .await;
+    for (i, node) in c.nodes.iter().enumerate() {
+        let took = until(|| async { node.request_token(&cred).await.status() == 401 }).await;
+        assert!(took < WITHIN, "allowlist: node {} took {took:?}", i + 1);
+    }
+    set(CredentialChanges {
+        allowed_ips: Some(tollgate_core::allowlist::IpAllowlist::default()),
+        expires_at: Some(Some(c.clock.now() + 60)),
+        ..Default::default()
+    })
+    .await;
+    for (i, node) in c.nodes.iter().enumerate() {
+        let took = until(|| async { node.request_token(&cred).await.status() == 200 }).await;
+        assert!(
+            took < WITHIN,
+            "allowlist removed: node {} took {took:?}",
+            i + 1
+        );
+    }
+    c.clock.advance(60);
+    for (i, node) in c.nodes.iter().enumerate() {
+        let took = until(|| async { status(node, &token).await == 401 }).await;
+        assert!(took < WITHIN, "expired: node {} took {took:?}", i + 1);
+        assert_eq!(node.request_token(&cred).await.status(), 401);
+    }
+}

@@ -255,8 +255,10 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
     async fn update_credential(&self, cred: &Credential) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
         let r = query::<D>(
-            "UPDATE credentials SET label = $1, scopes = $2, expires_at = $3, allowed_ips = $4, \
-             updated_at = $5 WHERE client_id = $6",
+            // A new expiry is audited again when it passes.
+            "UPDATE credentials SET label = $1, scopes = $2, allowed_ips = $4, updated_at = $5, \
+             expiry_audited = CASE WHEN expires_at = $3 THEN expiry_audited ELSE 0 END, \
+             expires_at = $3 WHERE client_id = $6",
         )
         .arg(&cred.label)
         .arg(&cred.scopes.to_string())
@@ -317,6 +319,32 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
             .await
             .map_err(backend)?;
         changed(r)
+    }
+
+    async fn audit_expired_credentials(&self, now: UnixTime) -> Result<usize, StoreError> {
+        let mut tx = self.begin().await?;
+        let rows = query::<D>(
+            "UPDATE credentials SET expiry_audited = 1 \
+             WHERE expires_at IS NOT NULL AND expires_at <= $1 AND expiry_audited = 0 \
+             RETURNING client_id, company_id, expires_at",
+        )
+        .arg(now)
+        .fetch_all(tx.ex())
+        .await
+        .map_err(backend)?;
+        for r in &rows {
+            let event = AuditEvent {
+                at: r.int("expires_at")?,
+                company_id: crate::rows::company_id(&r.text("company_id")?)?,
+                actor: tollgate_core::accounts::Actor::System.to_string(),
+                action: tollgate_core::accounts::AuditAction::CredentialExpired,
+                target: r.text("client_id")?,
+                remote_addr: None,
+            };
+            insert_audit::<D>(&mut tx, &event).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(rows.len())
     }
 
     async fn record_last_used(&self, used: &[(ClientId, UnixTime)]) -> Result<(), StoreError> {

@@ -11,6 +11,7 @@
 #[macro_use]
 mod helpers;
 
+mod access;
 mod accounts;
 mod at_rest;
 mod authority;
