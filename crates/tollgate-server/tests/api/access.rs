@@ -311,8 +311,10 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_clients() {
     assert_eq!(from(&plain, &cred, Some("203.0.113.5")).await, 401);
 
     // A trusted proxy that is not an address or a network is a configuration error.
-    let mut bad = tollgate_server::Settings::default();
-    bad.trusted_proxies = vec!["10.0.0.0/33".into()];
+    let bad = tollgate_server::Settings {
+        trusted_proxies: vec!["10.0.0.0/33".into()],
+        ..Default::default()
+    };
     let e = bad.validate().unwrap_err().to_string();
     assert!(e.contains("trusted_proxies"), "{e}");
 }
