@@ -318,3 +318,96 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_clients() {
     let e = bad.validate().unwrap_err().to_string();
     assert!(e.contains("trusted_proxies"), "{e}");
 }
+
+#[tokio::test]
+async fn the_panel_sets_expiry_and_allowlist_keeps_refused_values_and_marks_expiring_ones() {
+    let (app, company, p) = admin_setup().await;
+    let get = |path: &str| {
+        let r = p.req(Method::GET, path);
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    let post = |page: String, expires: String, ips: &'static str| {
+        let r = p.req(Method::POST, "/admin/credentials").form(&[
+            ("csrf", crate::admin::hidden(&page, "csrf")),
+            ("nonce", crate::admin::hidden(&page, "nonce")),
+            ("label", "Contractor".into()),
+            ("scope", "groups:read".into()),
+            ("expires_at", expires),
+            ("allowed_ips", ips.into()),
+        ]);
+        async move { r.send().await.unwrap() }
+    };
+    // A bad network: refused, the typed values come back, the message by its field.
+    let in_ten_days = rfc3339(now(&app) + 10 * 86_400)[..16].to_owned();
+    let r = post(
+        get("/admin/credentials").await,
+        in_ten_days.clone(),
+        "203.0.113.0/24\n10.0.0.1/8",
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&format!(r#"name="expires_at" value="{in_ten_days}""#)),
+        "{html}"
+    );
+    assert!(
+        html.contains("203.0.113.0/24\n10.0.0.1/8</textarea>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"id="ips-error" role="alert">&#34;10.0.0.1/8&#34; has host bits set: did you mean 10.0.0.0/8?<"#),
+        "{html}"
+    );
+    assert!(app.admin.credentials(&company).await.unwrap().is_empty());
+
+    // Sent right: stored as typed (the time read as UTC), marked as expiring in the list.
+    let r = post(
+        get("/admin/credentials").await,
+        in_ten_days.clone(),
+        "203.0.113.0/24\n198.51.100.7",
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("expires in 10 days"), "{html}");
+    assert!(html.contains("IP allowlist"), "{html}");
+    let stored = app.admin.credentials(&company).await.unwrap().remove(0);
+    assert_eq!(
+        rfc3339(stored.access.expires_at.unwrap())[..16],
+        in_ten_days[..]
+    );
+    assert_eq!(
+        stored.access.allowed_ips.to_string(),
+        "198.51.100.7/32 203.0.113.0/24"
+    );
+
+    // The edit page shows them; emptied there, they are gone.
+    let edit = get(&format!("/admin/credentials/{}", stored.client_id)).await;
+    assert!(
+        edit.contains(&format!(r#"name="expires_at" value="{in_ten_days}""#)),
+        "{edit}"
+    );
+    assert!(
+        edit.contains("198.51.100.7/32\n203.0.113.0/24</textarea>"),
+        "{edit}"
+    );
+    let r = p
+        .req(
+            Method::POST,
+            &format!("/admin/credentials/{}", stored.client_id),
+        )
+        .form(&[
+            ("csrf", crate::admin::hidden(&edit, "csrf").as_str()),
+            ("label", "Contractor"),
+            ("scope", "groups:read"),
+            ("expires_at", ""),
+            ("allowed_ips", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let c = app.admin.credential(&stored.client_id).await.unwrap();
+    assert_eq!(c.access, tollgate_core::model::CredentialAccess::default());
+}

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access;
 mod keys_at_rest;
 
 use std::io::{BufRead, BufReader, Read};

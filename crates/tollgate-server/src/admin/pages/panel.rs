@@ -120,7 +120,12 @@ impl FormError {
             .map_or("form", |f| if f == "scope" { "scopes" } else { f }),
             _ => "form",
         };
-        Self::at(field, &message)
+        // Shown next to its field: "allowed_ips: …" needs no field name.
+        let message = message
+            .strip_prefix(field)
+            .and_then(|m| m.strip_prefix(": "))
+            .unwrap_or(&message);
+        Self::at(field, message)
     }
 
     /// `message` about `field`.
