@@ -53,6 +53,12 @@ pub enum AdminError {
         /// The limit.
         max: u32,
     },
+    /// The credential has no such secret.
+    #[error("secret not found")]
+    SecretNotFound,
+    /// The secret is the credential's only live one.
+    #[error("this is the credential's only live secret: rotate it instead")]
+    LastSecret,
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -65,6 +71,7 @@ impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::CredentialLimit { max } => Self::CredentialLimit { max },
+            StoreError::LastSecret => Self::LastSecret,
             other => Self::Store(other),
         }
     }
@@ -498,6 +505,27 @@ impl Admin {
         self.written(Written::Credential(id)).await;
         let credential = self.credential(id).await?;
         Ok(CreatedCredential { credential, secret })
+    }
+
+    /// Ends one of a credential's secrets at once (an old one still in its rotation grace, say);
+    /// the tokens it obtained are refused at once too. The credential must keep another live
+    /// secret ([`AdminError::LastSecret`]).
+    pub async fn end_secret(&self, id: &ClientId, secret: &str) -> Result<(), AdminError> {
+        let cred = self.credential(id).await?;
+        let secret = cred
+            .secrets
+            .iter()
+            .find(|s| s.id.as_str() == secret)
+            .ok_or(AdminError::SecretNotFound)?
+            .id
+            .clone();
+        match self.store.end_secret(id, &secret, self.clock.now()).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(AdminError::SecretNotFound),
+            Err(e) => return Err(e.into()),
+        }
+        self.written(Written::Credential(id)).await;
+        Ok(())
     }
 
     /// Deletes a credential; its tokens are refused at once.

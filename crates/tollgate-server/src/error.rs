@@ -347,6 +347,10 @@ pub enum AdminApiError {
     CredentialNotFound,
     /// 404 `userNotFound` (also: another company's user).
     UserNotFound,
+    /// 404 `secretNotFound`: the credential has no such secret.
+    SecretNotFound,
+    /// 409 `lastSecret`: the secret is the credential's only live one.
+    LastSecret,
     /// 409 `credentialLimitReached` (the message gives the limit).
     CredentialLimitReached(String),
     /// 409 `emailTaken`.
@@ -406,6 +410,16 @@ impl AdminApiError {
                 "userNotFound",
                 "user not found".into(),
             ),
+            Self::SecretNotFound => (
+                StatusCode::NOT_FOUND,
+                "secretNotFound",
+                "the credential has no such secret".into(),
+            ),
+            Self::LastSecret => (
+                StatusCode::CONFLICT,
+                "lastSecret",
+                "this is the credential's only live secret: rotate it instead".into(),
+            ),
             Self::CredentialLimitReached(m) => {
                 (StatusCode::CONFLICT, "credentialLimitReached", m.into())
             }
@@ -439,7 +453,10 @@ impl AdminApiError {
     pub fn is_not_found(&self) -> bool {
         matches!(
             self,
-            Self::CompanyNotFound | Self::CredentialNotFound | Self::UserNotFound
+            Self::CompanyNotFound
+                | Self::CredentialNotFound
+                | Self::UserNotFound
+                | Self::SecretNotFound
         )
     }
 }
@@ -450,6 +467,8 @@ impl From<tollgate_core::admin::AdminError> for AdminApiError {
         match e {
             E::CompanyNotFound => Self::CompanyNotFound,
             E::CredentialNotFound => Self::CredentialNotFound,
+            E::SecretNotFound => Self::SecretNotFound,
+            E::LastSecret => Self::LastSecret,
             E::Invalid(m) => Self::InvalidInput(m),
             e @ E::UnknownScopes(_) => Self::UnknownScope(e.to_string()),
             e @ E::OutsideCeiling(_) => Self::ScopeNotAllowed(e.to_string()),

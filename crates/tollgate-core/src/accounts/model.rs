@@ -191,6 +191,8 @@ audit_actions! {
     CredentialSecretLeaked => "credential.secret_leaked",
     /// A credential was deleted.
     CredentialDeleted => "credential.deleted",
+    /// One of a credential's secrets was ended at once (an old one in its grace period).
+    CredentialSecretRevoked => "credential.secret_revoked",
     /// A credential's expiry was set, changed or removed.
     CredentialExpirySet => "credential.expiry_set",
     /// A credential's IP allowlist was set, changed or removed.

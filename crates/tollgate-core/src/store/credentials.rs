@@ -56,6 +56,15 @@ pub trait CredentialStore: Send + Sync + std::fmt::Debug {
         &self,
         hash: &SecretHash,
     ) -> Result<Option<ClientId>, StoreError>;
+    /// Ends one secret of a credential at once (its tokens with it), if another live secret at
+    /// `now` remains: [`StoreError::NotFound`] for no such secret of this credential,
+    /// [`StoreError::LastSecret`] when it is the only live one.
+    async fn end_secret(
+        &self,
+        id: &ClientId,
+        secret: &crate::ids::SecretId,
+        now: UnixTime,
+    ) -> Result<(), StoreError>;
     /// Appends `credential.expired` (actor `system`) for each credential whose expiry passed by
     /// `now` and whose audit log does not say so yet, and marks it, in one transaction: each
     /// expiry is written once, whichever nodes ask. Returns how many were written.

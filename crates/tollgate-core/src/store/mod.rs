@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The change would leave a company without an owner or admin (checked atomically with it).
     #[error("the company's last owner or admin cannot be demoted or removed")]
     LastAdmin,
+    /// The secret to end is its credential's only live one (rotate instead).
+    #[error("the credential's only live secret cannot be ended")]
+    LastSecret,
     /// A uniqueness rule was broken.
     #[error("conflict: {0}")]
     Conflict(String),

@@ -148,6 +148,25 @@ pub(crate) mod ops {
         Ok(r)
     }
 
+    /// Ends one secret of the caller's company's credential at once.
+    pub(crate) async fn end_secret(
+        state: &AppState,
+        actor: &AdminActor,
+        client_id: &str,
+        secret_id: &str,
+    ) -> Result<Credential, AdminApiError> {
+        let c = own_credential(state, actor, client_id).await?;
+        state.admin.end_secret(&c.client_id, secret_id).await?;
+        audit(
+            state,
+            actor,
+            AuditAction::CredentialSecretRevoked,
+            &format!("{} (secret {secret_id})", c.client_id),
+        )
+        .await?;
+        Ok(state.admin.credential(&c.client_id).await?)
+    }
+
     pub(crate) async fn delete(
         state: &AppState,
         actor: &AdminActor,
@@ -340,6 +359,22 @@ pub(crate) async fn revoke_leaked(
         &r.credential,
         &ceiling(&state, &actor).await?,
         Some(r.secret.expose_secret()),
+    )))
+}
+
+/// `DELETE /admin/api/v1/credentials/{client_id}/secrets/{secret_id}`: that secret (an old one in
+/// its rotation grace, say) and its tokens are refused at once; 409 `lastSecret` for the only live
+/// one.
+pub(crate) async fn end_secret(
+    State(state): State<AppState>,
+    ApiAdmin(actor): ApiAdmin,
+    Path((id, secret)): Path<(String, String)>,
+) -> Result<Json<CredentialView>, AdminApiError> {
+    let c = ops::end_secret(&state, &actor, &id, &secret).await?;
+    Ok(Json(credential_view(
+        &c,
+        &ceiling(&state, &actor).await?,
+        None,
     )))
 }
 

@@ -78,6 +78,10 @@ pub(crate) fn routes() -> Router<AppState> {
             post(api::rotate_credential),
         )
         .route(
+            "/admin/api/v1/credentials/{client_id}/secrets/{secret_id}",
+            axum::routing::delete(api::end_secret),
+        )
+        .route(
             "/admin/api/v1/users",
             get(api::list_users).post(api::create_user),
         )

@@ -24,6 +24,7 @@ mod ratelimits;
 mod reuse;
 mod revocations;
 mod schema;
+mod secrets;
 mod standards;
 mod tls;
 mod token;

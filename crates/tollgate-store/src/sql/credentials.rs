@@ -5,7 +5,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use sqlx::query;
 use tollgate_core::accounts::AuditEvent;
 use tollgate_core::clock::UnixTime;
-use tollgate_core::ids::{ClientId, CompanyId};
+use tollgate_core::ids::{ClientId, CompanyId, SecretId};
 use tollgate_core::model::{Company, Credential, StoredSecret};
 use tollgate_core::secret::SecretHash;
 use tollgate_core::store::{CredentialStore, StoreError};
@@ -319,6 +319,45 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
             .await
             .map_err(backend)?;
         changed(r)
+    }
+
+    async fn end_secret(
+        &self,
+        id: &ClientId,
+        secret: &SecretId,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        // The credential row first: an end and a rotation of one credential run one at a time.
+        let r = query::<D>("UPDATE credentials SET updated_at = $1 WHERE client_id = $2")
+            .arg(now)
+            .arg(id.as_str())
+            .execute(tx.ex())
+            .await
+            .map_err(backend)?;
+        changed(r)?;
+        let others = query::<D>(
+            "SELECT COUNT(*) AS n FROM credential_secrets \
+             WHERE client_id = $1 AND id <> $2 AND (expires_at IS NULL OR expires_at > $3)",
+        )
+        .arg(id.as_str())
+        .arg(secret.as_str())
+        .arg(now)
+        .fetch_one(tx.ex())
+        .await
+        .map_err(backend)?
+        .int("n")?;
+        let r = query::<D>("DELETE FROM credential_secrets WHERE client_id = $1 AND id = $2")
+            .arg(id.as_str())
+            .arg(secret.as_str())
+            .execute(tx.ex())
+            .await
+            .map_err(backend)?;
+        changed(r)?;
+        if others == 0 {
+            return Err(StoreError::LastSecret);
+        }
+        tx.commit().await.map_err(backend)
     }
 
     async fn audit_expired_credentials(&self, now: UnixTime) -> Result<usize, StoreError> {

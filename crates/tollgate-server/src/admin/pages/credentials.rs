@@ -245,6 +245,9 @@ pub(super) async fn credentials(
     let notice = n.done.as_deref().map(|d| match d {
         "updated" => "Credential updated.".to_owned(),
         "deleted" => "Credential deleted; its tokens are refused from now on.".to_owned(),
+        "secret_revoked" => {
+            "Old secret revoked; it and its tokens are refused from now on.".to_owned()
+        }
         "already" => {
             "That form was already sent: nothing was done again (a secret is shown only once)."
                 .to_owned()
@@ -314,9 +317,31 @@ pub(super) async fn create(
     }
 }
 
+/// One live secret on the edit page.
+struct SecretRow {
+    id: String,
+    created_at: String,
+    /// While a rotation's grace runs: "19:53 UTC" and "in 58 min".
+    until: Option<(String, String)>,
+}
+
+/// "in 58 min", "in 5 h", "in 3 days": how long until `t`, for people.
+fn relative(t: UnixTime, now: UnixTime) -> String {
+    let left = (t - now).max(0);
+    if left <= 3_600 {
+        format!("in {} min", (left + 59) / 60)
+    } else if left < 172_800 {
+        format!("in {} h", (left + 3_599) / 3_600)
+    } else {
+        format!("in {} days", (left + 86_399) / 86_400)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "edit.html")]
 struct EditPage {
+    /// Live secrets, oldest first.
+    secrets: Vec<SecretRow>,
     email: String,
     csrf: String,
     client_id: String,
@@ -356,9 +381,27 @@ async fn edit_view(
             allowlist_input(&c.access.allowed_ips),
         ),
     };
+    let now = state.accounts.now();
+    let secrets = c
+        .secrets
+        .iter()
+        .filter(|s| s.is_live(now))
+        .map(|s| SecretRow {
+            id: s.id.as_str().to_owned(),
+            created_at: rfc3339(s.created_at),
+            until: s.expires_at.map(|t| {
+                let at = rfc3339(t);
+                (
+                    format!("{} UTC", at.get(11..16).unwrap_or(&at)),
+                    relative(t, now),
+                )
+            }),
+        })
+        .collect();
     html(
         status,
         &EditPage {
+            secrets,
             email: admin.email.clone(),
             csrf: admin.csrf.clone(),
             client_id: c.client_id.as_str().to_owned(),
@@ -428,6 +471,29 @@ pub(super) async fn update(
                 Some(Draft::of(&form)),
             )
             .await
+        }
+    }
+}
+
+/// "Revoke old secret now": that secret and its tokens stop at once.
+pub(super) async fn end_secret(
+    State(state): State<AppState>,
+    admin: PanelAdmin,
+    Path((id, secret)): Path<(String, String)>,
+    form: Form,
+) -> Response {
+    let result = async {
+        form.check_csrf(&admin.csrf)?;
+        ops::end_secret(&state, &admin.actor, &id, &secret).await
+    }
+    .await;
+    match result {
+        Ok(_) => Redirect::to("/admin/credentials?done=secret_revoked").into_response(),
+        Err(e @ AdminApiError::Csrf) => error_page(&e, "/admin/credentials"),
+        Err(e) if e.is_not_found() => error_page(&e, "/admin/credentials"),
+        Err(e) => {
+            let error = Some(FormError::at("secrets", &e.parts().2));
+            edit_view(&state, &admin, &id, e.parts().0, error, None).await
         }
     }
 }

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 use credentials::{
-    create, credentials, delete, delete_page, edit_page, revoke_leaked, rotate, update,
+    create, credentials, delete, delete_page, edit_page, end_secret, revoke_leaked, rotate, update,
 };
 use login::{home, login, login_page, logout};
 use users::{add_user, audit, remove_user, set_role, users};
@@ -34,6 +34,10 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/admin/credentials/revoke-leaked", post(revoke_leaked))
         .route("/admin/credentials/{client_id}/rotate", post(rotate))
+        .route(
+            "/admin/credentials/{client_id}/secrets/{secret_id}/revoke",
+            post(end_secret),
+        )
         .route(
             "/admin/credentials/{client_id}/delete",
             get(delete_page).post(delete),
