@@ -364,6 +364,58 @@ describe('admin panel in Chromium', { concurrency: false }, () => {
     assert.equal(call.status, 200, 'token of the old secret refused during its grace period');
   });
 
+  it('revoke the old secret now: during its grace, the old secret and its token stop at once', async () => {
+    const page = await adminPage();
+    const { clientId, secret: oldSecret } = await createCredential(page, 'Old secret revoked', ['groups:read']);
+    const oldToken = await tokenFor(clientId, oldSecret);
+    await page.goto(`${BASE}/admin/credentials/${clientId}`);
+    await page.fill('#rotate-form input[name=grace]', '86400');
+    await submit(page, '#rotate-form button[type=submit]');
+    const newSecret = (await page.textContent('#client-secret')).trim();
+    await tokenFor(clientId, newSecret);
+
+    await page.goto(`${BASE}/admin/credentials/${clientId}`);
+    assert.match(await page.textContent('#secrets'), /Old secret valid until \d\d:\d\d UTC \(in 24 h\)/);
+    assert.equal(await page.locator('#secrets button').count(), 1, 'one button, for the old secret only');
+    const revoked = await submit(page, '#secrets button[type=submit]');
+    assert.equal(revoked.status(), 200);
+    assert.match(await page.textContent('[role=status]'), /Old secret revoked/);
+    const old = await requestToken(clientId, oldSecret);
+    assert.equal(old.status, 401, `old secret still works: ${JSON.stringify(old.body)}`);
+    const call = await api('GET', '/api/v2/groups', oldToken.access_token);
+    assert.equal(call.status, 401, 'the old secret\'s token still works');
+    await tokenFor(clientId, newSecret);
+  });
+
+  it('an expiry and an IP allowlist set in the forms hold, and the list says so', async () => {
+    const page = await adminPage();
+    await page.goto(`${BASE}/admin/credentials`);
+    await page.fill('#create-form input[name=label]', 'Office only');
+    await page.check('#create-form input[name=scope][value="groups:read"]');
+    await page.fill('#create-form input[name=expires_at]', '2099-01-31T18:00');
+    await page.fill('#create-form textarea[name=allowed_ips]', '203.0.113.0/24');
+    const response = await submit(page, '#create-form button[type=submit]');
+    assert.equal(response.status(), 201);
+    const clientId = (await page.textContent('#client-id')).trim();
+    const secret = (await page.textContent('#client-secret')).trim();
+    const row = page.locator(`tr[data-client-id="${clientId}"]`);
+    assert.match(await row.textContent(), /2099-01-31T18:00:00Z/);
+    assert.match(await row.textContent(), /IP allowlist/);
+
+    // The browser and this test run on loopback, outside the allowlist.
+    const { result } = await eventually(() => requestToken(clientId, secret), (r) => r.status === 401);
+    assert.equal(result.status, 401, JSON.stringify(result.body));
+    assert.match(result.body.error_description, /may not be used from this address/);
+
+    await page.goto(`${BASE}/admin/credentials/${clientId}`);
+    assert.equal(await page.inputValue('input[name=expires_at]'), '2099-01-31T18:00');
+    assert.equal(await page.inputValue('textarea[name=allowed_ips]'), '203.0.113.0/24');
+    await page.fill('textarea[name=allowed_ips]', '');
+    const saved = await submit(page, '#edit-form button[type=submit]');
+    assert.equal(saved.status(), 200);
+    await tokenFor(clientId, secret);
+  });
+
   it('rotate without a grace period: the old secret and its tokens are refused', async (t) => {
     const page = await adminPage();
     const { clientId, secret: oldSecret } = await createCredential(page, 'Rotated at once', ['groups:read']);
