@@ -230,6 +230,11 @@ impl App {
         &self.state.admin
     }
 
+    /// Users, sessions and the audit log on this app's store.
+    pub fn accounts(&self) -> &tollgate_core::accounts::Accounts {
+        &self.state.accounts
+    }
+
     /// The token authority (to force a change-feed sync in tests).
     pub fn authority(&self) -> Arc<Authority> {
         Arc::clone(&self.state.authority)

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use serde_json::json;
+use tollgate_core::accounts::Role;
 use tollgate_core::clock::SystemClock;
 use tollgate_groups::{Groups, NewGroup};
 use tollgate_server::{App, Settings};
@@ -118,6 +119,9 @@ fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
     guard
 }
 
+/// The demo company's platform admin (its password is generated and printed once).
+const DEMO_ADMIN: &str = "admin@demo.example";
+
 /// On an empty database: with `--demo`, create demo data and print its credential once; without,
 /// say how to create the first company.
 async fn first_run(app: &App, groups: &Groups, demo: bool) -> anyhow::Result<()> {
@@ -148,6 +152,11 @@ async fn first_run(app: &App, groups: &Groups, demo: bool) -> anyhow::Result<()>
     let created = admin
         .create_credential(&company.id, "Demo integration", all)
         .await?;
+    // A platform admin of the demo company, to log in to the panel with.
+    let password = tollgate_core::accounts::generate_password()?;
+    app.accounts()
+        .create_user(&company.id, DEMO_ADMIN, Role::Admin, &password, None)
+        .await?;
     let first = groups.list(&company.id, None).await?;
     let root = &first.groups;
     if let Some(root) = root.first() {
@@ -167,14 +176,19 @@ async fn first_run(app: &App, groups: &Groups, demo: bool) -> anyhow::Result<()>
         }
     }
     eprintln!(
-        "tollgate: demo data created. The client secret below is shown once; keep it.\n\
+        "tollgate: demo data created. The client secret and the admin password below are shown once; keep them.\n\
          Get a token:\n  curl -s -X POST {base}/api/v2/oauth2/token -H 'content-type: application/json' \\\n    \
-         -d '{{\"grant_type\":\"client_credentials\",\"client_id\":\"{id}\",\"client_secret\":\"{secret}\"}}'",
+         -d '{{\"grant_type\":\"client_credentials\",\"client_id\":\"{id}\",\"client_secret\":\"{secret}\"}}'\n\
+         Admin panel: {base}/admin/login  email {DEMO_ADMIN}  password {pw}",
         base = app.base_url(),
         id = created.credential.client_id,
         secret = created.secret.expose_secret(),
+        pw = &*password,
     );
     print_json(&json!({
+        "admin_panel": format!("{}/admin/login", app.base_url()),
+        "admin_email": DEMO_ADMIN,
+        "admin_password": &*password,
         "company_id": company.id.to_string(),
         "client_id": created.credential.client_id.as_str(),
         "client_secret": created.secret.expose_secret(),

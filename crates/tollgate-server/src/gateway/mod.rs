@@ -64,6 +64,10 @@ pub(crate) async fn fallback(State(state): State<AppState>, req: Request<Body>) 
     let route = state.gateway.table().find(req.uri().path()).cloned();
     match route {
         Some(route) => proxy::forward(&state, route, req).await,
+        // The front page, unless a gateway route claims it: the admin panel.
+        None if req.uri().path() == "/" && req.method() == axum::http::Method::GET => {
+            axum::response::Redirect::to("/admin").into_response()
+        }
         None => ApiError::NoSuchRoute.into_response(),
     }
 }

@@ -519,6 +519,25 @@ async fn serve_demo_answers_the_reference_curl_commands_and_stops_on_sigterm() {
     assert_eq!(r.status(), 200);
     let groups: Vec<Value> = r.json().await.unwrap();
     assert!(groups.len() >= 4, "root and demo groups");
+    // The front page leads to the panel, where the printed demo admin logs in.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirects.get(format!("{base}/")).send().await.unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert_eq!(r.headers()["location"], "/admin");
+    assert_eq!(demo["admin_panel"], format!("{base}/admin/login"));
+    let r = no_redirects
+        .post(format!("{base}/admin/login"))
+        .form(&[
+            ("email", demo["admin_email"].as_str().unwrap()),
+            ("password", demo["admin_password"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "the demo admin logs in");
     // A refused request, for the log.
     let r = http
         .post(&token_url)
@@ -559,10 +578,11 @@ async fn serve_demo_answers_the_reference_curl_commands_and_stops_on_sigterm() {
     assert!(!log.contains('\u{1b}'), "colour codes in the log: {log}");
     // (The demo's curl hint on stderr shows the secret once, by design; log lines never do.)
     let secret = demo["client_secret"].as_str().unwrap();
+    let password = demo["admin_password"].as_str().unwrap();
     assert!(
         log.lines()
             .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
-            .all(|l| !l.contains(secret)),
+            .all(|l| !l.contains(secret) && !l.contains(password)),
         "{log}"
     );
 
