@@ -25,12 +25,7 @@ fn cred_of(v: &Value, company: tollgate_core::ids::CompanyId) -> Cred {
 }
 
 async fn groups_status(app: &TestApp, token: &str) -> u16 {
-    app.api(Method::GET, "/api/v2/groups", token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    app.api_status(Method::GET, "/api/v2/groups", token).await
 }
 
 /// A token request's status and `error_description`.

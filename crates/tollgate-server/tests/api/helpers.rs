@@ -267,6 +267,16 @@ impl TestApp {
             .bearer_auth(token)
     }
 
+    /// The status of `method path` with `token` (and the version header).
+    pub async fn api_status(&self, method: Method, path: &str, token: &str) -> u16 {
+        self.api(method, path, token)
+            .send()
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
+    }
+
     pub async fn root_group(&self, token: &str) -> String {
         let v: Value = self
             .api(Method::GET, "/api/v2/groups", token)

@@ -10,12 +10,7 @@ use crate::admin::{admin_setup, hidden};
 use crate::helpers::{Cred, TestApp, error_of};
 
 async fn groups_status(app: &TestApp, token: &str) -> u16 {
-    app.api(Method::GET, "/api/v2/groups", token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    app.api_status(Method::GET, "/api/v2/groups", token).await
 }
 
 /// The id of the secret of `view` that is not `known` (secrets made in one second come in id order).

@@ -280,14 +280,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         now: UnixTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        // Writes the credential row first: two rotations of one credential run one after the other.
-        let r = query::<D>("UPDATE credentials SET updated_at = $1 WHERE client_id = $2")
-            .arg(now)
-            .arg(id.as_str())
-            .execute(tx.ex())
-            .await
-            .map_err(backend)?;
-        changed(r)?;
+        touch_credential::<D>(&mut tx, id, now).await?;
         query::<D>(
             "UPDATE credential_secrets SET expires_at = \
                  CASE WHEN expires_at IS NULL OR expires_at > $1 THEN $1 ELSE expires_at END \
@@ -328,14 +321,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         now: UnixTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        // The credential row first: an end and a rotation of one credential run one at a time.
-        let r = query::<D>("UPDATE credentials SET updated_at = $1 WHERE client_id = $2")
-            .arg(now)
-            .arg(id.as_str())
-            .execute(tx.ex())
-            .await
-            .map_err(backend)?;
-        changed(r)?;
+        touch_credential::<D>(&mut tx, id, now).await?;
         let others = query::<D>(
             "SELECT COUNT(*) AS n FROM credential_secrets \
              WHERE client_id = $1 AND id <> $2 AND (expires_at IS NULL OR expires_at > $3)",
@@ -410,6 +396,23 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         }
         tx.commit().await.map_err(backend)
     }
+}
+
+/// Writes the credential row's `updated_at` before a change of its secrets: the row lock makes two
+/// such changes of one credential (rotations, ends) run one after the other. `NotFound` if the
+/// credential is gone.
+async fn touch_credential<D: Dialect>(
+    tx: &mut sqlx::Transaction<'_, D>,
+    id: &ClientId,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    let r = query::<D>("UPDATE credentials SET updated_at = $1 WHERE client_id = $2")
+        .arg(now)
+        .arg(id.as_str())
+        .execute(tx.ex())
+        .await
+        .map_err(backend)?;
+    changed(r)
 }
 
 async fn insert_secret<D: Dialect>(
