@@ -112,6 +112,50 @@ pub enum UserCmd {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// List a company's panel users (never a password).
+    List {
+        /// Company id.
+        #[arg(long)]
+        company: String,
+    },
+    /// Set a new password (generated and printed once without --password-stdin); the user's
+    /// sessions end.
+    ResetPassword {
+        /// Company id.
+        #[arg(long)]
+        company: String,
+        /// User id (from `user list`).
+        id: String,
+        /// Read the password from stdin (one line; the newline is trimmed).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove a panel user (the company's last owner or admin stays).
+    Delete {
+        /// Company id.
+        #[arg(long)]
+        company: String,
+        /// User id (from `user list`).
+        id: String,
+    },
+}
+
+/// A password from stdin, or a generated one (`true`: print it, it was never seen).
+fn password_from(stdin: bool) -> anyhow::Result<(zeroize::Zeroizing<String>, bool)> {
+    if stdin {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::stdin().read_line(&mut line)?;
+        Ok((
+            zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned()),
+            false,
+        ))
+    } else {
+        Ok((tollgate_core::accounts::generate_password()?, true))
+    }
+}
+
+fn user_id(s: &str) -> anyhow::Result<tollgate_core::accounts::UserId> {
+    tollgate_core::accounts::UserId::parse(s).map_err(|_| anyhow::anyhow!("user not found"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -743,16 +787,7 @@ async fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<()> {
             role,
             password_stdin,
         } => {
-            let (password, generated) = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)?;
-                (
-                    zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned()),
-                    false,
-                )
-            } else {
-                (tollgate_core::accounts::generate_password()?, true)
-            };
+            let (password, generated) = password_from(password_stdin)?;
             let u = accounts(settings)
                 .await?
                 .create_user(&company_id(&company)?, &email, role, &password, None)
@@ -770,6 +805,51 @@ async fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<()> {
                 );
             }
             print_json(&v)
+        }
+        UserCmd::List { company } => {
+            let by = AdminActor::operator(company_id(&company)?);
+            let accounts = accounts(settings).await?;
+            // An unknown company is an error, not an empty list.
+            open_store(settings)
+                .await?
+                .get_company(&by.company_id())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("company not found"))?;
+            let list: Vec<_> = accounts
+                .users(&by)
+                .await?
+                .iter()
+                .map(tollgate_server::views::user_view)
+                .collect();
+            print_json(&list)
+        }
+        UserCmd::ResetPassword {
+            company,
+            id,
+            password_stdin,
+        } => {
+            let by = AdminActor::operator(company_id(&company)?);
+            let (password, generated) = password_from(password_stdin)?;
+            let u = accounts(settings)
+                .await?
+                .reset_password(&by, &user_id(&id)?, &password)
+                .await?;
+            let mut v = tollgate_server::views::user_view(&u);
+            if generated && let Some(m) = v.as_object_mut() {
+                m.insert(
+                    "password".into(),
+                    serde_json::Value::String(password.to_string()),
+                );
+            }
+            print_json(&v)
+        }
+        UserCmd::Delete { company, id } => {
+            let by = AdminActor::operator(company_id(&company)?);
+            accounts(settings)
+                .await?
+                .remove_user(&by, &user_id(&id)?)
+                .await?;
+            print_json(&serde_json::json!({ "deleted": id }))
         }
     }
 }

@@ -368,6 +368,35 @@ impl Accounts {
         Ok(user)
     }
 
+    /// Sets a new password for a user of `by`'s company and ends their sessions (a stolen session
+    /// dies with the old password).
+    pub async fn reset_password(
+        &self,
+        by: &AdminActor,
+        id: &UserId,
+        password: &str,
+    ) -> Result<User, AccountError> {
+        let user = self.user_in(by, id).await?;
+        by.may_touch_admins(user.role.is_admin())?;
+        check_password(password)?;
+        match self
+            .store
+            .set_user_password(id, &hash_password(password)?)
+            .await
+        {
+            Ok(()) => {}
+            Err(crate::store::StoreError::NotFound) => return Err(AccountError::UserNotFound),
+            Err(e) => return Err(e.into()),
+        }
+        self.record(by.event(
+            AuditAction::UserPasswordReset,
+            user.email.as_str(),
+            self.now(),
+        ))
+        .await?;
+        Ok(user)
+    }
+
     /// Removes a user (and their sessions); the last owner/admin cannot be removed.
     pub async fn remove_user(&self, by: &AdminActor, id: &UserId) -> Result<(), AccountError> {
         let user = self.user_in(by, id).await?;

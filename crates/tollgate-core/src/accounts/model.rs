@@ -205,6 +205,8 @@ audit_actions! {
     UserRoleChanged => "user.role_changed",
     /// A user was removed.
     UserRemoved => "user.removed",
+    /// A user's password was reset (their sessions ended).
+    UserPasswordReset => "user.password_reset",
     /// A panel login failed (for an existing account).
     LoginFailed => "login.failed",
     /// A panel login succeeded.
@@ -301,6 +303,7 @@ mod tests {
                 "user.created",
                 "user.role_changed",
                 "user.removed",
+                "user.password_reset",
                 "login.failed",
                 "login.succeeded",
                 "logout",

@@ -23,6 +23,9 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
     /// Deletes a user and their sessions; [`StoreError::LastAdmin`] (and nothing deleted) if the
     /// user is their company's last owner or admin, checked atomically with the delete.
     async fn delete_user(&self, id: &UserId) -> Result<(), StoreError>;
+    /// Sets a user's password hash and ends every session of theirs, in one transaction
+    /// ([`StoreError::NotFound`] for no such user).
+    async fn set_user_password(&self, id: &UserId, password_hash: &str) -> Result<(), StoreError>;
     /// Adds a session.
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
     /// A session by the hash of its token.

@@ -6,7 +6,7 @@ use tollgate_core::accounts::{AuditEvent, Email, Role, SessionRecord, User, User
 use tollgate_core::ids::CompanyId;
 use tollgate_core::store::{AccountStore, StoreError};
 
-use super::{SqlStore, backend};
+use super::{SqlStore, backend, changed};
 use crate::dialect::{ArgExt as _, Conn as _, Dialect, RowsAffected as _};
 use crate::rows::{audit_row, session_row, user_row};
 
@@ -103,6 +103,24 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .await
         .map_err(backend)?;
         refused_or_done::<D>(tx, r, &id).await
+    }
+
+    async fn set_user_password(&self, id: &UserId, password_hash: &str) -> Result<(), StoreError> {
+        let id = id.to_string();
+        let mut tx = self.begin().await?;
+        let r = query::<D>("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .arg(password_hash)
+            .arg(&id)
+            .execute(tx.ex())
+            .await
+            .map_err(backend)?;
+        changed(r)?;
+        query::<D>("DELETE FROM sessions WHERE user_id = $1")
+            .arg(&id)
+            .execute(tx.ex())
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {

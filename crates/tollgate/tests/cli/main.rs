@@ -6,6 +6,7 @@
 
 mod access;
 mod keys_at_rest;
+mod users;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
