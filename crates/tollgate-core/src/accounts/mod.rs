@@ -356,6 +356,15 @@ impl Accounts {
     ) -> Result<User, AccountError> {
         let mut user = self.user_in(by, id).await?;
         by.may_touch_admins(user.role.is_admin() || role.is_admin())?;
+        // Nobody raises themself: an admin becomes an owner by another owner's hand.
+        if role == Role::Owner
+            && user.role != Role::Owner
+            && matches!(&by.actor, Actor::User(email) if email == user.email.as_str())
+        {
+            return Err(AccountError::Invalid(
+                "you cannot make yourself an owner: ask an owner of the company".into(),
+            ));
+        }
         // The store refuses to demote the last owner/admin, atomically with the write.
         self.store.set_user_role(id, role).await?;
         user.role = role;

@@ -29,3 +29,4 @@ mod standards;
 mod tls;
 mod token;
 mod token_parsing;
+mod users_panel;

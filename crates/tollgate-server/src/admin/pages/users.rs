@@ -1,7 +1,7 @@
 //! The users page (add, change role, remove) and the audit log.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tollgate_core::accounts::Role;
@@ -26,6 +26,8 @@ struct UsersPage {
     users: Vec<UserRow>,
     roles: Vec<String>,
     error: Option<FormError>,
+    /// What the last action did.
+    notice: Option<String>,
     /// The add-user form's email and role, as a refused form had them.
     new_email: String,
     new_role: String,
@@ -37,6 +39,7 @@ async fn users_page(
     status: StatusCode,
     error: Option<FormError>,
     draft: Option<&Form>,
+    notice: Option<String>,
 ) -> Response {
     let list = match state.accounts.users(&admin.actor).await {
         Ok(l) => l,
@@ -61,6 +64,7 @@ async fn users_page(
                 .map(|r| r.as_str().to_owned())
                 .collect(),
             error,
+            notice,
             new_email: draft.and_then(|f| f.get("email")).unwrap_or("").to_owned(),
             new_role: draft
                 .and_then(|f| f.get("role"))
@@ -70,8 +74,26 @@ async fn users_page(
     )
 }
 
-pub(super) async fn users(State(state): State<AppState>, admin: PanelAdmin) -> Response {
-    users_page(&state, &admin, StatusCode::OK, None, None).await
+#[derive(serde::Deserialize)]
+pub(super) struct Done {
+    done: Option<String>,
+}
+
+pub(super) async fn users(
+    State(state): State<AppState>,
+    admin: PanelAdmin,
+    Query(d): Query<Done>,
+) -> Response {
+    let notice = d.done.as_deref().map(|d| {
+        match d {
+            "added" => "User added.",
+            "role" => "Role changed.",
+            "removed" => "User removed; their sessions ended.",
+            _ => "Done.",
+        }
+        .to_owned()
+    });
+    users_page(&state, &admin, StatusCode::OK, None, None, notice).await
 }
 
 async fn users_result(
@@ -79,9 +101,10 @@ async fn users_result(
     admin: &PanelAdmin,
     r: Result<(), AdminApiError>,
     draft: Option<&Form>,
+    done: &str,
 ) -> Response {
     match r {
-        Ok(()) => Redirect::to("/admin/users").into_response(),
+        Ok(()) => Redirect::to(&format!("/admin/users?done={done}")).into_response(),
         Err(AdminApiError::Csrf) => error_page(&AdminApiError::Csrf, "/admin/users"),
         Err(e) => {
             // Errors of the add form go next to its fields; the others above the list.
@@ -89,7 +112,7 @@ async fn users_result(
                 Some(_) => FormError::of(&e),
                 None => FormError::at("form", &e.parts().2),
             };
-            users_page(state, admin, e.parts().0, Some(error), draft).await
+            users_page(state, admin, e.parts().0, Some(error), draft, None).await
         }
     }
 }
@@ -115,7 +138,7 @@ pub(super) async fn add_user(
         Ok(())
     }
     .await;
-    users_result(&state, &admin, r, Some(&form)).await
+    users_result(&state, &admin, r, Some(&form), "added").await
 }
 
 fn parse_user_id(id: &str) -> Result<tollgate_core::accounts::UserId, AdminApiError> {
@@ -139,7 +162,7 @@ pub(super) async fn set_role(
         Ok(())
     }
     .await;
-    users_result(&state, &admin, r, None).await
+    users_result(&state, &admin, r, None, "role").await
 }
 
 pub(super) async fn remove_user(
@@ -157,7 +180,7 @@ pub(super) async fn remove_user(
         Ok(())
     }
     .await;
-    users_result(&state, &admin, r, None).await
+    users_result(&state, &admin, r, None, "removed").await
 }
 
 // ---------- audit ----------

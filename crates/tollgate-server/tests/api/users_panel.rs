@@ -1,0 +1,112 @@
+//! Issue 13, users: a message after every action on the users page, removal behind a confirmation
+//! step, and nobody makes themself an owner (the panel and the admin API).
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tollgate_core::accounts::Role;
+
+use crate::admin::{PASSWORD, admin_setup, hidden, user};
+
+#[tokio::test]
+async fn users_page_confirms_removal_says_what_happened_and_refuses_self_promotion() {
+    let (app, company, p) = admin_setup().await;
+    let page = |path: &'static str| {
+        let r = p.req(Method::GET, path);
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    let html = page("/admin/users").await;
+    let csrf = hidden(&html, "csrf");
+
+    let r = p
+        .req(Method::POST, "/admin/users")
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "bob@example.com"),
+            ("role", "member"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/admin/users?done=added");
+    let html = page("/admin/users?done=added").await;
+    assert!(html.contains(r#"role="status">User added.<"#), "{html}");
+    // Removal is a second step: the button that removes names the user.
+    assert!(
+        html.contains(r#"<details class="confirm"><summary>Remove…</summary>"#)
+            && html.contains("<button type=\"submit\">Remove bob@example.com</button>"),
+        "{html}"
+    );
+
+    let users: Value = p
+        .req(Method::GET, "/admin/api/v1/users")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_of = |email: &str| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == email)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (ada, bob) = (id_of("ada@example.com"), id_of("bob@example.com"));
+
+    // Ada (an admin) cannot make herself an owner, in the panel or through the API.
+    let r = p
+        .req(Method::POST, &format!("/admin/users/{ada}/role"))
+        .form(&[("csrf", csrf.as_str()), ("role", "owner")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("You cannot make yourself an owner"), "{html}");
+    let r = p
+        .req(Method::PATCH, &format!("/admin/api/v1/users/{ada}"))
+        .json(&json!({"role": "owner"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // She may promote someone else; an owner may promote her.
+    let r = p
+        .req(Method::POST, &format!("/admin/users/{bob}/role"))
+        .form(&[("csrf", csrf.as_str()), ("role", "owner")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/admin/users?done=role");
+    user(&app, company, "olga@example.com", Role::Owner).await;
+    let olga = crate::admin::login(&app, "olga@example.com", PASSWORD)
+        .await
+        .unwrap();
+    let r = olga
+        .req(Method::PATCH, &format!("/admin/api/v1/users/{ada}"))
+        .json(&json!({"role": "owner"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let r = p
+        .req(Method::POST, &format!("/admin/users/{bob}/delete"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/admin/users?done=removed");
+    let html = page("/admin/users?done=removed").await;
+    assert!(
+        html.contains("User removed; their sessions ended."),
+        "{html}"
+    );
+    assert!(!html.contains("bob@example.com"), "{html}");
+}
