@@ -220,6 +220,17 @@ pub struct ActiveSession {
     pub csrf: String,
 }
 
+/// Why a password change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    /// The current password is not the user's.
+    #[error("the current password is wrong")]
+    WrongCurrent,
+    /// The new password is refused (too short, the same), or the store failed.
+    #[error(transparent)]
+    New(AccountError),
+}
+
 /// Users, sessions and the audit log.
 #[derive(Clone, Debug)]
 pub struct Accounts {
@@ -404,6 +415,42 @@ impl Accounts {
         ))
         .await?;
         Ok(user)
+    }
+
+    /// The logged-in user changes their own password: the current one must match, the new one
+    /// must differ. Every session of theirs ends (this one too: they log in again).
+    pub async fn change_own_password(
+        &self,
+        session: &ActiveSession,
+        current: &str,
+        new: &str,
+        remote_addr: Option<String>,
+    ) -> Result<(), PasswordChangeError> {
+        let user = &session.user;
+        if !verify_password(current, &user.password_hash) {
+            return Err(PasswordChangeError::WrongCurrent);
+        }
+        if current == new {
+            return Err(PasswordChangeError::New(AccountError::Invalid(
+                "the new password must differ from the current one".into(),
+            )));
+        }
+        check_password(new).map_err(PasswordChangeError::New)?;
+        let hash = hash_password(new).map_err(PasswordChangeError::New)?;
+        self.store
+            .set_user_password(&user.id, &hash)
+            .await
+            .map_err(|e| PasswordChangeError::New(e.into()))?;
+        self.record(AuditEvent {
+            at: self.now(),
+            company_id: user.company_id,
+            actor: Actor::User(user.email.as_str().to_owned()).to_string(),
+            action: AuditAction::UserPasswordChanged,
+            target: user.email.as_str().to_owned(),
+            remote_addr,
+        })
+        .await
+        .map_err(PasswordChangeError::New)
     }
 
     /// Removes a user (and their sessions); the last owner/admin cannot be removed.

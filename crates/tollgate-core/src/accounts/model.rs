@@ -207,6 +207,8 @@ audit_actions! {
     UserRemoved => "user.removed",
     /// A user's password was reset (their sessions ended).
     UserPasswordReset => "user.password_reset",
+    /// A user changed their own password (their sessions ended).
+    UserPasswordChanged => "user.password_changed",
     /// A panel login failed (for an existing account).
     LoginFailed => "login.failed",
     /// A panel login succeeded.
@@ -304,6 +306,7 @@ mod tests {
                 "user.role_changed",
                 "user.removed",
                 "user.password_reset",
+                "user.password_changed",
                 "login.failed",
                 "login.succeeded",
                 "logout",

@@ -110,3 +110,83 @@ async fn users_page_confirms_removal_says_what_happened_and_refuses_self_promoti
     );
     assert!(!html.contains("bob@example.com"), "{html}");
 }
+
+#[tokio::test]
+async fn a_user_changes_their_own_password_and_every_session_of_theirs_ends() {
+    let (app, company, admin) = admin_setup().await;
+    user(&app, company, "mia@example.com", Role::Member).await;
+    let mia = crate::admin::login(&app, "mia@example.com", PASSWORD)
+        .await
+        .unwrap();
+    let other = crate::admin::login(&app, "mia@example.com", PASSWORD)
+        .await
+        .unwrap();
+    let html = mia
+        .req(Method::GET, "/admin/password")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"id="password-form""#), "{html}");
+    let csrf = hidden(&html, "csrf");
+    let new = "a much longer passphrase";
+    let send = |current: &'static str, new: &'static str, confirm: &'static str| {
+        let r = mia.req(Method::POST, "/admin/password").form(&[
+            ("csrf", csrf.as_str()),
+            ("current_password", current),
+            ("new_password", new),
+            ("confirm_password", confirm),
+        ]);
+        async move {
+            let r = r.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.headers().get("set-cookie").cloned(),
+                r.text().await.unwrap(),
+            )
+        }
+    };
+    for (current, n, confirm, field) in [
+        ("not my password!", new, new, "current-error"),
+        (PASSWORD, new, "a much longer passphrasf", "confirm-error"),
+        (PASSWORD, "short", "short", "new-error"),
+        (PASSWORD, PASSWORD, PASSWORD, "new-error"),
+    ] {
+        let (status, _, html) = send(current, n, confirm).await;
+        assert_eq!(status, 400, "{field}");
+        assert!(
+            html.contains(&format!(r#"id="{field}" role="alert""#)),
+            "{field}: {html}"
+        );
+    }
+    // Refusals changed nothing: the old password still logs in.
+    crate::admin::login(&app, "mia@example.com", PASSWORD)
+        .await
+        .unwrap();
+
+    let (status, cookie, html) = send(PASSWORD, new, new).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Password changed"), "{html}");
+    assert!(cookie.unwrap().to_str().unwrap().contains("Max-Age=0"));
+    for session in [&mia, &other] {
+        let r = session
+            .req(Method::GET, "/admin/api/v1/session")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "every session of hers ended");
+    }
+    assert!(
+        crate::admin::login(&app, "mia@example.com", PASSWORD)
+            .await
+            .is_err()
+    );
+    crate::admin::login(&app, "mia@example.com", new)
+        .await
+        .unwrap();
+    let (changed, audit) = admin.audit_of("user.password_changed").await;
+    assert_eq!(changed.len(), 1, "{audit}");
+    assert!(!audit.to_string().contains(new));
+}

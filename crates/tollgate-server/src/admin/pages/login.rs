@@ -7,10 +7,13 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::panel::{Form, PanelUser, error_page, html, same_origin};
+use super::panel::{
+    ErrorOn as _, Form, FormError, PanelUser, done_page, error_page, html, same_origin,
+};
 use crate::admin::auth::{SESSION_COOKIE, session_cookie};
 use crate::error::AdminApiError;
 use crate::state::AppState;
+use tollgate_core::accounts::PasswordChangeError;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -137,5 +140,89 @@ pub(super) async fn home(user: PanelUser) -> Response {
                 csrf: user.session.csrf,
             },
         )
+    }
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    email: String,
+    csrf: String,
+    /// Whether the user sees the admin navigation.
+    admin: bool,
+    error: Option<FormError>,
+}
+
+fn password_page(user: &PanelUser, status: StatusCode, error: Option<FormError>) -> Response {
+    html(
+        status,
+        &PasswordPage {
+            email: user.session.user.email.as_str().to_owned(),
+            csrf: user.session.csrf.clone(),
+            admin: user.session.user.role.is_admin(),
+            error,
+        },
+    )
+}
+
+/// `GET /admin/password`: "Change my password", for every logged-in user.
+pub(super) async fn change_password_page(user: PanelUser) -> Response {
+    password_page(&user, StatusCode::OK, None)
+}
+
+/// `POST /admin/password`: the current password, the new one twice. Every session of the user
+/// ends, this one too: they log in again with the new password.
+pub(super) async fn change_password(
+    State(state): State<AppState>,
+    user: PanelUser,
+    form: Form,
+) -> Response {
+    if let Err(e) = form.check_csrf(&user.session.csrf) {
+        return error_page(&e, "/admin/password");
+    }
+    let new = form.get("new_password").unwrap_or("");
+    if form.get("confirm_password").unwrap_or("") != new {
+        let error = FormError::at("confirm_password", "the two new passwords differ");
+        return password_page(&user, StatusCode::BAD_REQUEST, Some(error));
+    }
+    let result = state
+        .accounts
+        .change_own_password(
+            &user.session,
+            form.get("current_password").unwrap_or(""),
+            new,
+            user.remote.clone(),
+        )
+        .await;
+    match result {
+        Ok(()) => {
+            let mut resp = done_page(
+                "Password changed",
+                "Your password is changed and every session of yours has ended. Log in again with the new password.",
+                "/admin/login",
+            );
+            if let Some(c) = session_cookie_header(&state, "", 0) {
+                resp.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            resp
+        }
+        Err(PasswordChangeError::WrongCurrent) => password_page(
+            &user,
+            StatusCode::BAD_REQUEST,
+            Some(FormError::at(
+                "current_password",
+                "the current password is wrong",
+            )),
+        ),
+        Err(PasswordChangeError::New(e)) => {
+            let e = AdminApiError::from(e);
+            let (status, _, message) = e.parts();
+            let field = if status == StatusCode::BAD_REQUEST {
+                "new_password"
+            } else {
+                "form"
+            };
+            password_page(&user, status, Some(FormError::at(field, &message)))
+        }
     }
 }

@@ -19,7 +19,7 @@ use crate::state::AppState;
 use credentials::{
     create, credentials, delete, delete_page, edit_page, end_secret, revoke_leaked, rotate, update,
 };
-use login::{home, login, login_page, logout};
+use login::{change_password, change_password_page, home, login, login_page, logout};
 use users::{add_user, audit, remove_user, set_role, users};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -27,6 +27,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin", get(home))
         .route("/admin/login", get(login_page).post(login))
         .route("/admin/logout", post(logout))
+        .route(
+            "/admin/password",
+            get(change_password_page).post(change_password),
+        )
         .route("/admin/credentials", get(credentials).post(create))
         .route(
             "/admin/credentials/{client_id}",

@@ -91,6 +91,19 @@ pub(super) fn error_page(e: &AdminApiError, back: &str) -> Response {
     )
 }
 
+/// A page saying that something was done, with a link onwards.
+pub(super) fn done_page(title: &str, message: &str, back: &str) -> Response {
+    html(
+        StatusCode::OK,
+        &MessagePage {
+            title,
+            message: message.to_owned(),
+            class: "ok",
+            back,
+        },
+    )
+}
+
 /// A form's error as the panel shows it: in sentence case, next to the field it is about (the
 /// templates give that field `aria-invalid` and point its `aria-describedby` at the message), or
 /// above the form (`field` = "form") when it is about no one field.
