@@ -21,9 +21,15 @@ pub(crate) fn client_addr(
 ) -> Option<IpAddr> {
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_canonical())?;
+        .map(|c| c.0.ip())?;
+    Some(forwarded_for(peer, headers, trusted))
+}
+
+/// [`client_addr`] of a request from the socket peer `peer`.
+pub(crate) fn forwarded_for(peer: IpAddr, headers: &HeaderMap, trusted: &IpAllowlist) -> IpAddr {
+    let peer = peer.to_canonical();
     if trusted.is_empty() || !trusted.permits(Some(peer)) {
-        return Some(peer);
+        return peer;
     }
     let mut nearest = peer;
     let forwarded = headers
@@ -33,16 +39,16 @@ pub(crate) fn client_addr(
         .collect::<Vec<_>>();
     for entry in forwarded.iter().rev().flat_map(|v| v.rsplit(',')) {
         let Ok(addr) = entry.trim().parse::<IpAddr>() else {
-            return Some(nearest);
+            return nearest;
         };
         let addr = addr.to_canonical();
         if !trusted.permits(Some(addr)) {
-            return Some(addr);
+            return addr;
         }
         nearest = addr;
     }
     // Every hop is a trusted proxy: the farthest one is the client.
-    Some(nearest)
+    nearest
 }
 
 #[cfg(test)]

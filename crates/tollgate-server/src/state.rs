@@ -79,6 +79,15 @@ impl Services {
     ) -> Option<std::net::IpAddr> {
         crate::client_addr::client_addr(extensions, headers, &self.trusted_proxies)
     }
+
+    /// [`Services::client_addr`] of a request from the socket peer `peer`.
+    pub(crate) fn client_addr_of(
+        &self,
+        peer: std::net::IpAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
+        crate::client_addr::forwarded_for(peer, headers, &self.trusted_proxies)
+    }
 }
 
 impl FromRef<AppState> for Arc<ResourceGuard> {

@@ -1,9 +1,7 @@
 //! Who is calling the admin side: a panel session (cookie; state-changing requests also carry the
 //! session's CSRF token) or an integration whose token holds `credentials:manage`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::Method;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
@@ -19,11 +17,10 @@ pub(crate) const SESSION_COOKIE: &str = "tollgate_session";
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The caller's address, for the audit log.
-pub(crate) fn remote_addr(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+pub(crate) fn remote_addr(state: &AppState, parts: &Parts) -> Option<String> {
+    state
+        .client_addr(&parts.extensions, &parts.headers)
+        .map(|ip| ip.to_string())
 }
 
 /// The session cookie's value, if any.
@@ -67,7 +64,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let remote = remote_addr(parts);
+        let remote = remote_addr(state, parts);
         if let Some(auth) = parts.headers.get(AUTHORIZATION) {
             let v = auth.to_str().map_err(|_| AdminApiError::Unauthenticated)?;
             let (scheme, token) = v.split_once(' ').ok_or(AdminApiError::Unauthenticated)?;

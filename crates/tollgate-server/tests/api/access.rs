@@ -406,3 +406,34 @@ async fn the_panel_sets_expiry_and_allowlist_keeps_refused_values_and_marks_expi
     let c = app.admin.credential(&stored.client_id).await.unwrap();
     assert_eq!(c.access, tollgate_core::model::CredentialAccess::default());
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_login_and_the_audit_log_see_the_clients_address() {
+    let app = helpers::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.0/8".into()]).await;
+    let company = app.company("groups:read").await;
+    crate::admin::user(
+        &app,
+        company,
+        "ada@example.com",
+        tollgate_core::accounts::Role::Admin,
+    )
+    .await;
+    let r = app
+        .client
+        .post(format!("{}/admin/login", app.base))
+        .header("x-forwarded-for", "203.0.113.9")
+        .form(&[
+            ("email", "ada@example.com"),
+            ("password", crate::admin::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success() || r.status().is_redirection());
+    let audit = app.store.list_audit(&company, 10).await.unwrap();
+    let login = audit
+        .iter()
+        .find(|e| e.action == tollgate_core::accounts::AuditAction::LoginSucceeded)
+        .expect("login audited");
+    assert_eq!(login.remote_addr.as_deref(), Some("203.0.113.9"));
+}

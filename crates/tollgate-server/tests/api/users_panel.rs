@@ -190,3 +190,39 @@ async fn a_user_changes_their_own_password_and_every_session_of_theirs_ends() {
     assert_eq!(changed.len(), 1, "{audit}");
     assert!(!audit.to_string().contains(new));
 }
+
+#[tokio::test]
+async fn guessing_the_current_password_is_limited_like_logins() {
+    let app = crate::helpers::spawn_with(|s| s.login_attempts_per_account = 3).await;
+    let company = app.company("groups:read").await;
+    user(&app, company, "mia@example.com", Role::Member).await;
+    let mia = crate::admin::login(&app, "mia@example.com", PASSWORD)
+        .await
+        .unwrap();
+    let html = mia
+        .req(Method::GET, "/admin/password")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf");
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let r = mia
+            .req(Method::POST, "/admin/password")
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("current_password", "a wrong guess here"),
+                ("new_password", "a much longer passphrase"),
+                ("confirm_password", "a much longer passphrase"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    // The login used one attempt of the account's three.
+    assert_eq!(statuses, [400, 400, 429]);
+}

@@ -65,7 +65,7 @@ pub(super) async fn login(
     }
     let email = form.get("email").unwrap_or("").trim().to_lowercase();
     let password = form.get("password").unwrap_or("");
-    let ip = peer.ip().to_string();
+    let ip = state.client_addr_of(peer.ip(), &headers).to_string();
     if !state.login_limiter.allow(&ip, &email) {
         let (status, _, message) = AdminApiError::TooManyAttempts.parts();
         return html(
@@ -179,6 +179,16 @@ pub(super) async fn change_password(
 ) -> Response {
     if let Err(e) = form.check_csrf(&user.session.csrf) {
         return error_page(&e, "/admin/password");
+    }
+    // Guessing the current password from a session costs like guessing it at the login form.
+    let ip = user.remote.as_deref().unwrap_or("");
+    if !state
+        .login_limiter
+        .allow(ip, user.session.user.email.as_str())
+    {
+        let e = AdminApiError::TooManyAttempts;
+        let error = FormError::at("form", &e.parts().2);
+        return password_page(&user, e.parts().0, Some(error));
     }
     let new = form.get("new_password").unwrap_or("");
     if form.get("confirm_password").unwrap_or("") != new {

@@ -197,7 +197,7 @@ impl FromRequestParts<AppState> for PanelUser {
         match state.accounts.session(token).await {
             Ok(session) => Ok(Self {
                 session,
-                remote: remote_addr(parts),
+                remote: remote_addr(state, parts),
             }),
             Err(AccountError::NoSession) => Err(Redirect::to("/admin/login").into_response()),
             // The store failing is a 500 (logged by the conversion), not "log in again".
