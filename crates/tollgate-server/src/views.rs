@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use tollgate_core::accounts::{AuditEvent, User};
+use tollgate_core::accounts::{AuditEntry, AuditEvent, User};
 use tollgate_core::clock::rfc3339;
 use tollgate_core::model::Credential;
 use tollgate_proto::ScopeSet;
@@ -63,4 +63,15 @@ pub fn user_view(u: &User) -> Value {
 /// An audit event.
 pub fn audit_view(e: &AuditEvent) -> Value {
     json!({"at": rfc3339(e.at), "actor": e.actor, "action": e.action, "target": e.target, "remote_addr": e.remote_addr})
+}
+
+/// An audit entry with its place in the log (`seq`: pass it as `before` for the next page) and
+/// the action as people read it.
+pub fn audit_entry_view(e: &AuditEntry) -> Value {
+    let mut v = audit_view(&e.event);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("seq".into(), e.seq.into());
+        m.insert("action_label".into(), e.event.action.label().into());
+    }
+    v
 }

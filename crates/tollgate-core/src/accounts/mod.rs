@@ -19,8 +19,8 @@ use crate::store::{Store, StoreError};
 pub mod model;
 
 pub use model::{
-    AuditAction, AuditEvent, Email, InvalidEmail, InvalidRole, Role, SessionRecord,
-    UnknownAuditAction, User, UserId,
+    AuditAction, AuditEntry, AuditEvent, AuditQuery, Email, InvalidEmail, InvalidRole, Role,
+    SessionRecord, UnknownAuditAction, User, UserId,
 };
 
 /// Longest accepted password (bytes); Argon2 work grows with it.
@@ -301,6 +301,15 @@ impl Accounts {
         limit: u32,
     ) -> Result<Vec<AuditEvent>, AccountError> {
         Ok(self.store.list_audit(company, limit).await?)
+    }
+
+    /// The company's audit entries that `query` selects, newest first.
+    pub async fn query_audit(
+        &self,
+        company: &CompanyId,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEntry>, AccountError> {
+        Ok(self.store.query_audit(company, query).await?)
     }
 
     /// Creates a user. Used by the operator (CLI) and by admins (`by`).

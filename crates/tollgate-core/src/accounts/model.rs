@@ -251,6 +251,63 @@ pub struct AuditEvent {
     pub remote_addr: Option<String>,
 }
 
+/// Which audit entries to read, newest first: every field `None` (and `before` too) reads from
+/// the newest on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this action.
+    pub action: Option<AuditAction>,
+    /// Only this actor (`user:…`, `client:…`, `operator`, `system`).
+    pub actor: Option<String>,
+    /// Only entries about this target: the target itself, or the target followed by a space and
+    /// details (`CLIENT_ID (grace 60s)`), so a client ID finds every entry of its credential.
+    pub target: Option<String>,
+    /// At or after this time.
+    pub since: Option<UnixTime>,
+    /// Before this time.
+    pub until: Option<UnixTime>,
+    /// Older than this entry (its `seq`): the next page.
+    pub before: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// An audit entry with its place in the log (pages continue from the last one's `seq`).
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// Its place in the log: later entries have larger ones.
+    pub seq: i64,
+    /// The entry.
+    pub event: AuditEvent,
+}
+
+impl AuditAction {
+    /// The action as people read it ("Credential created").
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::CompanyCreated => "Company created",
+            Self::CompanyUpdated => "Company changed",
+            Self::CredentialCreated => "Credential created",
+            Self::CredentialUpdated => "Credential changed",
+            Self::CredentialRotated => "Secret rotated",
+            Self::CredentialSecretLeaked => "Leaked secret revoked",
+            Self::CredentialDeleted => "Credential deleted",
+            Self::CredentialSecretRevoked => "Old secret revoked",
+            Self::CredentialExpirySet => "Expiry set",
+            Self::CredentialAllowlistSet => "IP allowlist set",
+            Self::CredentialExpired => "Credential expired",
+            Self::UserCreated => "User added",
+            Self::UserRoleChanged => "Role changed",
+            Self::UserRemoved => "User removed",
+            Self::UserPasswordReset => "Password reset",
+            Self::UserPasswordChanged => "Password changed",
+            Self::LoginFailed => "Login failed",
+            Self::LoginSucceeded => "Logged in",
+            Self::Logout => "Logged out",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

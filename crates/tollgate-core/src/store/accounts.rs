@@ -34,6 +34,12 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
     /// Appends to the audit log.
     async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// A company's audit entries that `query` selects, newest first.
+    async fn query_audit(
+        &self,
+        company: &CompanyId,
+        query: &crate::accounts::AuditQuery,
+    ) -> Result<Vec<crate::accounts::AuditEntry>, StoreError>;
     /// A company's audit log, newest first.
     async fn list_audit(
         &self,

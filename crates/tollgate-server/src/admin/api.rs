@@ -18,7 +18,7 @@ use super::auth::ApiAdmin;
 use crate::error::AdminApiError;
 use crate::extract::AdminJson;
 use crate::state::AppState;
-use crate::views::{CredentialView, audit_view, credential_view, user_view};
+use crate::views::{CredentialView, credential_view, user_view};
 
 /// The credential, if it belongs to the caller's company.
 pub(crate) async fn own_credential(
@@ -470,9 +470,25 @@ pub(crate) async fn delete_user(
 pub(crate) async fn list_audit(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
+    params: Result<
+        axum::extract::Query<super::audit::AuditParams>,
+        axum::extract::rejection::QueryRejection,
+    >,
 ) -> Result<Json<Vec<Value>>, AdminApiError> {
-    let events = state.accounts.audit(&actor.company_id(), 500).await?;
-    Ok(Json(events.iter().map(audit_view).collect()))
+    let axum::extract::Query(params) = params.map_err(super::audit::bad_params)?;
+    if params.format.is_some() {
+        return Err(AdminApiError::InvalidInput(
+            "format: the API answers JSON; the panel's audit page exports CSV and NDJSON".into(),
+        ));
+    }
+    let query = params.query(super::audit::MAX_PAGE)?;
+    let entries = state
+        .accounts
+        .query_audit(&actor.company_id(), &query)
+        .await?;
+    Ok(Json(
+        entries.iter().map(crate::views::audit_entry_view).collect(),
+    ))
 }
 
 /// `GET /admin/api/v1/session`: who is logged in, and the CSRF token to send as `X-CSRF-Token` on

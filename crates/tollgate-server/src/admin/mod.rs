@@ -1,6 +1,7 @@
 //! The admin side: the web panel (`/admin`) and the admin JSON API (`/admin/api/v1/`).
 
 pub(crate) mod api;
+pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod pages;
 pub(crate) mod protect;

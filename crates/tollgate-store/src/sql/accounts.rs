@@ -2,12 +2,14 @@
 
 use async_trait::async_trait;
 use sqlx::query;
-use tollgate_core::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
+use tollgate_core::accounts::{
+    AuditAction, AuditEntry, AuditEvent, AuditQuery, Email, Role, SessionRecord, User, UserId,
+};
 use tollgate_core::ids::CompanyId;
 use tollgate_core::store::{AccountStore, StoreError};
 
 use super::{SqlStore, backend, changed};
-use crate::dialect::{ArgExt as _, Conn as _, Dialect, RowsAffected as _};
+use crate::dialect::{ArgExt as _, Columns as _, Conn as _, Dialect, RowsAffected as _};
 use crate::rows::{audit_row, session_row, user_row};
 
 #[async_trait]
@@ -163,6 +165,44 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     async fn append_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
         insert_audit::<D>(&mut *c, e).await
+    }
+
+    async fn query_audit(
+        &self,
+        company: &CompanyId,
+        q: &AuditQuery,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut c = self.conn().await?;
+        let rows = query::<D>(
+            "SELECT seq, at, company_id, actor, action, target, remote_addr FROM audit_log \
+             WHERE company_id = $1 \
+               AND ($2 IS NULL OR action = $2) \
+               AND ($3 IS NULL OR actor = $3) \
+               AND ($4 IS NULL OR target = $4 OR substr(target, 1, length($4) + 1) = $4 || ' ') \
+               AND ($5 IS NULL OR at >= $5) \
+               AND ($6 IS NULL OR at < $6) \
+               AND ($7 IS NULL OR seq < $7) \
+             ORDER BY seq DESC LIMIT $8",
+        )
+        .arg(&company.to_string())
+        .arg(q.action.map(AuditAction::as_str))
+        .arg(q.actor.as_deref())
+        .arg(q.target.as_deref())
+        .arg(q.since)
+        .arg(q.until)
+        .arg(q.before)
+        .arg(i64::from(q.limit))
+        .fetch_all(c.ex())
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    seq: r.int("seq")?,
+                    event: audit_row(r)?,
+                })
+            })
+            .collect()
     }
 
     async fn list_audit(

@@ -20,7 +20,7 @@ use credentials::{
     create, credentials, delete, delete_page, edit_page, end_secret, revoke_leaked, rotate, update,
 };
 use login::{change_password, change_password_page, home, login, login_page, logout};
-use users::{add_user, audit, remove_user, set_role, users};
+use users::{add_user, audit, audit_export, remove_user, set_role, users};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -50,4 +50,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/role", post(set_role))
         .route("/admin/users/{id}/delete", post(remove_user))
         .route("/admin/audit", get(audit))
+        .route("/admin/audit/export", get(audit_export))
 }
