@@ -93,6 +93,28 @@ impl Panel {
         (found, audit)
     }
 
+    /// The page at `path`, as text.
+    pub(crate) async fn text(&self, path: &str) -> String {
+        let r = self.req(Method::GET, path).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
+    /// `method path` with the JSON `body`: the status and the JSON answer (`null` if none).
+    pub(crate) async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut r = self.req(method, path);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     pub(crate) fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{}", self.base, path))

@@ -12,14 +12,13 @@ async fn the_audit_log_filters_pages_and_exports() {
     let mut ids = Vec::new();
     for label in ["Payroll", "Warehouse", "=cmd|' /C calc'!A0"] {
         let c: Value = p
-            .req(Method::POST, "/admin/api/v1/credentials")
-            .json(&json!({"label": label, "scopes": ["groups:read"]}))
-            .send()
+            .json(
+                Method::POST,
+                "/admin/api/v1/credentials",
+                Some(json!({"label": label, "scopes": ["groups:read"]})),
+            )
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .1;
         ids.push(c["client_id"].as_str().unwrap().to_owned());
     }
     let r = p
@@ -105,14 +104,7 @@ async fn the_audit_log_filters_pages_and_exports() {
     }
 
     // The panel: words, labels, the CLI operator named; exports with the same filters.
-    let html = p
-        .req(Method::GET, &format!("/admin/audit?credential={}", ids[0]))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = p.text(&format!("/admin/audit?credential={}", ids[0])).await;
     assert!(
         html.contains(r#"<td title="credential.rotated">Secret rotated</td>"#),
         "{html}"
@@ -141,14 +133,7 @@ async fn the_audit_log_filters_pages_and_exports() {
     let lines: Vec<&str> = text.trim_end().split("\r\n").collect();
     assert_eq!(lines[0], "seq,at,actor,action,target,remote_addr");
     assert_eq!(lines.len(), 4, "{text}");
-    let nd = p
-        .req(Method::GET, "/admin/audit/export?format=ndjson")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let nd = p.text("/admin/audit/export?format=ndjson").await;
     let parsed: Vec<Value> = nd
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -176,13 +161,6 @@ async fn the_cli_operator_and_tollgate_itself_are_named_for_people() {
         )
         .await
         .unwrap();
-    let html = p
-        .req(Method::GET, "/admin/audit?action=company.updated")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = p.text("/admin/audit?action=company.updated").await;
     assert!(html.contains("platform operator (CLI)"), "{html}");
 }

@@ -30,14 +30,13 @@ fn other_secret(view: &Value, known: &str) -> String {
 async fn an_old_secret_is_ended_at_once_with_its_tokens_and_the_last_one_is_kept() {
     let (app, company, p) = admin_setup().await;
     let created: Value = p
-        .req(Method::POST, "/admin/api/v1/credentials")
-        .json(&json!({"label": "Payroll", "scopes": ["groups:read"]}))
-        .send()
+        .json(
+            Method::POST,
+            "/admin/api/v1/credentials",
+            Some(json!({"label": "Payroll", "scopes": ["groups:read"]})),
+        )
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .1;
     let id = created["client_id"].as_str().unwrap().to_owned();
     let old = Cred {
         company,
@@ -67,14 +66,7 @@ async fn an_old_secret_is_ended_at_once_with_its_tokens_and_the_last_one_is_kept
     assert_eq!(groups_status(&app, &old_token).await, 200, "in its grace");
 
     // The edit page says until when the old secret works, and offers to end it.
-    let edit = p
-        .req(Method::GET, &format!("/admin/credentials/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let edit = p.text(&format!("/admin/credentials/{id}")).await;
     assert!(edit.contains("Old secret valid until"), "{edit}");
     assert!(edit.contains("(in 60 min)"), "{edit}");
     assert!(

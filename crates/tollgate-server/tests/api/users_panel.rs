@@ -38,14 +38,7 @@ async fn users_page_confirms_removal_says_what_happened_and_refuses_self_promoti
         "{html}"
     );
 
-    let users: Value = p
-        .req(Method::GET, "/admin/api/v1/users")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users: Value = p.json(Method::GET, "/admin/api/v1/users", None).await.1;
     let id_of = |email: &str| {
         users
             .as_array()
@@ -121,14 +114,7 @@ async fn a_user_changes_their_own_password_and_every_session_of_theirs_ends() {
     let other = crate::admin::login(&app, "mia@example.com", PASSWORD)
         .await
         .unwrap();
-    let html = mia
-        .req(Method::GET, "/admin/password")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = mia.text("/admin/password").await;
     assert!(html.contains(r#"id="password-form""#), "{html}");
     let csrf = hidden(&html, "csrf");
     let new = "a much longer passphrase";
@@ -199,14 +185,7 @@ async fn guessing_the_current_password_is_limited_like_logins() {
     let mia = crate::admin::login(&app, "mia@example.com", PASSWORD)
         .await
         .unwrap();
-    let html = mia
-        .req(Method::GET, "/admin/password")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = mia.text("/admin/password").await;
     let csrf = hidden(&html, "csrf");
     let mut statuses = Vec::new();
     for _ in 0..3 {
