@@ -267,8 +267,14 @@ describe('admin panel in Chromium', { concurrency: false }, () => {
 
     // The Copy button puts the secret on the clipboard.
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
-    await page.click('#new-secret button');
+    await page.click('#new-secret button[data-copy="client-secret"]');
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+    assert.equal(await page.textContent('#new-secret button[data-copy="client-secret"]'), 'Copied');
+    // The box also gives the token URL and a ready command, which copies too.
+    assert.equal(await page.textContent('#token-url'), `${BASE}/api/v2/oauth2/token`);
+    await page.click('#new-secret button[data-copy="ready-curl"]');
+    const command = await page.evaluate(() => navigator.clipboard.readText());
+    assert.ok(command.startsWith(`curl -s -X POST ${BASE}/api/v2/oauth2/token`) && command.includes(secret), command);
 
     // Loaded again, the page lists the credential but never shows its secret.
     const again = await page.goto(`${BASE}/admin/credentials`);
@@ -685,9 +691,16 @@ describe('admin panel in Chromium', { concurrency: false }, () => {
     assert.match(await page.textContent('main'), new RegExp(`${MAX_CREDENTIALS} of ${MAX_CREDENTIALS} credentials used`));
     assert.match(await page.textContent('main'), /reached its limit of 10 API credentials/);
 
-    const { response, secret } = await createCredential(page, 'One too many', ['groups:read']);
+    assert.ok(await page.isDisabled('#create-form button[type=submit]'), 'create is disabled at the limit');
+    // The server refuses too: a form sent anyway (from a page loaded before the limit was reached).
+    await page.fill('#create-form input[name=label]', 'One too many');
+    await page.check('#create-form input[name=scope][value="groups:read"]');
+    const [response] = await Promise.all([
+      page.waitForNavigation(),
+      page.$eval('#create-form', (form) => form.submit()),
+    ]);
     assert.equal(response.status(), 409);
-    assert.equal(secret, null, 'a secret was shown for a refused credential');
+    assert.equal(await page.locator('#client-secret').count(), 0, 'a secret was shown for a refused credential');
     const alert = await page.textContent('[role=alert]');
     assert.match(alert, /maximum of 10 credentials/);
     await screenshot(page, 'limit', { fullPage: true });

@@ -1,8 +1,40 @@
 // The admin panel's only script (served from /admin/assets/, so the CSP needs no 'unsafe-inline'):
-// buttons with data-copy="ID" copy the text of the element with that id. The panel works without it.
+// buttons with data-copy="ID" copy the text of the element with that id, and say so. Where the
+// Clipboard API is missing (plain http on a host other than localhost) the text is selected and
+// copied the old way, or left selected with a hint. The panel works without this script.
+function say(button, text) {
+  const before = button.dataset.label || button.textContent;
+  button.dataset.label = before;
+  button.textContent = text;
+  setTimeout(() => { button.textContent = before; }, 2000);
+}
+
+function selectText(node) {
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+}
+
+function copyOldWay(button, source) {
+  selectText(source);
+  let copied = false;
+  try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+  say(button, copied ? "Copied" : "Selected: press Ctrl+C");
+}
+
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-copy]");
   if (!button) return;
   const source = document.getElementById(button.dataset.copy);
-  if (source) navigator.clipboard.writeText(source.textContent);
+  if (!source) return;
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(source.textContent).then(
+      () => say(button, "Copied"),
+      () => copyOldWay(button, source),
+    );
+  } else {
+    copyOldWay(button, source);
+  }
 });

@@ -19,6 +19,7 @@ mod groups;
 mod leaked;
 mod multinode;
 mod openapi;
+mod panel_states;
 mod properties;
 mod quota;
 mod ratelimits;

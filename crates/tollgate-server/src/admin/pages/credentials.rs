@@ -139,6 +139,8 @@ struct CredentialsPage {
     error: Option<FormError>,
     notice: Option<String>,
     secret: Option<ShownSecret>,
+    /// Where the shown secret gets tokens.
+    token_url: String,
     nonce: String,
 }
 
@@ -232,6 +234,7 @@ async fn credentials_page(
             error,
             notice,
             secret,
+            token_url: format!("{}/api/v2/oauth2/token", state.base_url),
             nonce: new_nonce(),
         },
     )
