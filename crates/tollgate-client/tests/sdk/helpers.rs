@@ -51,6 +51,14 @@ pub async fn start_at(db_url: &str, listen: SocketAddr, token_ttl: u32) -> anyho
         sync_interval_ms: 50,
         last_used_flush_ms: 100,
         token_ttl,
+        // Every caller of these tests is on 127.0.0.1: 200 concurrent callers, whose connections
+        // close and reopen around a 401, can pass the default cap of 256 connections from one
+        // address for a moment, and a connection over it is closed before a byte is read (CI saw
+        // `/metrics` fail so).
+        connections: tollgate_server::ConnectionSettings {
+            max_per_ip: 4096,
+            ..Default::default()
+        },
         ..Settings::default()
     };
     let mut app = App::build(settings, Arc::new(SystemClock)).await?;
