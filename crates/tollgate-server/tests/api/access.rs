@@ -437,3 +437,40 @@ async fn behind_a_trusted_proxy_the_login_and_the_audit_log_see_the_clients_addr
         .expect("login audited");
     assert_eq!(login.remote_addr.as_deref(), Some("203.0.113.9"));
 }
+
+/// The server's background loop writes `credential.expired` once the expiry passes (the store
+/// suite shows that concurrent sweeps write it once).
+#[tokio::test]
+async fn the_server_audits_an_expiry_when_it_passes() {
+    let app = helpers::spawn_with(|s| s.last_used_flush_ms = 50).await;
+    let cred = app.credential("groups:read").await;
+    let id = client_id(&cred);
+    app.admin
+        .update_credential(
+            &id,
+            CredentialChanges {
+                expires_at: Some(Some(now(&app) + 30)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let expired = || async {
+        app.store
+            .list_audit(&cred.company, 50)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e.action == tollgate_core::accounts::AuditAction::CredentialExpired
+                    && e.target == id.as_str()
+            })
+            .count()
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(expired().await, 0, "not before it passes");
+    app.clock.advance(30);
+    helpers::until(|| async { expired().await == 1 }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(expired().await, 1, "written once");
+}
