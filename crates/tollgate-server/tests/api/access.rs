@@ -46,14 +46,8 @@ async fn token_refusal(app: &TestApp, cred: &Cred, secret: &str) -> (u16, Value)
 async fn a_credential_expires_with_its_tokens_and_a_token_never_outlives_it() {
     let (app, company, p) = admin_setup().await;
     let expires_at = now(&app) + 600;
-    let r = p
-        .req(Method::POST, "/admin/api/v1/credentials")
-        .json(&json!({"label": "Contractor", "scopes": ["groups:read"], "expires_at": rfc3339(expires_at)}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let created: Value = r.json().await.unwrap();
+    let (status, created) = p.json(Method::POST, "/admin/api/v1/credentials", Some(json!({"label": "Contractor", "scopes": ["groups:read"], "expires_at": rfc3339(expires_at)}))).await;
+    assert_eq!(status, 201);
     assert_eq!(created["expires_at"], rfc3339(expires_at));
     let cred = cred_of(&created, company);
 
@@ -93,54 +87,41 @@ async fn a_credential_expires_with_its_tokens_and_a_token_never_outlives_it() {
         (json!("next tuesday"), "RFC 3339"),
         (json!(1_900_000_000), "invalid"),
     ] {
-        let r = p
-            .req(Method::PATCH, &path)
-            .json(&json!({ "expires_at": bad }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 400, "{bad}");
-        let body: Value = r.json().await.unwrap();
+        let (status, body) = p
+            .json(Method::PATCH, &path, Some(json!({ "expires_at": bad })))
+            .await;
+        assert_eq!(status, 400, "{bad}");
         assert!(body.to_string().contains(says), "{bad}: {body}");
     }
-    let shown: Value = p
-        .req(Method::GET, &path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, shown) = p.json(Method::GET, &path, None).await;
     assert_eq!(shown["expires_at"], rfc3339(expires_at));
 
     // Extended (null: no expiry): it works again; a PATCH without the field keeps it.
-    let r = p
-        .req(Method::PATCH, &path)
-        .json(&json!({ "expires_at": null }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = p
-        .req(Method::PATCH, &path)
-        .json(&json!({ "label": "Contractor (extended)" }))
-        .send()
-        .await
-        .unwrap();
-    let shown: Value = r.json().await.unwrap();
+    let (status, _) = p
+        .json(Method::PATCH, &path, Some(json!({ "expires_at": null })))
+        .await;
+    assert_eq!(status, 200);
+    let (_, shown) = p
+        .json(
+            Method::PATCH,
+            &path,
+            Some(json!({ "label": "Contractor (extended)" })),
+        )
+        .await;
     assert_eq!(shown["expires_at"], Value::Null, "{shown}");
     let issued: Value = app.request_token(&cred).await.json().await.unwrap();
     assert_eq!(issued["expires_in"], 3600, "{issued}");
 
     // An expiry set after a token was issued ends that token too.
     let token = issued["access_token"].as_str().unwrap().to_owned();
-    let r = p
-        .req(Method::PATCH, &path)
-        .json(&json!({ "expires_at": rfc3339(now(&app) + 60) }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (status, _) = p
+        .json(
+            Method::PATCH,
+            &path,
+            Some(json!({ "expires_at": rfc3339(now(&app) + 60) })),
+        )
+        .await;
+    assert_eq!(status, 200);
     assert_eq!(groups_status(&app, &token).await, 200);
     app.clock.advance(60);
     assert_eq!(groups_status(&app, &token).await, 401);
@@ -149,14 +130,8 @@ async fn a_credential_expires_with_its_tokens_and_a_token_never_outlives_it() {
 #[tokio::test]
 async fn an_ip_allowlist_refuses_other_addresses_and_tells_only_the_secret_holder() {
     let (app, company, p) = admin_setup().await;
-    let r = p
-        .req(Method::POST, "/admin/api/v1/credentials")
-        .json(&json!({"label": "Office only", "scopes": ["groups:read"], "allowed_ips": ["203.0.113.0/24"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let created: Value = r.json().await.unwrap();
+    let (status, created) = p.json(Method::POST, "/admin/api/v1/credentials", Some(json!({"label": "Office only", "scopes": ["groups:read"], "allowed_ips": ["203.0.113.0/24"]}))).await;
+    assert_eq!(status, 201);
     assert_eq!(created["allowed_ips"], json!(["203.0.113.0/24"]));
     let cred = cred_of(&created, company);
 
@@ -199,44 +174,30 @@ async fn an_ip_allowlist_refuses_other_addresses_and_tells_only_the_secret_holde
         ("10.0.0.1/8", "did you mean 10.0.0.0/8"),
         ("example.com", "not an IP address or a CIDR"),
     ] {
-        let r = p
-            .req(Method::PATCH, &path)
-            .json(&json!({ "allowed_ips": [bad] }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 400, "{bad}");
-        let body: Value = r.json().await.unwrap();
+        let (status, body) = p
+            .json(Method::PATCH, &path, Some(json!({ "allowed_ips": [bad] })))
+            .await;
+        assert_eq!(status, 400, "{bad}");
         assert!(body.to_string().contains(says), "{bad}: {body}");
     }
-    let shown: Value = p
-        .req(Method::GET, &path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, shown) = p.json(Method::GET, &path, None).await;
     assert_eq!(shown["allowed_ips"], json!(["203.0.113.0/24"]));
 
     // The loopback address the tests come from: allowed.
-    let r = p
-        .req(Method::PATCH, &path)
-        .json(&json!({ "allowed_ips": ["127.0.0.0/8", "::1"] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (status, _) = p
+        .json(
+            Method::PATCH,
+            &path,
+            Some(json!({ "allowed_ips": ["127.0.0.0/8", "::1"] })),
+        )
+        .await;
+    assert_eq!(status, 200);
     let token = app.token(&cred).await;
     assert_eq!(groups_status(&app, &token).await, 200);
     // Emptied: any address.
-    let r = p
-        .req(Method::PATCH, &path)
-        .json(&json!({ "allowed_ips": [] }))
-        .send()
-        .await
-        .unwrap();
-    let shown: Value = r.json().await.unwrap();
+    let (_, shown) = p
+        .json(Method::PATCH, &path, Some(json!({ "allowed_ips": [] })))
+        .await;
     assert_eq!(shown["allowed_ips"], json!([]));
 }
 
