@@ -117,6 +117,11 @@ object_id_newtype!(
     CompanyId
 );
 
+object_id_newtype!(
+    /// A company's webhook endpoint.
+    WebhookId
+);
+
 /// A client ID: 32 lowercase hex digits when tollgate generates it (as in the reference's examples).
 ///
 /// Lookups accept any string that [`ClientId::parse`] accepts; an unknown one is simply not found.

@@ -174,6 +174,9 @@ pub enum Row<'a> {
     ServerKey,
     /// The private part of the signing key with this `kid` (`signing_keys.private_pkcs8`).
     SigningKey(&'a str),
+    /// A webhook endpoint's signing secret (`webhooks.secret`, `webhooks.previous_secret`), by the
+    /// endpoint's id.
+    WebhookSecret(&'a str),
 }
 
 impl Row<'_> {
@@ -184,6 +187,10 @@ impl Row<'_> {
                 out.extend_from_slice(b"tollgate/signing_keys/");
                 out.extend_from_slice(kid.as_bytes());
             }
+            Row::WebhookSecret(id) => {
+                out.extend_from_slice(b"tollgate/webhooks/");
+                out.extend_from_slice(id.as_bytes());
+            }
         }
     }
 }
@@ -193,6 +200,7 @@ impl fmt::Display for Row<'_> {
         match self {
             Row::ServerKey => f.write_str("the server key"),
             Row::SigningKey(kid) => write!(f, "signing key {kid}"),
+            Row::WebhookSecret(id) => write!(f, "the signing secret of webhook {id}"),
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct Settings {
     pub tls: Option<crate::tls::TlsSettings>,
     /// Routes to upstream APIs (`[[gateway.routes]]`), reloaded on SIGHUP and when the file changes.
     pub gateway: crate::route_table::GatewaySettings,
+    /// How this node sends webhook deliveries (`[webhooks]`).
+    pub webhooks: crate::webhooks::WebhookSettings,
     /// The file these settings were read from (set by [`Settings::from_file`]): the gateway
     /// reloads its routes from it.
     #[serde(skip)]
@@ -101,6 +103,7 @@ impl Default for Settings {
             connections: crate::serve::ConnectionSettings::default(),
             tls: None,
             gateway: crate::route_table::GatewaySettings::default(),
+            webhooks: crate::webhooks::WebhookSettings::default(),
             config_file: None,
         }
     }
@@ -232,6 +235,7 @@ impl Settings {
             ));
         }
         self.connections.validate().map_err(ConfigError::Invalid)?;
+        self.webhooks.validate().map_err(ConfigError::Invalid)?;
         self.trusted_proxies()?;
         Ok(())
     }

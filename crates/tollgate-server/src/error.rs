@@ -351,6 +351,10 @@ pub enum AdminApiError {
     SecretNotFound,
     /// 409 `lastSecret`: the secret is the credential's only live one.
     LastSecret,
+    /// 404 `webhookNotFound` (also: another company's webhook).
+    WebhookNotFound,
+    /// 409 `webhookLimitReached` (the message gives the limit).
+    WebhookLimitReached(String),
     /// 409 `credentialLimitReached` (the message gives the limit).
     CredentialLimitReached(String),
     /// 409 `emailTaken`.
@@ -423,6 +427,14 @@ impl AdminApiError {
             Self::CredentialLimitReached(m) => {
                 (StatusCode::CONFLICT, "credentialLimitReached", m.into())
             }
+            Self::WebhookNotFound => (
+                StatusCode::NOT_FOUND,
+                "webhookNotFound",
+                "webhook not found".into(),
+            ),
+            Self::WebhookLimitReached(m) => {
+                (StatusCode::CONFLICT, "webhookLimitReached", m.into())
+            }
             Self::EmailTaken => (
                 StatusCode::CONFLICT,
                 "emailTaken",
@@ -457,6 +469,7 @@ impl AdminApiError {
                 | Self::CredentialNotFound
                 | Self::UserNotFound
                 | Self::SecretNotFound
+                | Self::WebhookNotFound
         )
     }
 }

@@ -53,6 +53,7 @@ mod startup;
 mod state;
 pub mod tls;
 pub mod views;
+mod webhooks;
 mod wellknown;
 
 pub use config::{ConfigError, Settings};
@@ -64,3 +65,4 @@ pub use serve::ConnectionSettings;
 pub use startup::{ApiContext, App};
 pub use state::{AppState, Services};
 pub use tls::{TlsError, TlsSettings};
+pub use webhooks::WebhookSettings;

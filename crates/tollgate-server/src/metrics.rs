@@ -55,6 +55,7 @@ pub struct Metrics {
     token: [Counter; 8],
     api: [Counter; 5],
     gateway: [Counter; 3],
+    webhooks: [Counter; 3],
     reused: Counter,
     catch_ups: Counter,
     credentials: Gauge,
@@ -95,6 +96,17 @@ impl Metrics {
             "Requests the gateway passed on to an upstream, by outcome",
             gateway_family,
         );
+        let webhook_family = Family::<Outcome, Counter>::default();
+        let webhooks = ["delivered", "retry", "failed"].map(|o| {
+            webhook_family
+                .get_or_create(&Outcome { outcome: o })
+                .clone()
+        });
+        registry.register(
+            "webhook_attempts",
+            "Webhook delivery attempts by outcome (delivered; failed and to be retried; failed for good)",
+            webhook_family,
+        );
         registry.register(
             "token_requests",
             "Token endpoint requests by outcome",
@@ -128,6 +140,7 @@ impl Metrics {
             token,
             api,
             gateway,
+            webhooks,
             reused,
             catch_ups,
             credentials,
@@ -145,6 +158,16 @@ impl Metrics {
     /// A token request answered by reuse (it also counts as `issued`).
     pub(crate) fn token_reused(&self) {
         self.reused.inc();
+    }
+
+    /// A webhook attempt: `delivered`, `retry` or `failed`.
+    pub(crate) fn webhook_attempt(&self, outcome: &str) {
+        let i = match outcome {
+            "delivered" => 0,
+            "retry" => 1,
+            _ => 2,
+        };
+        self.webhooks[i].inc();
     }
 
     pub(crate) fn gateway(&self, o: GatewayOutcome) {

@@ -198,6 +198,14 @@ impl App {
             rate_limits,
             gateway,
             revocation_feed: Arc::new(crate::revocations::hub::RevocationFeed::new()?),
+            webhooks: tollgate_core::webhooks::Webhooks::new(
+                Arc::clone(&state_store),
+                Arc::clone(&clock),
+            ),
+            auth_failures: Arc::new(crate::webhooks::FailureWatch::new(
+                settings.webhooks.auth_failure_threshold,
+                settings.webhooks.auth_failure_window_secs,
+            )),
         });
         Ok(Self {
             listener,
@@ -302,6 +310,17 @@ impl App {
                 stop_rx.clone(),
             ))
         });
+        let webhooks = if self.settings.webhooks.send {
+            let sender = crate::webhooks::Sender::new(
+                &self.settings.webhooks,
+                Arc::clone(&self.state.store) as Arc<dyn tollgate_core::store::WebhookStore>,
+                self.state.authority.clock(),
+                Arc::clone(&self.state.metrics),
+            )?;
+            Some(tokio::spawn(sender.run(stop_rx.clone())))
+        } else {
+            None
+        };
         let tls_reload = self
             .tls
             .clone()
@@ -329,7 +348,7 @@ impl App {
         .await;
         let _ = stop_tx.send(true);
         let _ = sync.await;
-        for task in [reload, tls_reload].into_iter().flatten() {
+        for task in [reload, tls_reload, webhooks].into_iter().flatten() {
             let _ = task.await;
         }
         flush_last_used(&self.state).await;
@@ -425,6 +444,7 @@ async fn background(
         if n.is_multiple_of(flush_every) {
             flush_last_used(&state).await;
             audit_expired(&state).await;
+            audit_expiring(&state).await;
         }
         if n.is_multiple_of(prune_every) {
             if let Err(e) = state.store.prune_changes(3600).await {
@@ -461,6 +481,19 @@ async fn audit_expired(state: &AppState) {
         Ok(0) => {}
         Ok(n) => tracing::info!(credentials = n, "credentials expired"),
         Err(e) => tracing::warn!(error = %e, "could not audit expired credentials"),
+    }
+}
+
+/// Writes `credential.expiring` 30, 7 and 1 days before an expiry (each once across every node).
+async fn audit_expiring(state: &AppState) {
+    match state
+        .store
+        .audit_expiring_credentials(state.authority.now())
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(credentials = n, "credentials expiring soon"),
+        Err(e) => tracing::warn!(error = %e, "could not audit expiring credentials"),
     }
 }
 

@@ -68,6 +68,10 @@ pub struct Services {
     pub(crate) gateway: Arc<crate::route_table::LiveRoutes>,
     /// The revocation feed's boot id, subscriber slots and shutdown signal.
     pub revocation_feed: Arc<crate::revocations::hub::RevocationFeed>,
+    /// Webhook endpoints (the panel's and the admin API's operations).
+    pub webhooks: tollgate_core::webhooks::Webhooks,
+    /// Bursts of failed authentications per credential (`credential.auth_failures`).
+    pub(crate) auth_failures: Arc<crate::webhooks::FailureWatch>,
 }
 
 impl Services {

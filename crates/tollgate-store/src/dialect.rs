@@ -49,6 +49,10 @@ pub trait Dialect:
     /// The highest feed sequence number recorded more than `$1` seconds ago, by the database's
     /// clock, as column `n` (NULL when there is none).
     const FEED_PRUNE_THROUGH: &'static str;
+    /// Ends the sub-select that picks the webhook deliveries a sender claims, so that two nodes
+    /// claiming at once take different rows. SQLite: nothing (the claim runs under the write
+    /// lock, `BEGIN IMMEDIATE`). PostgreSQL: `FOR UPDATE SKIP LOCKED`.
+    const SKIP_LOCKED: &'static str;
 }
 
 /// A value as it is bound to a statement: the column types tollgate uses.
@@ -200,6 +204,8 @@ pub trait Columns {
     fn boolean(&self, col: &str) -> Result<bool, StoreError>;
     /// A BYTEA / BLOB column.
     fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError>;
+    /// A BYTEA / BLOB column that may be NULL.
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 impl<R: Row> Columns for R
@@ -226,6 +232,9 @@ where
         self.try_get(col).map_err(backend)
     }
     fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError> {
+        self.try_get(col).map_err(backend)
+    }
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.try_get(col).map_err(backend)
     }
 }

@@ -43,6 +43,7 @@ impl Dialect for Postgres {
     const BEGIN_WRITE: Option<&'static str> = None;
     const LOCK_SIGNING_KEYS: Option<&'static str> =
         Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE");
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const FEED_PRUNE_THROUGH: &'static str = "SELECT MAX(seq) AS n FROM change_log \
          WHERE at < floor(extract(epoch FROM clock_timestamp()))::bigint - $1";
 }

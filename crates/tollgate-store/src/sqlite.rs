@@ -25,6 +25,7 @@ impl Dialect for Sqlite {
     const LOCK_COMPANY_OF_USER: Option<&'static str> = None;
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
     const LOCK_SIGNING_KEYS: Option<&'static str> = None;
+    const SKIP_LOCKED: &'static str = "";
     const FEED_PRUNE_THROUGH: &'static str =
         "SELECT MAX(seq) AS n FROM change_log WHERE at < unixepoch() - $1";
 }

@@ -199,6 +199,18 @@ audit_actions! {
     CredentialAllowlistSet => "credential.allowlist_set",
     /// A credential's expiry passed (written once, by tollgate itself).
     CredentialExpired => "credential.expired",
+    /// A credential's expiry is near: 30, 7 or 1 days away (each written once, by tollgate itself).
+    CredentialExpiring => "credential.expiring",
+    /// A credential failed to authenticate more often than the configured threshold in a window.
+    CredentialAuthFailures => "credential.auth_failures",
+    /// A webhook endpoint was registered.
+    WebhookCreated => "webhook.created",
+    /// A webhook endpoint's URL, events or state changed.
+    WebhookUpdated => "webhook.updated",
+    /// A webhook endpoint's signing secret was rotated.
+    WebhookSecretRotated => "webhook.secret_rotated",
+    /// A webhook endpoint was removed.
+    WebhookDeleted => "webhook.deleted",
     /// A user was created.
     UserCreated => "user.created",
     /// A user's role changed.
@@ -296,6 +308,12 @@ impl AuditAction {
             Self::CredentialExpirySet => "Expiry set",
             Self::CredentialAllowlistSet => "IP allowlist set",
             Self::CredentialExpired => "Credential expired",
+            Self::CredentialExpiring => "Credential expiring soon",
+            Self::CredentialAuthFailures => "Repeated failed authentications",
+            Self::WebhookCreated => "Webhook added",
+            Self::WebhookUpdated => "Webhook changed",
+            Self::WebhookSecretRotated => "Webhook secret rotated",
+            Self::WebhookDeleted => "Webhook removed",
             Self::UserCreated => "User added",
             Self::UserRoleChanged => "Role changed",
             Self::UserRemoved => "User removed",
@@ -359,6 +377,12 @@ mod tests {
                 "credential.expiry_set",
                 "credential.allowlist_set",
                 "credential.expired",
+                "credential.expiring",
+                "credential.auth_failures",
+                "webhook.created",
+                "webhook.updated",
+                "webhook.secret_rotated",
+                "webhook.deleted",
                 "user.created",
                 "user.role_changed",
                 "user.removed",

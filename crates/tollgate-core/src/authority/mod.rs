@@ -229,6 +229,11 @@ impl Authority {
         self.clock.now()
     }
 
+    /// The authority's clock, shared (the server's background tasks read it).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
     /// The token settings.
     pub fn settings(&self) -> &TokenSettings {
         &self.settings

@@ -69,6 +69,11 @@ pub trait CredentialStore: Send + Sync + std::fmt::Debug {
     /// `now` and whose audit log does not say so yet, and marks it, in one transaction: each
     /// expiry is written once, whichever nodes ask. Returns how many were written.
     async fn audit_expired_credentials(&self, now: UnixTime) -> Result<usize, StoreError>;
+    /// Appends `credential.expiring` (actor `system`, target `CLIENT_ID (in N days)`) for each
+    /// credential whose expiry is now within 30, 7 or 1 days and whose nearest such warning is not
+    /// written yet, and marks it, in one transaction: each warning once, whichever nodes ask, and
+    /// only the nearest one when several apply at once. Returns how many were written.
+    async fn audit_expiring_credentials(&self, now: UnixTime) -> Result<usize, StoreError>;
     /// Records last-used times (batched by the server, off the hot path).
     async fn record_last_used(&self, used: &[(ClientId, UnixTime)]) -> Result<(), StoreError>;
 }

@@ -7,11 +7,13 @@ mod accounts;
 mod credentials;
 mod feed;
 mod keys;
+mod webhooks;
 
 pub use accounts::AccountStore;
 pub use credentials::CredentialStore;
 pub use feed::FeedStore;
 pub use keys::{KeyStore, check_keys_at_rest};
+pub use webhooks::WebhookStore;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,12 @@ pub enum StoreError {
     #[error("the company already has its maximum of {max} credentials")]
     CredentialLimit {
         /// The company's limit.
+        max: u32,
+    },
+    /// The company already has its maximum of webhook endpoints.
+    #[error("the company already has its maximum of {max} webhooks")]
+    WebhookLimit {
+        /// The limit.
         max: u32,
     },
     /// The change would leave a company without an owner or admin (checked atomically with it).
@@ -46,6 +54,9 @@ pub enum StoreError {
 
 /// Everything tollgate stores: what a backend implements (each part by itself), and what the server
 /// holds and hands out as the narrower traits.
-pub trait Store: CredentialStore + KeyStore + FeedStore + AccountStore {}
+pub trait Store: CredentialStore + KeyStore + FeedStore + AccountStore + WebhookStore {}
 
-impl<T> Store for T where T: CredentialStore + KeyStore + FeedStore + AccountStore {}
+impl<T> Store for T where
+    T: CredentialStore + KeyStore + FeedStore + AccountStore + WebhookStore
+{
+}

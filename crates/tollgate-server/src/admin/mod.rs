@@ -5,6 +5,7 @@ pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod pages;
 pub(crate) mod protect;
+pub(crate) mod webhooks;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -89,6 +90,25 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/admin/api/v1/users/{id}",
             axum::routing::patch(api::update_user).delete(api::delete_user),
+        )
+        .route(
+            "/admin/api/v1/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/admin/api/v1/webhooks/{id}",
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/admin/api/v1/webhooks/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route("/admin/api/v1/webhooks/{id}/test", post(webhooks::send_test))
+        .route(
+            "/admin/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
         )
         .route("/admin/api/v1/audit", get(api::list_audit))
         .route("/admin/api/v1/session", get(api::session))

@@ -113,6 +113,7 @@ async fn management_request(state: &AppState, req: Request) -> Result<Managed, T
         Ok(found) => found,
         Err(why) => {
             gate.failed(Some(&req.client_id)).await;
+            crate::webhooks::note_auth_failure(state, &req.client_id, why, gate.ip());
             return Err(TokenError::InvalidClient {
                 basic: req.basic,
                 why: why.description(),
@@ -259,6 +260,7 @@ async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenEr
                 let reason = why.reason();
                 tracing::info!(client_id = %crate::logging::Untrusted(&req.client_id), reason, "client authentication failed");
                 gate.failed(Some(&req.client_id)).await;
+                crate::webhooks::note_auth_failure(state, &req.client_id, *why, gate.ip());
             }
             return Err(TokenError::from(e).with_basic(req.basic));
         }

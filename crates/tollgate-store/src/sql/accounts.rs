@@ -163,8 +163,10 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     }
 
     async fn append_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
-        insert_audit::<D>(&mut *c, e).await
+        // The entry and the webhook deliveries it queues commit together.
+        let mut tx = self.begin().await?;
+        insert_audit::<D>(&mut tx, e).await?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn query_audit(
@@ -264,15 +266,15 @@ async fn refused_or_done<D: Dialect>(
     })
 }
 
-/// Appends `e` to the audit log on `conn` (a pooled connection, or the transaction of the change
-/// it records, so that both commit or neither does).
+/// Appends `e` to the audit log on `conn` and queues the webhook deliveries it sends: call it
+/// in a transaction (the change it records, or one of its own), so that all commit or none does.
 pub(crate) async fn insert_audit<D: Dialect>(
     conn: &mut D::Connection,
     e: &AuditEvent,
 ) -> Result<(), StoreError> {
-    query::<D>(
+    let row = query::<D>(
         "INSERT INTO audit_log(at, company_id, actor, action, target, remote_addr) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
     )
     .arg(e.at)
     .arg(&e.company_id.to_string())
@@ -280,8 +282,8 @@ pub(crate) async fn insert_audit<D: Dialect>(
     .arg(e.action.as_str())
     .arg(&e.target)
     .arg(&e.remote_addr)
-    .execute(conn.ex())
+    .fetch_one(conn.ex())
     .await
     .map_err(backend)?;
-    Ok(())
+    super::webhooks::enqueue_for_audit::<D>(conn, row.int("seq")?, e).await
 }

@@ -258,6 +258,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
             // A new expiry is audited again when it passes.
             "UPDATE credentials SET label = $1, scopes = $2, allowed_ips = $4, updated_at = $5, \
              expiry_audited = CASE WHEN expires_at = $3 THEN expiry_audited ELSE 0 END, \
+             expiry_warned = CASE WHEN expires_at = $3 THEN expiry_warned ELSE 0 END, \
              expires_at = $3 WHERE client_id = $6",
         )
         .arg(&cred.label)
@@ -370,6 +371,41 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         }
         tx.commit().await.map_err(backend)?;
         Ok(rows.len())
+    }
+
+    async fn audit_expiring_credentials(&self, now: UnixTime) -> Result<usize, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut written = 0;
+        // Nearest first: a credential 5 days from its expiry gets the 7-day warning only.
+        for days in [1_i64, 7, 30] {
+            let rows = query::<D>(
+                "UPDATE credentials SET expiry_warned = $1 \
+                 WHERE expires_at IS NOT NULL AND expires_at > $2 AND expires_at <= $3 \
+                   AND (expiry_warned = 0 OR expiry_warned > $1) \
+                 RETURNING client_id, company_id",
+            )
+            .arg(days)
+            .arg(now)
+            .arg(now + days * 86_400)
+            .fetch_all(tx.ex())
+            .await
+            .map_err(backend)?;
+            for r in &rows {
+                let unit = if days == 1 { "day" } else { "days" };
+                let event = AuditEvent {
+                    at: now,
+                    company_id: crate::rows::company_id(&r.text("company_id")?)?,
+                    actor: tollgate_core::accounts::Actor::System.to_string(),
+                    action: tollgate_core::accounts::AuditAction::CredentialExpiring,
+                    target: format!("{} (in {days} {unit} or less)", r.text("client_id")?),
+                    remote_addr: None,
+                };
+                insert_audit::<D>(&mut tx, &event).await?;
+            }
+            written += rows.len();
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(written)
     }
 
     async fn record_last_used(&self, used: &[(ClientId, UnixTime)]) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@ mod accounts;
 mod credentials;
 mod feed;
 mod keys;
+mod webhooks;
 
 use std::sync::Arc;
 

@@ -20,3 +20,4 @@ mod feed;
 mod open;
 mod properties;
 mod upgrade;
+mod webhooks;

@@ -265,7 +265,7 @@ fn guard_secret_form(state: &AppState, admin: &PanelAdmin, form: &Form) -> Optio
     if let Err(e) = form.check_csrf(&admin.csrf) {
         return Some(error_page(&e, "/admin/credentials"));
     }
-    check_nonce(state, form)
+    check_nonce(state, form, "/admin/credentials")
 }
 
 pub(super) async fn create(

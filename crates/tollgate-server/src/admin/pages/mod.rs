@@ -6,11 +6,13 @@
 //! - `login`: log in and out, the members' home page.
 //! - `credentials`: list, create, edit, rotate, delete.
 //! - `users`: the company's users and roles; the audit log.
+//! - `webhooks`: the company's webhook endpoints and their deliveries.
 
 mod credentials;
 mod login;
 mod panel;
 mod users;
+mod webhooks;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -49,6 +51,17 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/users", get(users).post(add_user))
         .route("/admin/users/{id}/role", post(set_role))
         .route("/admin/users/{id}/delete", post(remove_user))
+        .route(
+            "/admin/webhooks",
+            get(webhooks::webhooks).post(webhooks::create),
+        )
+        .route(
+            "/admin/webhooks/{id}",
+            get(webhooks::webhook).post(webhooks::update),
+        )
+        .route("/admin/webhooks/{id}/test", post(webhooks::send_test))
+        .route("/admin/webhooks/{id}/rotate", post(webhooks::rotate))
+        .route("/admin/webhooks/{id}/delete", post(webhooks::delete))
         .route("/admin/audit", get(audit))
         .route("/admin/audit/export", get(audit_export))
 }

@@ -18,16 +18,17 @@ pub(super) fn new_nonce() -> String {
     tollgate_core::accounts::random_token().unwrap_or_default()
 }
 
-/// Refuses a replayed form: `Some` is the response to send instead.
-pub(super) fn check_nonce(state: &AppState, form: &Form) -> Option<Response> {
+/// Refuses a replayed form (a page that showed a secret, posted again): `Some` is the response
+/// to send instead, a redirect to `back` saying it was done already.
+pub(super) fn check_nonce(state: &AppState, form: &Form, back: &str) -> Option<Response> {
     match form.get("nonce").filter(|n| n.len() >= 16) {
         Some(n) if state.form_nonces.first_use(n, state.accounts.now()) => None,
-        Some(_) => Some(Redirect::to("/admin/credentials?done=already").into_response()),
+        Some(_) => Some(Redirect::to(&format!("{back}?done=already")).into_response()),
         None => Some(error_page(
             &AdminApiError::InvalidInput(
                 "the form is incomplete; reload the page and try again".into(),
             ),
-            "/admin/credentials",
+            back,
         )),
     }
 }
