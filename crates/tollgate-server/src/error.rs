@@ -432,9 +432,7 @@ impl AdminApiError {
                 "webhookNotFound",
                 "webhook not found".into(),
             ),
-            Self::WebhookLimitReached(m) => {
-                (StatusCode::CONFLICT, "webhookLimitReached", m.into())
-            }
+            Self::WebhookLimitReached(m) => (StatusCode::CONFLICT, "webhookLimitReached", m.into()),
             Self::EmailTaken => (
                 StatusCode::CONFLICT,
                 "emailTaken",

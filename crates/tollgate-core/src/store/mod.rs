@@ -56,7 +56,4 @@ pub enum StoreError {
 /// holds and hands out as the narrower traits.
 pub trait Store: CredentialStore + KeyStore + FeedStore + AccountStore + WebhookStore {}
 
-impl<T> Store for T where
-    T: CredentialStore + KeyStore + FeedStore + AccountStore + WebhookStore
-{
-}
+impl<T> Store for T where T: CredentialStore + KeyStore + FeedStore + AccountStore + WebhookStore {}

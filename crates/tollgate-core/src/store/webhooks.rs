@@ -3,7 +3,9 @@
 use super::StoreError;
 use crate::clock::UnixTime;
 use crate::ids::{CompanyId, WebhookId};
-use crate::webhooks::{AttemptOutcome, Delivery, DueDelivery, OutgoingEvent, Webhook, WebhookSecret};
+use crate::webhooks::{
+    AttemptOutcome, Delivery, DueDelivery, OutgoingEvent, Webhook, WebhookSecret,
+};
 use async_trait::async_trait;
 
 /// Webhook endpoints and their delivery queue. Deliveries of audit events are queued by

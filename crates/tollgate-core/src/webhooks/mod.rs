@@ -373,9 +373,7 @@ mod tests {
     fn signatures_follow_the_standard_webhooks_test_vector() {
         // The specification's example: secret, id, timestamp and body, and the signature it gives.
         let secret = WebhookSecret::from_bytes(zeroize::Zeroizing::new(
-            STANDARD
-                .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-                .unwrap(),
+            STANDARD.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
         ));
         let sig = signature(
             &[secret],

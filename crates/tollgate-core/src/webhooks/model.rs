@@ -102,7 +102,9 @@ impl EventType {
     pub fn description(self) -> &'static str {
         match self {
             Self::CredentialCreated => "A credential was created",
-            Self::CredentialUpdated => "A credential's label, scopes, expiry or IP allowlist changed",
+            Self::CredentialUpdated => {
+                "A credential's label, scopes, expiry or IP allowlist changed"
+            }
             Self::CredentialRotated => "A credential's secret was rotated",
             Self::CredentialSecretRevoked => "A secret was ended at once (an old or a leaked one)",
             Self::CredentialExpiring => "A credential expires in 30, 7 or 1 days",
@@ -181,7 +183,10 @@ impl EventSet {
 
     /// The events, in catalog order.
     pub fn iter(self) -> impl Iterator<Item = EventType> {
-        EventType::ALL.iter().copied().filter(move |e| self.contains(*e))
+        EventType::ALL
+            .iter()
+            .copied()
+            .filter(move |e| self.contains(*e))
     }
 
     fn names_list() -> String {
@@ -475,8 +480,12 @@ mod tests {
 
     #[test]
     fn event_sets_round_trip_and_refuse_what_is_not_an_event() {
-        let s = EventSet::parse(["credential.rotated", "credential.created", "credential.rotated"])
-            .unwrap();
+        let s = EventSet::parse([
+            "credential.rotated",
+            "credential.created",
+            "credential.rotated",
+        ])
+        .unwrap();
         assert_eq!(s.to_string(), "credential.created credential.rotated");
         assert_eq!(EventSet::parse_stored(&s.to_string()).unwrap(), s);
         assert!(s.contains(EventType::CredentialRotated));

@@ -105,7 +105,10 @@ pub(crate) fn routes() -> Router<AppState> {
             "/admin/api/v1/webhooks/{id}/rotate-secret",
             post(webhooks::rotate_secret),
         )
-        .route("/admin/api/v1/webhooks/{id}/test", post(webhooks::send_test))
+        .route(
+            "/admin/api/v1/webhooks/{id}/test",
+            post(webhooks::send_test),
+        )
         .route(
             "/admin/api/v1/webhooks/{id}/deliveries",
             get(webhooks::deliveries),

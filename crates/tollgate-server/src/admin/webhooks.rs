@@ -101,7 +101,10 @@ pub(crate) async fn get(
     ApiAdmin(actor): ApiAdmin,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AdminApiError> {
-    Ok(Json(webhook_view(&state.webhooks.get(&actor, &id).await?, None)))
+    Ok(Json(webhook_view(
+        &state.webhooks.get(&actor, &id).await?,
+        None,
+    )))
 }
 
 #[derive(Debug, Deserialize)]

@@ -58,7 +58,10 @@ impl WebhookSettings {
     /// Checks the values that have no meaning out of range.
     pub(crate) fn validate(&self) -> Result<(), String> {
         if self.retry_delays_secs.is_empty() || self.retry_delays_secs.iter().any(|d| *d < 1) {
-            return Err("webhooks.retry_delays_secs must list at least one delay of 1 second or more".into());
+            return Err(
+                "webhooks.retry_delays_secs must list at least one delay of 1 second or more"
+                    .into(),
+            );
         }
         if self.retry_window_secs < 1 {
             return Err("webhooks.retry_window_secs must be at least 1".into());

@@ -110,7 +110,9 @@ impl Sender {
             NextStep::GiveUp => "failed",
         });
         match &outcome.next {
-            NextStep::Delivered => tracing::debug!(webhook = %d.delivery.webhook_id, msg_id = %d.delivery.msg_id, "webhook delivered"),
+            NextStep::Delivered => {
+                tracing::debug!(webhook = %d.delivery.webhook_id, msg_id = %d.delivery.msg_id, "webhook delivered")
+            }
             next => tracing::info!(
                 webhook = %d.delivery.webhook_id,
                 host = d.url.host(),

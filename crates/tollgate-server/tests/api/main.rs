@@ -32,3 +32,4 @@ mod tls;
 mod token;
 mod token_parsing;
 mod users_panel;
+mod webhooks;

@@ -106,8 +106,8 @@ pub(crate) async fn enqueue_for_audit<D: Dialect>(
         .map_err(backend)?;
     let mut targets = Vec::new();
     for r in &rows {
-        let events = EventSet::parse_stored(&r.text("events")?)
-            .map_err(|_| corrupt("webhook events"))?;
+        let events =
+            EventSet::parse_stored(&r.text("events")?).map_err(|_| corrupt("webhook events"))?;
         if events.contains(kind) {
             targets.push(r.text("id")?);
         }
@@ -129,8 +129,7 @@ pub(crate) async fn enqueue_for_audit<D: Dialect>(
     };
     for id in targets {
         let event = OutgoingEvent {
-            msg_id: webhooks::new_msg_id(e.at)
-                .map_err(|e| StoreError::Backend(Box::new(e)))?,
+            msg_id: webhooks::new_msg_id(e.at).map_err(|e| StoreError::Backend(Box::new(e)))?,
             event_type,
             at: e.at,
             payload: payload.clone(),

@@ -26,15 +26,27 @@ async fn audit_entries_queue_one_delivery_per_subscribed_endpoint(b: Backend) {
     let admin = AdminActor::operator(c.id);
     let w = webhooks(&e);
     let all = w
-        .create(&admin, "https://hooks.example.com/all", &["credential.created", "credential.rotated"])
+        .create(
+            &admin,
+            "https://hooks.example.com/all",
+            &["credential.created", "credential.rotated"],
+        )
         .await
         .unwrap();
     let rotations = w
-        .create(&admin, "https://hooks.example.com/rot", &["credential.rotated"])
+        .create(
+            &admin,
+            "https://hooks.example.com/rot",
+            &["credential.rotated"],
+        )
         .await
         .unwrap();
     let off = w
-        .create(&admin, "https://hooks.example.com/off", &["credential.created"])
+        .create(
+            &admin,
+            "https://hooks.example.com/off",
+            &["credential.created"],
+        )
         .await
         .unwrap();
     w.update(
@@ -49,7 +61,11 @@ async fn audit_entries_queue_one_delivery_per_subscribed_endpoint(b: Backend) {
     .unwrap();
     // Another company's endpoint hears nothing of this one's credentials.
     let theirs = w
-        .create(&AdminActor::operator(other.id), "https://other.example.com/", &["credential.created"])
+        .create(
+            &AdminActor::operator(other.id),
+            "https://other.example.com/",
+            &["credential.created"],
+        )
         .await
         .unwrap();
 
@@ -77,14 +93,20 @@ async fn audit_entries_queue_one_delivery_per_subscribed_endpoint(b: Backend) {
     };
     let got = list(all.webhook.id).await;
     let kinds: Vec<_> = got.iter().map(|d| d.event_type).collect();
-    assert_eq!(kinds, [EventType::CredentialRotated, EventType::CredentialCreated]);
+    assert_eq!(
+        kinds,
+        [EventType::CredentialRotated, EventType::CredentialCreated]
+    );
     let body: serde_json::Value = serde_json::from_str(&got[0].payload).unwrap();
     assert_eq!(body["type"], "credential.rotated");
     assert_eq!(body["data"]["client_id"], cred.client_id.as_str());
     assert_eq!(body["data"]["label"], cred.label.as_str());
     assert_eq!(body["data"]["detail"], "grace 60s");
     assert_eq!(body["data"]["company_id"], c.id.to_string());
-    assert!(got.iter().all(|d| d.status == DeliveryStatus::Pending && d.attempts == 0));
+    assert!(
+        got.iter()
+            .all(|d| d.status == DeliveryStatus::Pending && d.attempts == 0)
+    );
     assert_ne!(got[0].msg_id, got[1].msg_id);
     assert_eq!(list(rotations.webhook.id).await.len(), 1);
     assert!(list(off.webhook.id).await.is_empty(), "disabled");
@@ -99,7 +121,11 @@ async fn audit_entries_queue_one_delivery_per_subscribed_endpoint(b: Backend) {
     ));
     // Another company's admin sees none of them.
     assert!(matches!(
-        w.get(&AdminActor::operator(other.id), &rotations.webhook.id.to_string()).await,
+        w.get(
+            &AdminActor::operator(other.id),
+            &rotations.webhook.id.to_string()
+        )
+        .await,
         Err(WebhookError::NotFound)
     ));
 }
@@ -110,7 +136,11 @@ async fn each_delivery_is_claimed_by_one_sender_and_retried_on_schedule(b: Backe
     let admin = AdminActor::operator(c.id);
     let w = webhooks(&e);
     let hook = w
-        .create(&admin, "https://hooks.example.com/", &["credential.deleted"])
+        .create(
+            &admin,
+            "https://hooks.example.com/",
+            &["credential.deleted"],
+        )
         .await
         .unwrap();
     for i in 0..5 {
@@ -131,7 +161,14 @@ async fn each_delivery_is_claimed_by_one_sender_and_retried_on_schedule(b: Backe
     assert_eq!(seqs.len(), a.len() + b2.len(), "no delivery claimed twice");
     let mut rest = e.store.claim_deliveries(T0, 60, 10).await.unwrap();
     assert_eq!(a.len() + b2.len() + rest.len(), 5);
-    assert!(e.store.claim_deliveries(T0 + 59, 60, 10).await.unwrap().is_empty(), "leased");
+    assert!(
+        e.store
+            .claim_deliveries(T0 + 59, 60, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
     let d = rest.pop().unwrap_or_else(|| a.into_iter().next().unwrap());
     assert_eq!(d.url.as_str(), "https://hooks.example.com/");
     assert_eq!(d.secrets.len(), 1);
@@ -152,10 +189,16 @@ async fn each_delivery_is_claimed_by_one_sender_and_retried_on_schedule(b: Backe
     let due = e.store.claim_deliveries(T0 + 4, 60, 10).await.unwrap();
     assert!(due.iter().all(|x| x.delivery.seq != d.delivery.seq));
     let due = e.store.claim_deliveries(T0 + 5, 60, 10).await.unwrap();
-    let again = due.iter().find(|x| x.delivery.seq == d.delivery.seq).unwrap();
+    let again = due
+        .iter()
+        .find(|x| x.delivery.seq == d.delivery.seq)
+        .unwrap();
     assert_eq!(again.delivery.attempts, 1);
     assert_eq!(again.delivery.last_status, Some(503));
-    assert_eq!(again.delivery.msg_id, d.delivery.msg_id, "same webhook-id on every attempt");
+    assert_eq!(
+        again.delivery.msg_id, d.delivery.msg_id,
+        "same webhook-id on every attempt"
+    );
     e.store
         .finish_delivery(
             d.delivery.seq,
@@ -171,10 +214,22 @@ async fn each_delivery_is_claimed_by_one_sender_and_retried_on_schedule(b: Backe
     let log = e.store.list_deliveries(&hook.webhook.id, 10).await.unwrap();
     let done = log.iter().find(|x| x.seq == d.delivery.seq).unwrap();
     assert_eq!(
-        (done.status, done.attempts, done.last_status, done.next_attempt_at),
+        (
+            done.status,
+            done.attempts,
+            done.last_status,
+            done.next_attempt_at
+        ),
         (DeliveryStatus::Delivered, 2, Some(204), None)
     );
-    assert!(e.store.claim_deliveries(T0 + 10_000, 60, 10).await.unwrap().iter().all(|x| x.delivery.seq != d.delivery.seq));
+    assert!(
+        e.store
+            .claim_deliveries(T0 + 10_000, 60, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|x| x.delivery.seq != d.delivery.seq)
+    );
 }
 
 async fn rotation_signs_with_both_secrets_for_a_day(b: Backend) {
@@ -183,13 +238,23 @@ async fn rotation_signs_with_both_secrets_for_a_day(b: Backend) {
     let admin = AdminActor::operator(c.id);
     let w = webhooks(&e);
     let hook = w
-        .create(&admin, "https://hooks.example.com/", &["credential.deleted"])
+        .create(
+            &admin,
+            "https://hooks.example.com/",
+            &["credential.deleted"],
+        )
         .await
         .unwrap();
     let first = hook.secret.clone();
-    let rotated = w.rotate_secret(&admin, &hook.webhook.id.to_string()).await.unwrap();
+    let rotated = w
+        .rotate_secret(&admin, &hook.webhook.id.to_string())
+        .await
+        .unwrap();
     assert_eq!(rotated.webhook.previous_secret_until, Some(T0 + 86_400));
-    let test = w.send_test(&admin, &hook.webhook.id.to_string()).await.unwrap();
+    let test = w
+        .send_test(&admin, &hook.webhook.id.to_string())
+        .await
+        .unwrap();
     assert_eq!(test.event_type, EventType::Test);
     let due = e.store.claim_deliveries(T0, 60, 10).await.unwrap();
     assert_eq!(due.len(), 1);
@@ -205,7 +270,9 @@ async fn rotation_signs_with_both_secrets_for_a_day(b: Backend) {
     );
     // A day later the old one signs no more.
     e.clock.advance(86_401);
-    w.send_test(&admin, &hook.webhook.id.to_string()).await.unwrap();
+    w.send_test(&admin, &hook.webhook.id.to_string())
+        .await
+        .unwrap();
     let due = e
         .store
         .claim_deliveries(e.clock.now(), 60, 10)
@@ -223,13 +290,19 @@ async fn signing_secrets_are_sealed_under_the_kek(b: Backend) {
     let c = e.company("groups:read", None).await;
     let admin = AdminActor::operator(c.id);
     let hook = webhooks(&e)
-        .create(&admin, "https://hooks.example.com/", &["credential.deleted"])
+        .create(
+            &admin,
+            "https://hooks.example.com/",
+            &["credential.deleted"],
+        )
         .await
         .unwrap();
     let stored = raw_secret(&e.url, &hook.webhook.id.to_string()).await;
     assert_eq!(AtRest::of(&stored), AtRest::Sealed(kek_id));
     assert!(
-        !stored.windows(8).any(|w| hook.secret.bytes().windows(8).any(|s| s == w)),
+        !stored
+            .windows(8)
+            .any(|w| hook.secret.bytes().windows(8).any(|s| s == w)),
         "the secret's bytes are not in the row"
     );
     webhooks(&e)
@@ -248,7 +321,9 @@ async fn signing_secrets_are_sealed_under_the_kek(b: Backend) {
 async fn raw_secret(url: &str, id: &str) -> Vec<u8> {
     use sqlx::Row as _;
     if let Some(path) = url.strip_prefix("sqlite://") {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{path}")).await.unwrap();
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{path}"))
+            .await
+            .unwrap();
         let r = sqlx::query("SELECT secret FROM webhooks WHERE id = $1")
             .bind(id)
             .fetch_one(&pool)
@@ -271,23 +346,53 @@ async fn the_limit_holds_and_bad_input_changes_nothing(b: Backend) {
     let c = e.company("groups:read", None).await;
     let admin = AdminActor::operator(c.id);
     let w = webhooks(&e);
-    for bad in ["http://example.com/", "ftp://x/", "", "https://u:p@example.com/"] {
+    for bad in [
+        "http://example.com/",
+        "ftp://x/",
+        "",
+        "https://u:p@example.com/",
+    ] {
         let r = w.create(&admin, bad, &["credential.created"]).await;
-        assert!(matches!(r, Err(WebhookError::Invalid { field: "url", .. })), "{bad}: {r:?}");
+        assert!(
+            matches!(r, Err(WebhookError::Invalid { field: "url", .. })),
+            "{bad}: {r:?}"
+        );
     }
     for bad in [&[][..], &["credential.nope"][..], &["webhook.test"][..]] {
         let r = w.create(&admin, "https://example.com/", bad).await;
-        assert!(matches!(r, Err(WebhookError::Invalid { field: "events", .. })), "{bad:?}: {r:?}");
+        assert!(
+            matches!(
+                r,
+                Err(WebhookError::Invalid {
+                    field: "events",
+                    ..
+                })
+            ),
+            "{bad:?}: {r:?}"
+        );
     }
     assert!(w.list(&admin).await.unwrap().is_empty());
     let max = tollgate_core::webhooks::MAX_WEBHOOKS_PER_COMPANY;
     for i in 0..max {
-        w.create(&admin, &format!("https://example.com/{i}"), &["credential.created"])
-            .await
-            .unwrap();
+        w.create(
+            &admin,
+            &format!("https://example.com/{i}"),
+            &["credential.created"],
+        )
+        .await
+        .unwrap();
     }
-    let r = w.create(&admin, "https://example.com/one-more", &["credential.created"]).await;
-    assert!(matches!(r, Err(WebhookError::Limit { max: m }) if m == max), "{r:?}");
+    let r = w
+        .create(
+            &admin,
+            "https://example.com/one-more",
+            &["credential.created"],
+        )
+        .await;
+    assert!(
+        matches!(r, Err(WebhookError::Limit { max: m }) if m == max),
+        "{r:?}"
+    );
     assert_eq!(w.list(&admin).await.unwrap().len(), max as usize);
     let _ = Arc::clone(&e.store);
 }
@@ -295,15 +400,29 @@ async fn the_limit_holds_and_bad_input_changes_nothing(b: Backend) {
 async fn expiry_warnings_are_written_once_each_nearest_first(b: Backend) {
     let e = env(b).await;
     let c = e.company("groups:read", None).await;
-    let id = e.credential(&c.id, "groups:read").await.credential.client_id;
-    let soon = e.credential(&c.id, "groups:read").await.credential.client_id;
+    let id = e
+        .credential(&c.id, "groups:read")
+        .await
+        .credential
+        .client_id;
+    let soon = e
+        .credential(&c.id, "groups:read")
+        .await
+        .credential
+        .client_id;
     let day = 86_400;
     let set = |t| CredentialChanges {
         expires_at: Some(Some(t)),
         ..Default::default()
     };
-    e.admin.update_credential(&id, set(T0 + 40 * day)).await.unwrap();
-    e.admin.update_credential(&soon, set(T0 + 5 * day)).await.unwrap();
+    e.admin
+        .update_credential(&id, set(T0 + 40 * day))
+        .await
+        .unwrap();
+    e.admin
+        .update_credential(&soon, set(T0 + 5 * day))
+        .await
+        .unwrap();
     let warnings = || {
         let store = e.store.clone();
         let company = c.id;
@@ -327,11 +446,32 @@ async fn expiry_warnings_are_written_once_each_nearest_first(b: Backend) {
     );
     assert_eq!(a.unwrap() + b2.unwrap(), 1, "once across nodes");
     assert_eq!(warnings().await, [format!("{soon} (in 7 days or less)")]);
-    assert_eq!(e.store.audit_expiring_credentials(T0 + 3600).await.unwrap(), 0);
+    assert_eq!(
+        e.store.audit_expiring_credentials(T0 + 3600).await.unwrap(),
+        0
+    );
     // 10 days later: `id` is 30 days away; `soon` is past its expiry (no warning).
-    assert_eq!(e.store.audit_expiring_credentials(T0 + 10 * day).await.unwrap(), 1);
-    assert_eq!(e.store.audit_expiring_credentials(T0 + 33 * day).await.unwrap(), 1);
-    assert_eq!(e.store.audit_expiring_credentials(T0 + 39 * day + 1).await.unwrap(), 1);
+    assert_eq!(
+        e.store
+            .audit_expiring_credentials(T0 + 10 * day)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        e.store
+            .audit_expiring_credentials(T0 + 33 * day)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        e.store
+            .audit_expiring_credentials(T0 + 39 * day + 1)
+            .await
+            .unwrap(),
+        1
+    );
     let mut want = vec![
         format!("{id} (in 30 days or less)"),
         format!("{id} (in 7 days or less)"),
@@ -342,8 +482,17 @@ async fn expiry_warnings_are_written_once_each_nearest_first(b: Backend) {
     assert_eq!(warnings().await, want);
     // A new expiry starts the warnings again.
     e.clock.set(T0 + 39 * day + 2);
-    e.admin.update_credential(&id, set(T0 + 60 * day)).await.unwrap();
-    assert_eq!(e.store.audit_expiring_credentials(T0 + 39 * day + 3).await.unwrap(), 1);
+    e.admin
+        .update_credential(&id, set(T0 + 60 * day))
+        .await
+        .unwrap();
+    assert_eq!(
+        e.store
+            .audit_expiring_credentials(T0 + 39 * day + 3)
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 on_both_backends! {

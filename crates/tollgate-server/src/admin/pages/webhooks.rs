@@ -137,7 +137,10 @@ async fn list_page(
     };
     let mut rows = Vec::with_capacity(list.len());
     for w in &list {
-        let last = state.webhooks.deliveries(&admin.actor, &w.id.to_string(), 1).await;
+        let last = state
+            .webhooks
+            .deliveries(&admin.actor, &w.id.to_string(), 1)
+            .await;
         rows.push(Row {
             id: w.id.to_string(),
             url: w.url.to_string(),
@@ -174,7 +177,11 @@ fn summary(events: EventSet) -> String {
         let n = EventType::subscribable().count();
         return format!("All {n} events");
     }
-    events.iter().map(EventType::as_str).collect::<Vec<_>>().join(", ")
+    events
+        .iter()
+        .map(EventType::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(serde::Deserialize)]
@@ -187,7 +194,9 @@ fn notice(done: Option<&str>) -> Option<String> {
         match d {
             "removed" => "Webhook removed.",
             "saved" => "Saved.",
-            "test" => "Test event queued: it is sent within a few seconds; reload to see the answer.",
+            "test" => {
+                "Test event queued: it is sent within a few seconds; reload to see the answer."
+            }
             "already" => "That form was already sent; the secret it showed is not shown again.",
             _ => "Done.",
         }
@@ -236,6 +245,7 @@ pub(super) async fn create(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn detail_page(
     state: &AppState,
     admin: &PanelAdmin,
@@ -340,7 +350,9 @@ pub(super) async fn update(
     };
     match state.webhooks.update(&admin.actor, &id, changes).await {
         Ok(w) => Redirect::to(&format!("/admin/webhooks/{}?done=saved", w.id)).into_response(),
-        Err(WebhookError::NotFound) => error_page(&AdminApiError::WebhookNotFound, "/admin/webhooks"),
+        Err(WebhookError::NotFound) => {
+            error_page(&AdminApiError::WebhookNotFound, "/admin/webhooks")
+        }
         Err(e) => {
             let w = match own(&state, &admin, &id).await {
                 Ok(w) => w,
@@ -351,7 +363,17 @@ pub(super) async fn update(
                 events: Some(events.clone()),
             };
             let (status, error) = form_error(&e);
-            detail_page(&state, &admin, &w, status, Some(error), Some(draft), None, None).await
+            detail_page(
+                &state,
+                &admin,
+                &w,
+                status,
+                Some(error),
+                Some(draft),
+                None,
+                None,
+            )
+            .await
         }
     }
 }
@@ -367,7 +389,9 @@ pub(super) async fn send_test(
         return error_page(&e, "/admin/webhooks");
     }
     match state.webhooks.send_test(&admin.actor, &id).await {
-        Ok(d) => Redirect::to(&format!("/admin/webhooks/{}?done=test", d.webhook_id)).into_response(),
+        Ok(d) => {
+            Redirect::to(&format!("/admin/webhooks/{}?done=test", d.webhook_id)).into_response()
+        }
         Err(e) => error_page(&e.into(), "/admin/webhooks"),
     }
 }
@@ -389,7 +413,17 @@ pub(super) async fn rotate(
         Ok(r) => {
             let secret = Some(r.secret.to_text().to_string());
             let n = Some("Signing secret rotated.".to_owned());
-            detail_page(&state, &admin, &r.webhook, StatusCode::OK, None, None, secret, n).await
+            detail_page(
+                &state,
+                &admin,
+                &r.webhook,
+                StatusCode::OK,
+                None,
+                None,
+                secret,
+                n,
+            )
+            .await
         }
         Err(e) => error_page(&e.into(), "/admin/webhooks"),
     }
