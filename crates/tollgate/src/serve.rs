@@ -23,7 +23,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TOLLGATE_TOKEN_TTL")]
     pub token_ttl: Option<u32>,
     /// On an empty database, create a demo company, credential and groups, and print the
-    /// credential once.
+    /// credential once. Also lets webhooks reach receivers on this machine and private networks
+    /// (`webhooks.private_targets`), for trying them out.
     #[arg(long, env = "TOLLGATE_DEMO")]
     pub demo: bool,
     /// Log JSON lines.
@@ -71,6 +72,9 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()
     }
     if let Some(u) = args.redis_url {
         settings.redis_url = Some(u);
+    }
+    if args.demo {
+        settings.webhooks.private_targets = true;
     }
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         // The flags name the files; an HSTS age from the file's `[tls]` stays.

@@ -20,9 +20,11 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
     /// Adds a signing key (its private part sealed, if the store has a key-encryption key).
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
 
-    /// How the server key and the signing keys' private parts are kept at rest (reads no secret).
+    /// How the server key, the signing keys' private parts and the webhook signing secrets are
+    /// kept at rest (reads no secret).
     async fn keys_at_rest(&self) -> Result<Census, StoreError>;
-    /// Seals the server key and every signing key's private part under the store's first
+    /// Seals the server key, every signing key's private part and every webhook signing secret
+    /// under the store's first
     /// key-encryption key, in one transaction: plaintext rows and rows sealed under another
     /// key-encryption key change, rows already under the first stay. Idempotent. Without a
     /// key-encryption key it changes nothing.

@@ -102,6 +102,16 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         for r in &keys {
             census.add(&Zeroizing::new(r.bytes("private_pkcs8")?));
         }
+        let hooks = query::<D>("SELECT secret, previous_secret FROM webhooks")
+            .fetch_all(c.ex())
+            .await
+            .map_err(backend)?;
+        for r in &hooks {
+            census.add(&Zeroizing::new(r.bytes("secret")?));
+            if let Some(prev) = r.opt_bytes("previous_secret")? {
+                census.add(&Zeroizing::new(prev));
+            }
+        }
         Ok(census)
     }
 
@@ -152,6 +162,31 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
                     .map_err(backend)?;
             }
             count(sealed.is_some());
+        }
+        // Webhook signing secrets (current and, after a rotation, previous).
+        let hooks = query::<D>("SELECT id, secret, previous_secret FROM webhooks ORDER BY id")
+            .fetch_all(tx.ex())
+            .await
+            .map_err(backend)?;
+        for r in &hooks {
+            let id = r.text("id")?;
+            for column in ["secret", "previous_secret"] {
+                let Some(stored) = r.opt_bytes(column)?.map(Zeroizing::new) else {
+                    continue;
+                };
+                let sealed = self.wrap.rewrap(Row::WebhookSecret(&id), &stored)?;
+                if let Some(sealed) = &sealed {
+                    // The column name is one of the two above, never input.
+                    let sql = format!("UPDATE webhooks SET {column} = $1 WHERE id = $2");
+                    query::<D>(sqlx::AssertSqlSafe(sql))
+                        .arg(sealed.as_slice())
+                        .arg(&id)
+                        .execute(tx.ex())
+                        .await
+                        .map_err(backend)?;
+                }
+                count(sealed.is_some());
+            }
         }
         tx.commit().await.map_err(backend)?;
         Ok(done)

@@ -318,6 +318,47 @@ async fn signing_secrets_are_sealed_under_the_kek(b: Backend) {
     assert!(matches!(r, Err(StoreError::KeyWrap(_))), "{r:?}");
 }
 
+async fn rewrap_moves_webhook_secrets_to_the_new_kek(b: Backend) {
+    let old = Kek::from_bytes(&[1u8; 32]).unwrap();
+    let new = Kek::from_bytes(&[2u8; 32]).unwrap();
+    let (old_id, new_id) = (old.id(), new.id());
+    let e = env_with(b, KeyWrap::new(vec![old])).await;
+    let c = e.company("groups:read", None).await;
+    let admin = AdminActor::operator(c.id);
+    let hook = webhooks(&e)
+        .create(&admin, "https://hooks.example.com/", &["credential.deleted"])
+        .await
+        .unwrap();
+    webhooks(&e)
+        .rotate_secret(&admin, &hook.webhook.id.to_string())
+        .await
+        .unwrap();
+    let census = e.store.keys_at_rest().await.unwrap();
+    // The server key, one signing key (none yet: no authority loaded) and both webhook secrets.
+    assert_eq!(census.sealed.get(&old_id).copied(), Some(census.sealed.values().sum()));
+    assert!(census.sealed[&old_id] >= 3, "{census:?}");
+    let both = KeyWrap::new(vec![
+        Kek::from_bytes(&[2u8; 32]).unwrap(),
+        Kek::from_bytes(&[1u8; 32]).unwrap(),
+    ]);
+    let moved = e.reopen_with(both).await;
+    let done = moved.rewrap_keys().await.unwrap();
+    assert!(done.changed >= 3, "{done:?}");
+    let census = moved.keys_at_rest().await.unwrap();
+    assert_eq!(census.not_under_primary(), 0, "{census:?}");
+    assert!(census.sealed[&new_id] >= 3);
+    // The new KEK alone opens both secrets.
+    let alone = e
+        .reopen_with(KeyWrap::new(vec![Kek::from_bytes(&[2u8; 32]).unwrap()]))
+        .await;
+    webhooks(&e)
+        .send_test(&admin, &hook.webhook.id.to_string())
+        .await
+        .unwrap();
+    let due = alone.claim_deliveries(T0, 60, 10).await.unwrap();
+    assert_eq!(due[0].secrets.len(), 2);
+}
+
 async fn raw_secret(url: &str, id: &str) -> Vec<u8> {
     use sqlx::Row as _;
     if let Some(path) = url.strip_prefix("sqlite://") {
@@ -500,6 +541,7 @@ on_both_backends! {
     each_delivery_is_claimed_by_one_sender_and_retried_on_schedule multi_thread,
     rotation_signs_with_both_secrets_for_a_day,
     signing_secrets_are_sealed_under_the_kek,
+    rewrap_moves_webhook_secrets_to_the_new_kek,
     the_limit_holds_and_bad_input_changes_nothing,
     expiry_warnings_are_written_once_each_nearest_first multi_thread,
 }
