@@ -558,3 +558,169 @@ async fn only_the_companys_admins_manage_its_webhooks_and_bad_input_changes_noth
         "{audit}"
     );
 }
+
+#[tokio::test]
+async fn the_panel_adds_an_endpoint_shows_its_secret_once_and_lists_deliveries() {
+    let rx = Receiver::start(0).await;
+    let app = helpers::spawn_with(fast).await;
+    let (_, p) = admin_of(&app, "groups:read").await;
+    let page = |path: String| {
+        let r = p.req(Method::GET, &path);
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    let html = page("/admin/webhooks".into()).await;
+    assert!(
+        html.contains(r#"id="no-webhooks""#),
+        "an empty state: {html}"
+    );
+    let (csrf, nonce) = (
+        crate::admin::hidden(&html, "csrf"),
+        crate::admin::hidden(&html, "nonce"),
+    );
+
+    // A refused form keeps what was typed and says why next to the field.
+    let r = p
+        .req(Method::POST, "/admin/webhooks")
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("nonce", nonce.as_str()),
+            ("url", "http://hooks.example.com/x"),
+            ("event", "credential.rotated"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r#"id="url-error""#) && html.contains("Use https://"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"value="http://hooks.example.com/x""#),
+        "the URL is kept"
+    );
+    assert!(
+        html.contains(r#"value="credential.rotated" checked"#),
+        "the choice is kept"
+    );
+    assert!(!html.contains(r#"value="credential.created" checked"#));
+
+    let nonce = crate::admin::hidden(&html, "nonce");
+    let url = rx.url();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("nonce", nonce.as_str()),
+        ("url", url.as_str()),
+        ("event", "credential.created"),
+    ];
+    let r = p
+        .req(Method::POST, "/admin/webhooks")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let html = r.text().await.unwrap();
+    let secret = html
+        .split(r#"<code id="webhook-secret" class="wrap">"#)
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert!(secret.starts_with("whsec_"), "{html}");
+    rx.trust(&[&secret]);
+    // Posting the same form again adds nothing and shows no secret.
+    let r = p
+        .req(Method::POST, "/admin/webhooks")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/admin/webhooks?done=already");
+    let html = page("/admin/webhooks".into()).await;
+    assert!(!html.contains("whsec_"), "the secret is shown once");
+    let (_, list) = p.json(Method::GET, "/admin/api/v1/webhooks", None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+
+    // "Send test event" from the endpoint's page; the delivery shows up with its answer.
+    let html = page(format!("/admin/webhooks/{id}")).await;
+    assert!(html.contains(r#"id="no-deliveries""#), "{html}");
+    let r = p
+        .req(Method::POST, &format!("/admin/webhooks/{id}/test"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["location"],
+        format!("/admin/webhooks/{id}?done=test").as_str()
+    );
+    rx.wait_for(1).await;
+    until(|| async {
+        page(format!("/admin/webhooks/{id}"))
+            .await
+            .contains("HTTP 204")
+    })
+    .await;
+    let html = page(format!("/admin/webhooks/{id}")).await;
+    assert!(
+        html.contains("<code>webhook.test</code>") && html.contains("delivered"),
+        "{html}"
+    );
+
+    // Disabling keeps the endpoint and stops new deliveries; the form says it is disabled.
+    let r = p
+        .req(Method::POST, &format!("/admin/webhooks/{id}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("url", &rx.url()),
+            ("event", "credential.created"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["location"],
+        format!("/admin/webhooks/{id}?done=saved").as_str()
+    );
+    let (_, w) = p
+        .json(Method::GET, &format!("/admin/api/v1/webhooks/{id}"), None)
+        .await;
+    assert_eq!(w["enabled"], false);
+    assert!(page("/admin/webhooks".into()).await.contains("Disabled"));
+
+    // Removing it, behind a confirmation step.
+    let html = page(format!("/admin/webhooks/{id}")).await;
+    assert!(html.contains(r#"<details class="confirm"><summary>Remove…</summary>"#));
+    let r = p
+        .req(Method::POST, &format!("/admin/webhooks/{id}/delete"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/admin/webhooks?done=removed");
+    assert!(
+        page("/admin/webhooks?done=removed".into())
+            .await
+            .contains("Webhook removed.")
+    );
+    // A wrong CSRF token changes nothing.
+    let r = p
+        .req(Method::POST, "/admin/webhooks")
+        .form(&[
+            ("csrf", "nope"),
+            ("nonce", "0123456789abcdef0123"),
+            ("url", "https://x.example/"),
+            ("event", "credential.created"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        p.json(Method::GET, "/admin/api/v1/webhooks", None).await.1,
+        json!([])
+    );
+}

@@ -326,7 +326,11 @@ async fn rewrap_moves_webhook_secrets_to_the_new_kek(b: Backend) {
     let c = e.company("groups:read", None).await;
     let admin = AdminActor::operator(c.id);
     let hook = webhooks(&e)
-        .create(&admin, "https://hooks.example.com/", &["credential.deleted"])
+        .create(
+            &admin,
+            "https://hooks.example.com/",
+            &["credential.deleted"],
+        )
         .await
         .unwrap();
     webhooks(&e)
@@ -335,7 +339,10 @@ async fn rewrap_moves_webhook_secrets_to_the_new_kek(b: Backend) {
         .unwrap();
     let census = e.store.keys_at_rest().await.unwrap();
     // The server key, one signing key (none yet: no authority loaded) and both webhook secrets.
-    assert_eq!(census.sealed.get(&old_id).copied(), Some(census.sealed.values().sum()));
+    assert_eq!(
+        census.sealed.get(&old_id).copied(),
+        Some(census.sealed.values().sum())
+    );
     assert!(census.sealed[&old_id] >= 3, "{census:?}");
     let both = KeyWrap::new(vec![
         Kek::from_bytes(&[2u8; 32]).unwrap(),
