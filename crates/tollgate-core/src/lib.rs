@@ -36,6 +36,7 @@ pub mod keys;
 pub mod model;
 pub mod secret;
 pub mod store;
+pub mod usage;
 pub mod webhooks;
 
 pub mod random;

@@ -187,16 +187,17 @@ impl ResourceGuard {
         scopes: impl FnOnce(&Access) -> Result<(), ApiError>,
     ) -> Result<Access, ApiError> {
         let access = self.authorize(headers).await?;
-        if let Some(limits) = &self.budgets {
-            limits
-                .api_budget(method, &access.company_id())
-                .await
-                .map_err(ApiError::TooManyRequests)?;
+        if let Some(limits) = &self.budgets
+            && let Err(refused) = limits.api_budget(method, &access.company_id()).await
+        {
+            self.authority.usage().rate_limited(access.client_id());
+            return Err(ApiError::TooManyRequests(refused));
         }
         if version {
             self.check_version(headers)?;
         }
         scopes(&access)?;
+        self.authority.usage().api_call(access.client_id());
         Ok(access)
     }
 

@@ -498,8 +498,8 @@ async fn audit_expiring(state: &AppState) {
 }
 
 async fn flush_last_used(state: &AppState) {
-    let used = state.authority.take_last_used();
-    if let Err(e) = state.store.record_last_used(&used).await {
-        tracing::warn!(error = %e, "could not record last-used times");
+    let batch = state.authority.take_usage();
+    if let Err(e) = state.store.record_usage(&batch).await {
+        tracing::warn!(error = %e, "could not record last-used times and usage counts");
     }
 }

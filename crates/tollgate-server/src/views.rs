@@ -25,6 +25,25 @@ pub struct CredentialView {
     secrets: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
+    /// The last 30 days' usage (one credential's view only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<Value>,
+}
+
+impl CredentialView {
+    /// The view with the credential's usage summary and each secret's last use
+    /// (`last_used_at`, `last_used_ip`; null for a secret never used).
+    pub fn with_usage(mut self, usage: Value, uses: &[tollgate_core::usage::SecretUse]) -> Self {
+        for s in &mut self.secrets {
+            let used = uses
+                .iter()
+                .find(|u| Some(u.secret_id.as_str()) == s["id"].as_str());
+            s["last_used_at"] = used.map(|u| rfc3339(u.at)).into();
+            s["last_used_ip"] = used.and_then(|u| u.ip).map(|ip| ip.to_string()).into();
+        }
+        self.usage = Some(usage);
+        self
+    }
 }
 
 /// The view of `c` within `ceiling`; `secret` only right after create or rotate.
@@ -52,6 +71,7 @@ pub fn credential_view(c: &Credential, ceiling: &ScopeSet, secret: Option<&str>)
             .map(|s| json!({"id": s.id.as_str(), "created_at": rfc3339(s.created_at), "expires_at": s.expires_at.map(rfc3339)}))
             .collect(),
         client_secret: secret.map(str::to_owned),
+        usage: None,
     }
 }
 

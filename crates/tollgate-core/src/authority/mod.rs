@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use tollgate_proto::{ScopeSet, SigningAlg};
 
@@ -102,7 +102,8 @@ pub struct Authority {
     verified: quick_cache::sync::Cache<Box<str>, Arc<VerifiedToken>>,
     /// Tokens answered again to repeated requests (`None`: reuse is off).
     reuse: Option<reuse::ReuseCache>,
-    last_used: Mutex<HashMap<ClientId, UnixTime>>,
+    /// Tokens, API calls, failures and 429s per credential; last uses per secret.
+    usage: crate::usage::UsageLog,
     /// One sync at a time (the background loop and an explicit call): a ring computed at an older
     /// time can then never replace one computed later.
     /// Held by one sync at a time; it holds when the last catch-up sync started.
@@ -173,7 +174,7 @@ impl Authority {
             validations,
             verified: quick_cache::sync::Cache::new(VERIFIED_CACHE),
             reuse,
-            last_used: Mutex::new(HashMap::new()),
+            usage: crate::usage::UsageLog::default(),
             syncing: tokio::sync::Mutex::new(catch_up::LastCatchUp::default()),
             syncs_started: std::sync::atomic::AtomicU64::new(0),
             catch_ups: std::sync::atomic::AtomicU64::new(0),
@@ -290,7 +291,8 @@ impl Authority {
         if let Some(reuse) = &self.reuse
             && let Some(r) = reuse.get(&origin, now, |jti| self.directory.is_revoked(jti))
         {
-            self.note_used(&cred.client_id, now);
+            self.usage
+                .token_issued(&cred.client_id, &secret_rec.id, now, from);
             return Ok(IssuedToken {
                 access_token: r.access_token.to_string(),
                 // Whole seconds left, never more than the lifetime (`get` checked `now >= iat`).
@@ -327,7 +329,8 @@ impl Authority {
         if let Some(reuse) = &self.reuse {
             reuse.put(&origin, &access_token, &jti, now, exp);
         }
-        self.note_used(&cred.client_id, now);
+        self.usage
+            .token_issued(&cred.client_id, &secret_rec.id, now, from);
         Ok(IssuedToken {
             access_token,
             expires_in: ttl,
@@ -425,23 +428,19 @@ impl Authority {
         self.directory.note_revoked(&target.jti, target.exp);
     }
 
-    fn note_used(&self, id: &ClientId, now: UnixTime) {
-        if let Ok(mut m) = self.last_used.lock() {
-            match m.get_mut(id.as_str()) {
-                Some(t) => *t = now,
-                None => {
-                    m.insert(id.clone(), now);
-                }
-            }
-        }
+    /// What credentials did (tokens, API calls, failures, 429s), counted on this node.
+    pub fn usage(&self) -> &crate::usage::UsageLog {
+        &self.usage
     }
 
-    /// Takes the last-used times noted since the previous call (the server writes them in batches).
+    /// Takes the usage counted since the previous call (the server writes it in batches).
+    pub fn take_usage(&self) -> crate::usage::UsageBatch {
+        self.usage.take(self.clock.now())
+    }
+
+    /// Takes the last-used times noted since the previous call ([`Authority::take_usage`]'s, alone).
     pub fn take_last_used(&self) -> Vec<(ClientId, UnixTime)> {
-        match self.last_used.lock() {
-            Ok(mut m) => m.drain().collect(),
-            Err(_) => Vec::new(),
-        }
+        self.take_usage().last_used
     }
 
     /// Authorizes a bearer token: signature (cached), expiry, and that its credential and secret

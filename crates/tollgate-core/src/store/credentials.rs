@@ -76,4 +76,19 @@ pub trait CredentialStore: Send + Sync + std::fmt::Debug {
     async fn audit_expiring_credentials(&self, now: UnixTime) -> Result<usize, StoreError>;
     /// Records last-used times (batched by the server, off the hot path).
     async fn record_last_used(&self, used: &[(ClientId, UnixTime)]) -> Result<(), StoreError>;
+    /// Adds a batch of usage (counts to its day, each node's added to the others'), records the
+    /// credentials' and secrets' last uses; rows of credentials or secrets deleted meanwhile are
+    /// skipped. One transaction.
+    async fn record_usage(&self, batch: &crate::usage::UsageBatch) -> Result<(), StoreError>;
+    /// A credential's usage per day from `since` on, oldest first (days without any: absent).
+    async fn usage(
+        &self,
+        client: &ClientId,
+        since: crate::usage::Day,
+    ) -> Result<Vec<crate::usage::DailyUsage>, StoreError>;
+    /// The last token request of each of a credential's secrets that made one.
+    async fn secret_uses(
+        &self,
+        client: &ClientId,
+    ) -> Result<Vec<crate::usage::SecretUse>, StoreError>;
 }

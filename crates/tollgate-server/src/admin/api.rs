@@ -271,11 +271,12 @@ pub(crate) async fn get_credential(
     Path(id): Path<String>,
 ) -> Result<Json<CredentialView>, AdminApiError> {
     let c = own_credential(&state, &actor, &id).await?;
-    Ok(Json(credential_view(
-        &c,
-        &ceiling(&state, &actor).await?,
-        None,
-    )))
+    let (usage, uses) = super::usage::usage_of(&state, &c.client_id)
+        .await
+        .map_err(tollgate_core::admin::AdminError::from)?;
+    Ok(Json(
+        credential_view(&c, &ceiling(&state, &actor).await?, None).with_usage(usage.json(), &uses),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,6 +5,7 @@ pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod pages;
 pub(crate) mod protect;
+pub(crate) mod usage;
 pub(crate) mod webhooks;
 
 use axum::Router;

@@ -233,11 +233,21 @@ async fn gated<'s, T>(
     }
 }
 
+/// Counts a 429 against the credential `client_id` names, if it exists here (the usage chart).
+fn note_rate_limited(state: &AppState, client_id: &str) {
+    if let Some(c) = state.authority.directory().credential(client_id) {
+        state.authority.usage().rate_limited(&c.client_id);
+    }
+}
+
 /// Parse once, then: rate limits by client ID (before the secret is checked), authenticate and
 /// sign; a failed authentication counts against the client ID and the address.
 async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenError> {
     let (gate, req) = gated(state, req, TokenRequest::parse).await?;
-    gate.client(&req.client_id, true).await?;
+    if let Err(refused) = gate.client(&req.client_id, true).await {
+        note_rate_limited(state, &req.client_id);
+        return Err(refused.into());
+    }
     let issued = match ClientId::parse(&req.client_id) {
         Ok(id) => {
             state
@@ -273,7 +283,10 @@ async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenEr
             .rate_limits
             .issued(&req.client_id, issued.quota_override)
             .await
-            .map_err(TokenError::QuotaExceeded)?;
+            .map_err(|refused| {
+                note_rate_limited(state, &req.client_id);
+                TokenError::QuotaExceeded(refused)
+            })?;
     }
     let body = TokenResponse {
         token_type: "Bearer".into(),

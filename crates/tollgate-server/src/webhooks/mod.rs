@@ -98,6 +98,7 @@ pub(crate) fn note_auth_failure(
     let Some(entry) = state.authority.directory().credential(client_id) else {
         return;
     };
+    state.authority.usage().failed_auth(&entry.client_id);
     let now = state.authority.now();
     let Some(count) = state.auth_failures.failed(&entry.client_id, now) else {
         return;

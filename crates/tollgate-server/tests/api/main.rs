@@ -31,5 +31,6 @@ mod standards;
 mod tls;
 mod token;
 mod token_parsing;
+mod usage;
 mod users_panel;
 mod webhooks;

@@ -9,6 +9,7 @@ use tollgate_core::ids::{ClientId, CompanyId, SecretId};
 use tollgate_core::model::{Company, Credential, StoredSecret};
 use tollgate_core::secret::SecretHash;
 use tollgate_core::store::{CredentialStore, StoreError};
+use tollgate_core::usage::{DailyUsage, Day, SecretUse, UsageBatch, UsageCounts};
 
 use super::accounts::insert_audit;
 use super::{SqlStore, backend, changed};
@@ -431,6 +432,113 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
             .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
+    }
+
+    async fn record_usage(&self, batch: &UsageBatch) -> Result<(), StoreError> {
+        if batch.counts.is_empty() && batch.secrets.is_empty() && batch.last_used.is_empty() {
+            return Ok(());
+        }
+        self.record_last_used(&batch.last_used).await?;
+        // Rows in key order: two nodes flushing at once cannot deadlock.
+        let mut counts: Vec<_> = batch.counts.iter().collect();
+        counts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut secrets: Vec<_> = batch.secrets.iter().collect();
+        secrets.sort_unstable_by(|a, b| a.secret_id.as_str().cmp(b.secret_id.as_str()));
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let mut tx = self.begin().await?;
+        for (id, c) in counts {
+            query::<D>(
+                "INSERT INTO credential_usage(client_id, day, tokens, api_calls, failed_auth, \
+                     rate_limited) \
+                 SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS \
+                     (SELECT 1 FROM credentials WHERE client_id = $1) \
+                 ON CONFLICT (client_id, day) DO UPDATE SET \
+                     tokens = credential_usage.tokens + excluded.tokens, \
+                     api_calls = credential_usage.api_calls + excluded.api_calls, \
+                     failed_auth = credential_usage.failed_auth + excluded.failed_auth, \
+                     rate_limited = credential_usage.rate_limited + excluded.rate_limited",
+            )
+            .arg(id.as_str())
+            .arg(batch.day)
+            .arg(n(c.tokens))
+            .arg(n(c.api_calls))
+            .arg(n(c.failed_auth))
+            .arg(n(c.rate_limited))
+            .execute(tx.ex())
+            .await
+            .map_err(backend)?;
+        }
+        for u in secrets {
+            let ip = u.ip.map(|ip| ip.to_string());
+            query::<D>(
+                "INSERT INTO secret_usage(secret_id, last_used_at, last_used_ip) \
+                 SELECT $1, $2, $3 WHERE EXISTS \
+                     (SELECT 1 FROM credential_secrets WHERE id = $1 AND client_id = $4) \
+                 ON CONFLICT (secret_id) DO UPDATE SET \
+                     last_used_ip = CASE WHEN excluded.last_used_at >= secret_usage.last_used_at \
+                         THEN excluded.last_used_ip ELSE secret_usage.last_used_ip END, \
+                     last_used_at = CASE WHEN excluded.last_used_at >= secret_usage.last_used_at \
+                         THEN excluded.last_used_at ELSE secret_usage.last_used_at END",
+            )
+            .arg(u.secret_id.as_str())
+            .arg(u.at)
+            .arg(&ip)
+            .arg(u.client_id.as_str())
+            .execute(tx.ex())
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn usage(&self, client: &ClientId, since: Day) -> Result<Vec<DailyUsage>, StoreError> {
+        let mut c = self.conn().await?;
+        let rows = query::<D>(
+            "SELECT day, tokens, api_calls, failed_auth, rate_limited FROM credential_usage \
+             WHERE client_id = $1 AND day >= $2 ORDER BY day",
+        )
+        .arg(client.as_str())
+        .arg(since)
+        .fetch_all(c.ex())
+        .await
+        .map_err(backend)?;
+        let n = |r: &D::Row, col: &str| r.int(col).map(|v| u64::try_from(v).unwrap_or(0));
+        rows.iter()
+            .map(|r| {
+                Ok(DailyUsage {
+                    day: r.int("day")?,
+                    counts: UsageCounts {
+                        tokens: n(r, "tokens")?,
+                        api_calls: n(r, "api_calls")?,
+                        failed_auth: n(r, "failed_auth")?,
+                        rate_limited: n(r, "rate_limited")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn secret_uses(&self, client: &ClientId) -> Result<Vec<SecretUse>, StoreError> {
+        let mut c = self.conn().await?;
+        let rows = query::<D>(
+            "SELECT u.secret_id, u.last_used_at, u.last_used_ip FROM secret_usage u \
+             JOIN credential_secrets s ON s.id = u.secret_id WHERE s.client_id = $1 \
+             ORDER BY u.secret_id",
+        )
+        .arg(client.as_str())
+        .fetch_all(c.ex())
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(SecretUse {
+                    client_id: client.clone(),
+                    secret_id: SecretId::from_stored(r.text("secret_id")?),
+                    at: r.int("last_used_at")?,
+                    ip: r.opt_text("last_used_ip")?.and_then(|ip| ip.parse().ok()),
+                })
+            })
+            .collect()
     }
 }
 

@@ -238,7 +238,7 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
 
     async fn delete_webhook(&self, id: &WebhookId) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        // Deliveries first: SQLite enforces the foreign key only with `PRAGMA foreign_keys`.
+        // Deliveries would go with it (ON DELETE CASCADE); deleting them first says so here.
         query::<D>("DELETE FROM webhook_deliveries WHERE webhook_id = $1")
             .arg(&id.to_string())
             .execute(tx.ex())

@@ -20,4 +20,5 @@ mod feed;
 mod open;
 mod properties;
 mod upgrade;
+mod usage;
 mod webhooks;

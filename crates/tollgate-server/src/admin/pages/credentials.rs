@@ -324,6 +324,8 @@ pub(super) async fn create(
 struct SecretRow {
     id: String,
     created_at: String,
+    /// "2026-12-03T09:00:00Z from 203.0.113.9", or "never".
+    last_used: String,
     /// While a rotation's grace runs: "19:53 UTC" and "in 58 min".
     until: Option<(String, String)>,
 }
@@ -356,6 +358,9 @@ struct EditPage {
     allowed_ips: String,
     error: Option<FormError>,
     nonce: String,
+    /// The last 30 days' usage (chart and numbers).
+    usage: crate::admin::usage::Usage,
+    chart_height: u32,
 }
 
 async fn edit_view(
@@ -385,6 +390,15 @@ async fn edit_view(
         ),
     };
     let now = state.accounts.now();
+    let (usage, uses) = match crate::admin::usage::usage_of(state, &c.client_id).await {
+        Ok(u) => u,
+        Err(e) => {
+            return error_page(
+                &AdminApiError::from(tollgate_core::admin::AdminError::from(e)),
+                "/admin/credentials",
+            );
+        }
+    };
     let secrets = c
         .secrets
         .iter()
@@ -392,6 +406,13 @@ async fn edit_view(
         .map(|s| SecretRow {
             id: s.id.as_str().to_owned(),
             created_at: rfc3339(s.created_at),
+            last_used: match uses.iter().find(|u| u.secret_id == s.id) {
+                Some(u) => match u.ip {
+                    Some(ip) => format!("{} from {ip}", rfc3339(u.at)),
+                    None => rfc3339(u.at),
+                },
+                None => "never".to_owned(),
+            },
             until: s.expires_at.map(|t| {
                 let at = rfc3339(t);
                 (
@@ -423,6 +444,8 @@ async fn edit_view(
             allowed_ips,
             error,
             nonce: new_nonce(),
+            usage,
+            chart_height: crate::admin::usage::CHART_HEIGHT,
         },
     )
 }
