@@ -124,7 +124,7 @@ async function listed(page) {
     rows.map((r) => ({
       clientId: r.dataset.clientId,
       label: r.querySelector('.label').textContent,
-      scopes: r.querySelector('.scopes-cell').textContent.split(/\s+/).filter(Boolean),
+      scopes: r.querySelector('.scopes-cell').dataset.scopes.split(/\s+/).filter(Boolean),
     })),
   );
 }
@@ -326,7 +326,8 @@ describe('admin panel in Chromium', { concurrency: false }, () => {
     assert.match(await page.textContent('[role=status]'), /Credential updated/);
     const row = page.locator(`tr[data-client-id="${clientId}"]`);
     assert.equal(await row.locator('.label').textContent(), 'Group sync (read only)');
-    assert.equal((await row.locator('.scopes-cell').textContent()).trim(), 'groups:read');
+    assert.equal(await row.locator('.scopes-cell').getAttribute('data-scopes'), 'groups:read');
+    assert.equal((await row.locator('.scopes-cell').textContent()).trim(), '1 permission');
 
     // A fresh token holds only groups:read...
     const { result: fresh, elapsed } = await eventually(

@@ -62,10 +62,74 @@ pub const REVOCATIONS_READ: &str = tollgate_proto::REVOCATIONS_SCOPE;
 /// The reserved scopes: never given to a company by default.
 pub const RESERVED_SCOPES: &[&str] = &[CREDENTIALS_MANAGE, REVOCATIONS_READ];
 
+/// One line on what each resource of the reference API holds, for people choosing scopes.
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    ("attendanceSheets", "Who attended classroom sessions"),
+    (
+        "bulkOperations",
+        "The state of bulk operations started through the API",
+    ),
+    (
+        "certificateOutlines",
+        "Templates of the certificates learners receive",
+    ),
+    (
+        "classrooms",
+        "Classroom (in-person and virtual) sessions and their slots",
+    ),
+    ("courseStats", "Learners' progress and scores in courses"),
+    ("courses", "Courses and their content"),
+    ("customFields", "Custom fields on users and their values"),
+    ("customLinks", "Custom links shown to learners"),
+    (
+        "credentials",
+        "This company's API credentials (reserved: the operator grants it)",
+    ),
+    (
+        "externalIds",
+        "Identifiers of users and content in other systems",
+    ),
+    (
+        "groups",
+        "Groups of users and their members (the example API)",
+    ),
+    (
+        "integrations",
+        "Connections to other tools (SSO, HRIS, content providers)",
+    ),
+    (
+        "learningNeeds",
+        "Learning needs raised by users and managers",
+    ),
+    ("pathStats", "Learners' progress in learning paths"),
+    ("paths", "Learning paths and their steps"),
+    ("projects", "Collaborative authoring projects"),
+    ("skills", "Skills of the skills framework"),
+    ("skillsJobSkills", "Which skills each job needs"),
+    ("skillsJobs", "Jobs of the skills framework"),
+    ("skillsLibraries", "Libraries of skills"),
+    ("skillsPowers", "Skill levels assessed per user"),
+    ("subscriptions", "Who is enrolled in which course or path"),
+    ("tags", "Tags that classify content"),
+    ("tokens", "Single sign-on tokens for users"),
+    (
+        "tollgate",
+        "tollgate's revocation feed (reserved: the operator grants it)",
+    ),
+    ("users", "User accounts and their profiles"),
+    (
+        "webhookSecrets",
+        "The secrets that sign the platform's own webhooks",
+    ),
+    ("webhooks", "The platform's own webhook subscriptions"),
+];
+
 /// The scopes this deployment knows.
 #[derive(Debug, Clone)]
 pub struct ScopeCatalog {
     all: ScopeSet,
+    /// Descriptions of resources added by the configuration (`scope_descriptions`).
+    extra_descriptions: std::collections::BTreeMap<String, String>,
 }
 
 /// Scopes that are not in the catalog.
@@ -84,7 +148,30 @@ impl ScopeCatalog {
         for s in extra {
             all.insert(s);
         }
-        Self { all }
+        Self {
+            all,
+            extra_descriptions: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// The same catalog, with one-line descriptions of resources (`resource` → text) that the
+    /// configuration adds or overrides.
+    pub fn with_descriptions(mut self, d: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.extra_descriptions.extend(d);
+        self
+    }
+
+    /// What `resource` (the part of a scope before `:`) holds, if the catalog says.
+    pub fn description(&self, resource: &str) -> Option<&str> {
+        self.extra_descriptions
+            .get(resource)
+            .map(String::as_str)
+            .or_else(|| {
+                DESCRIPTIONS
+                    .iter()
+                    .find(|(r, _)| *r == resource)
+                    .map(|(_, d)| *d)
+            })
     }
 
     /// Every scope of the catalog.
@@ -122,6 +209,19 @@ impl Default for ScopeCatalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_resource_of_the_catalog_has_a_description() {
+        let c = ScopeCatalog::default();
+        for s in c.all().iter() {
+            let resource = s.as_str().split(':').next().unwrap();
+            assert!(c.description(resource).is_some(), "{resource}");
+        }
+        let c = ScopeCatalog::new([Scope::parse("invoices:read").unwrap()])
+            .with_descriptions([("invoices".to_owned(), "Invoices".to_owned())]);
+        assert_eq!(c.description("invoices"), Some("Invoices"));
+        assert_eq!(c.description("nothing"), None);
+    }
 
     #[test]
     fn catalog_has_reference_scopes_and_reserved_one() {

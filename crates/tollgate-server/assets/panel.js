@@ -38,3 +38,33 @@ document.addEventListener("click", (event) => {
     copyOldWay(button, source);
   }
 });
+
+// Scope matrices: a filter box over the resources, "Tick all read" and "Clear all" (on the rows
+// the filter shows). Shown only with this script; without it the matrix is a plain form.
+for (const tools of document.querySelectorAll("[data-js-only]")) tools.hidden = false;
+
+function matrixOf(control) {
+  return document.getElementById(control.getAttribute("aria-controls"));
+}
+
+document.addEventListener("input", (event) => {
+  const box = event.target.closest("input[data-scope-filter]");
+  if (!box) return;
+  const matrix = matrixOf(box);
+  if (!matrix) return;
+  const words = box.value.trim().toLowerCase();
+  for (const row of matrix.querySelectorAll("tbody tr")) {
+    row.hidden = words !== "" && !row.textContent.toLowerCase().includes(words);
+  }
+});
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-tick]");
+  if (!button) return;
+  const matrix = matrixOf(button);
+  if (!matrix) return;
+  const action = button.dataset.tick;
+  for (const box of matrix.querySelectorAll("tbody tr:not([hidden]) input[type=checkbox][name=scope]")) {
+    box.checked = action === "" ? false : box.dataset.action === action || box.checked;
+  }
+});

@@ -41,6 +41,9 @@ pub struct Settings {
     pub version_header: axum::http::HeaderName,
     /// Scopes added to the catalog.
     pub extra_scopes: Vec<String>,
+    /// One-line descriptions of resources (the part of a scope before `:`) for the panel's scope
+    /// matrix: those of `extra_scopes`, or to override the reference's.
+    pub scope_descriptions: std::collections::BTreeMap<String, String>,
     /// How often the change feed is polled, in milliseconds.
     pub sync_interval_ms: u64,
     /// How often batched last-used times are written, in milliseconds.
@@ -91,6 +94,7 @@ impl Default for Settings {
                 tollgate_proto::DEFAULT_VERSION_HEADER,
             ),
             extra_scopes: Vec::new(),
+            scope_descriptions: std::collections::BTreeMap::new(),
             sync_interval_ms: 200,
             last_used_flush_ms: 5_000,
             max_body_bytes: 16 * 1024,

@@ -119,12 +119,15 @@ impl App {
         // warning if keys are kept in the clear.
         tollgate_core::store::check_keys_at_rest(&*store).await?;
         let hasher = SecretHasher::new(&store.server_key().await?);
-        let catalog = Arc::new(ScopeCatalog::new(
-            settings
-                .extra_scopes
-                .iter()
-                .filter_map(|s| Scope::parse(s).ok()),
-        ));
+        let catalog = Arc::new(
+            ScopeCatalog::new(
+                settings
+                    .extra_scopes
+                    .iter()
+                    .filter_map(|s| Scope::parse(s).ok()),
+            )
+            .with_descriptions(settings.scope_descriptions.clone()),
+        );
         let authority = Arc::new(
             Authority::load(
                 &*store,

@@ -26,6 +26,7 @@ mod ratelimits;
 mod reuse;
 mod revocations;
 mod schema;
+mod scopes_panel;
 mod secrets;
 mod standards;
 mod tls;

@@ -21,6 +21,8 @@ struct Row {
     client_id: String,
     label: String,
     scopes: String,
+    /// "All 45 permissions", "3 permissions".
+    summary: String,
     created_at: String,
     last_used_at: String,
     expiry: Option<Expiry>,
@@ -127,7 +129,8 @@ struct CredentialsPage {
     csrf: String,
     credentials: Vec<Row>,
     /// The company's scopes, ticked as the refused create form had them.
-    ceiling: Vec<(String, bool)>,
+    matrix: super::scopes::ScopeMatrix,
+    matrix_id: &'static str,
     /// The create form's label, as the refused form had it.
     label: String,
     /// The create form's expiry and allowlist, as the refused form had them.
@@ -198,6 +201,7 @@ async fn credentials_page(
             client_id: c.client_id.as_str().to_owned(),
             label: c.label.clone(),
             scopes: c.scopes.intersection(&company.scopes).to_string(),
+            summary: super::scopes::summary(&c.scopes, &company.scopes),
             created_at: rfc3339(c.created_at),
             last_used_at: c
                 .last_used_at
@@ -220,11 +224,12 @@ async fn credentials_page(
             email: admin.email.clone(),
             csrf: admin.csrf.clone(),
             credentials: rows,
-            ceiling: company
-                .scopes
-                .iter()
-                .map(|s| (s.to_string(), draft.scopes.iter().any(|d| d == s.as_str())))
-                .collect(),
+            matrix: super::scopes::ScopeMatrix::new(
+                &company.scopes,
+                &draft.scopes,
+                state.admin.catalog(),
+            ),
+            matrix_id: "create-scopes",
             label: draft.label,
             expires_at: draft.expires_at,
             allowed_ips: draft.allowed_ips,
@@ -351,7 +356,11 @@ struct EditPage {
     csrf: String,
     client_id: String,
     label: String,
-    scopes: Vec<(String, bool)>,
+    matrix: super::scopes::ScopeMatrix,
+    matrix_id: &'static str,
+    /// What the credential's tokens get now ("groups:read groups:write"), and how many.
+    granted: String,
+    summary: String,
     /// Scopes the credential holds outside the company's ceiling: shown, kept, not editable.
     dormant: Vec<String>,
     expires_at: String,
@@ -430,10 +439,10 @@ async fn edit_view(
             csrf: admin.csrf.clone(),
             client_id: c.client_id.as_str().to_owned(),
             label,
-            scopes: ceiling
-                .iter()
-                .map(|s| (s.to_string(), ticked.iter().any(|t| t == s.as_str())))
-                .collect(),
+            matrix: super::scopes::ScopeMatrix::new(&ceiling, &ticked, state.admin.catalog()),
+            matrix_id: "edit-scopes",
+            granted: c.scopes.intersection(&ceiling).to_string(),
+            summary: super::scopes::summary(&c.scopes, &ceiling),
             dormant: c
                 .scopes
                 .difference(&ceiling)

@@ -11,6 +11,7 @@
 mod credentials;
 mod login;
 mod panel;
+mod scopes;
 mod users;
 mod webhooks;
 
