@@ -307,3 +307,60 @@ mod tests {
         assert!(matches!(s.key_wrap(), Err(ConfigError::Read { .. })));
     }
 }
+
+/// The file of a `sqlite://` URL (its query string dropped), made absolute; `None` for another
+/// database or an in-memory one.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let file = rest.split('?').next().unwrap_or(rest);
+    if file.is_empty() || file == ":memory:" {
+        return None;
+    }
+    let path = PathBuf::from(file);
+    Some(std::path::absolute(&path).unwrap_or(path))
+}
+
+/// The database as messages and logs name it: a SQLite file's absolute path, or the URL with its
+/// password replaced by `***`.
+pub fn database_name(url: &str) -> String {
+    if let Some(path) = sqlite_path(url) {
+        return format!("sqlite://{}", path.display());
+    }
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(a database URL that does not parse)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod database_name_tests {
+    use super::database_name;
+
+    #[test]
+    fn databases_are_named_without_passwords_and_files_absolutely() {
+        assert_eq!(
+            database_name("postgres://tg:s3cret@db.internal:5432/tollgate"),
+            "postgres://tg:***@db.internal:5432/tollgate"
+        );
+        assert_eq!(
+            database_name("postgres://db.internal/tollgate"),
+            "postgres://db.internal/tollgate"
+        );
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(
+            database_name("sqlite://tollgate.db?mode=rwc"),
+            format!("sqlite://{}", here.join("tollgate.db").display())
+        );
+        assert_eq!(
+            database_name("sqlite:///var/lib/t.db"),
+            "sqlite:///var/lib/t.db"
+        );
+    }
+}

@@ -106,7 +106,17 @@ impl App {
             Some(t) => Some(Arc::new(crate::tls::LiveTls::new(t)?)),
             None => None,
         };
-        let listener = TcpListener::bind(settings.listen).await?;
+        let listener = TcpListener::bind(settings.listen).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {}: {e}{}",
+                settings.listen,
+                if e.kind() == std::io::ErrorKind::AddrInUse {
+                    " (is another server running there? choose another address with --listen)"
+                } else {
+                    ""
+                }
+            )
+        })?;
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let issuer = settings
@@ -332,6 +342,7 @@ impl App {
             addr = %self.addr,
             issuer = %self.state.base_url,
             tls = self.tls.is_some(),
+            database = %crate::config::database_name(&self.settings.database_url),
             "tollgate listening"
         );
         // Open revocation feeds never end by themselves: they end when shutdown begins, so the

@@ -70,6 +70,16 @@ pub enum Command {
     Token(crate::client_cmds::TokenArgs),
     /// Call a server's API with automatic token handling; prints the answer.
     Call(crate::client_cmds::CallArgs),
+    /// The scope catalog: every scope credentials may hold, with what its resource is.
+    #[command(subcommand)]
+    Scopes(ScopesCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScopesCmd {
+    /// Every scope of the catalog (the reference's, the reserved ones and `extra_scopes`), with its
+    /// resource's description (`scope_descriptions` in the configuration adds or overrides them).
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -369,11 +379,26 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
 const SECRETS_KEY_ENV: &str = "TOLLGATE_SECRETS_KEY";
 
 /// The store, its keys sealed under the configured key-encryption keys; an error if a stored key
-/// needs one that is not configured.
+/// needs one that is not configured. Says on stderr when it creates a new SQLite file (a command
+/// run from another directory than the server's would otherwise work on an empty database
+/// silently), and names the database in any error.
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn tollgate_core::store::Store>> {
+    announce_new_database(settings);
     let store = tollgate_store::open_with(&settings.database_url, settings.key_wrap()?).await?;
     tollgate_core::store::check_keys_at_rest(&*store).await?;
     Ok(store)
+}
+
+/// Says on stderr that the command is about to create a new SQLite file.
+fn announce_new_database(settings: &Settings) {
+    if let Some(path) = tollgate_server::sqlite_path(&settings.database_url)
+        && !path.exists()
+    {
+        eprintln!(
+            "tollgate: creating a new database {}",
+            tollgate_server::database_name(&settings.database_url)
+        );
+    }
 }
 
 /// One line of stdin (a secret: zeroized when dropped).
@@ -414,17 +439,23 @@ impl Operator {
     }
 }
 
-async fn operator(settings: &Settings) -> anyhow::Result<Operator> {
-    let store = open_store(settings).await?;
-    let hasher = SecretHasher::new(&store.server_key().await?);
-    let catalog = ScopeCatalog::new(
+/// The catalog the configuration describes.
+fn catalog(settings: &Settings) -> anyhow::Result<ScopeCatalog> {
+    Ok(ScopeCatalog::new(
         settings
             .extra_scopes
             .iter()
             .map(|s| Scope::parse(s))
             .collect::<Result<Vec<_>, _>>()
             .context("extra_scopes in the configuration")?,
-    );
+    )
+    .with_descriptions(settings.scope_descriptions.clone()))
+}
+
+async fn operator(settings: &Settings) -> anyhow::Result<Operator> {
+    let store = open_store(settings).await?;
+    let hasher = SecretHasher::new(&store.server_key().await?);
+    let catalog = catalog(settings)?;
     let clock: Arc<dyn tollgate_core::clock::Clock> = Arc::new(SystemClock);
     Ok(Operator {
         admin: Admin::new(store.clone(), Arc::new(catalog), hasher, Arc::clone(&clock)),
@@ -432,14 +463,52 @@ async fn operator(settings: &Settings) -> anyhow::Result<Operator> {
     })
 }
 
-/// Runs a command.
+/// Runs a command; an error of a command that works on the database names the database.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = settings(&cli)?;
-    match cli.command {
+    let on_database = matches!(
+        cli.command,
+        Command::Migrate
+            | Command::Company(_)
+            | Command::Credential(_)
+            | Command::Key(_)
+            | Command::User(_)
+            | Command::Audit(_)
+    );
+    let db = tollgate_server::database_name(&settings.database_url);
+    let result = run_command(cli.command, settings).await;
+    if on_database {
+        result.with_context(|| format!("database {db}"))
+    } else {
+        result
+    }
+}
+
+async fn run_command(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => serve::serve(settings, args).await,
         Command::Migrate => {
+            announce_new_database(&settings);
             tollgate_store::open_with(&settings.database_url, settings.key_wrap()?).await?;
             print_json(&serde_json::json!({"migrated": true}))
+        }
+        Command::Scopes(ScopesCmd::List) => {
+            let catalog = catalog(&settings)?;
+            let list: Vec<_> = catalog
+                .all()
+                .iter()
+                .map(|s| {
+                    let (resource, action) = s.as_str().split_once(':').unwrap_or((s.as_str(), ""));
+                    serde_json::json!({
+                        "scope": s.as_str(),
+                        "resource": resource,
+                        "action": action,
+                        "description": catalog.description(resource),
+                        "reserved": tollgate_core::catalog::RESERVED_SCOPES.contains(&s.as_str()),
+                    })
+                })
+                .collect();
+            print_json(&list)
         }
         Command::Company(cmd) => company(&operator(&settings).await?, cmd).await,
         Command::Credential(cmd) => credential(&operator(&settings).await?, cmd).await,

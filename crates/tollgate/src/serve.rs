@@ -13,8 +13,9 @@ use crate::output::print_json;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "TOLLGATE_LISTEN")]
+    /// Address to listen on: `PORT` (on 127.0.0.1), `:PORT` (every interface), `HOST:PORT`
+    /// (`localhost:8080`, `0.0.0.0:8080`) or `[IPv6]:PORT`; port 0 picks a free one.
+    #[arg(long, env = "TOLLGATE_LISTEN", value_parser = parse_listen)]
     pub listen: Option<std::net::SocketAddr>,
     /// Issuer URL (`iss` of tokens); default http:// (https:// with TLS) + the listen address.
     #[arg(long, env = "TOLLGATE_ISSUER")]
@@ -53,6 +54,36 @@ pub struct ServeArgs {
         value_name = "PEM"
     )]
     pub tls_key: Option<std::path::PathBuf>,
+}
+
+/// `--listen`'s forms, as an address.
+fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs as _};
+    let bad = || {
+        format!(
+            "`{s}` is not an address to listen on: use PORT (8080), :PORT (:8080, every interface), HOST:PORT (localhost:8080, 0.0.0.0:8080) or [IPv6]:PORT ([::1]:8080)"
+        )
+    };
+    let port = |p: &str| p.parse::<u16>().map_err(|_| bad());
+    if let Ok(p) = s.parse::<u16>() {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, p)));
+    }
+    if let Some(p) = s.strip_prefix(':') {
+        return Ok(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port(p)?)));
+    }
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let (host, p) = s.rsplit_once(':').ok_or_else(bad)?;
+    let p = port(p)?;
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, p)));
+    }
+    (host, p)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(bad)
 }
 
 /// Runs the server until SIGTERM or SIGINT.
@@ -216,4 +247,37 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutdown requested; finishing in-flight requests");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_listen;
+
+    #[test]
+    fn listen_takes_a_port_a_host_and_port_or_an_address() {
+        for (given, want) in [
+            ("8080", "127.0.0.1:8080"),
+            ("0", "127.0.0.1:0"),
+            (":8080", "0.0.0.0:8080"),
+            ("localhost:8080", "127.0.0.1:8080"),
+            ("LOCALHOST:9", "127.0.0.1:9"),
+            ("127.0.0.1:8080", "127.0.0.1:8080"),
+            ("0.0.0.0:80", "0.0.0.0:80"),
+            ("[::1]:8080", "[::1]:8080"),
+        ] {
+            assert_eq!(parse_listen(given).unwrap().to_string(), want, "{given}");
+        }
+        for bad in [
+            "",
+            "http://x:1",
+            "8080x",
+            ":99999",
+            "localhost",
+            "[::1]",
+            "no such host:1",
+        ] {
+            let e = parse_listen(bad).unwrap_err();
+            assert!(e.contains("PORT"), "{bad}: {e}");
+        }
+    }
 }

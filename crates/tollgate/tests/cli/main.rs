@@ -6,6 +6,7 @@
 
 mod access;
 mod keys_at_rest;
+mod operator;
 mod users;
 
 use std::io::{BufRead, BufReader, Read};
