@@ -132,10 +132,34 @@ pub struct ScopeCatalog {
     extra_descriptions: std::collections::BTreeMap<String, String>,
 }
 
-/// Scopes that are not in the catalog.
+/// Scopes that are not in the catalog, and the catalog's scopes they are closest to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope(s): {0}")]
-pub struct UnknownScopes(pub ScopeSet);
+#[error("unknown scope(s): {0}{hint}", hint = did_you_mean(&self.1))]
+pub struct UnknownScopes(pub ScopeSet, pub Vec<String>);
+
+fn did_you_mean(close: &[String]) -> String {
+    if close.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean {}?)", close.join(", "))
+    }
+}
+
+/// The one entry of `known` closest to `s`, if it is close (a typo, a wrong case, a missing
+/// letter): for "did you mean …?" messages.
+pub fn closest<'a>(s: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| {
+            (
+                strsim::jaro_winkler(&s.to_lowercase(), &k.to_lowercase()),
+                k,
+            )
+        })
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
 
 impl ScopeCatalog {
     /// The reference's scopes, the reserved ones, and `extra` (from the configuration).
@@ -195,7 +219,12 @@ impl ScopeCatalog {
         if unknown.is_empty() {
             Ok(())
         } else {
-            Err(UnknownScopes(unknown))
+            let close = unknown
+                .iter()
+                .filter_map(|u| closest(u.as_str(), self.all.iter().map(|s| s.as_str())))
+                .map(str::to_owned)
+                .collect();
+            Err(UnknownScopes(unknown, close))
         }
     }
 }
@@ -209,6 +238,28 @@ impl Default for ScopeCatalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_scopes_suggest_the_closest() {
+        let c = ScopeCatalog::default();
+        let e = c
+            .check(&ScopeSet::parse_list("groups:reed users:read").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown scope(s): groups:reed (did you mean groups:read?)"
+        );
+        let e = c
+            .check(&ScopeSet::parse_list("zzz:qqq").unwrap())
+            .unwrap_err();
+        assert_eq!(e.to_string(), "unknown scope(s): zzz:qqq");
+        assert_eq!(
+            closest("Admin", ["owner", "admin", "member"]),
+            Some("admin")
+        );
+        assert_eq!(closest("adm", ["owner", "admin", "member"]), Some("admin"));
+        assert_eq!(closest("root", ["owner", "admin", "member"]), None);
+    }
 
     #[test]
     fn every_resource_of_the_catalog_has_a_description() {

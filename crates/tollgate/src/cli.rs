@@ -75,6 +75,27 @@ pub enum Command {
     Scopes(ScopesCmd),
 }
 
+/// A user's role on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Full control, like admin.
+    Owner,
+    /// Manages credentials and users.
+    Admin,
+    /// Can log in; sees no credentials.
+    Member,
+}
+
+impl From<RoleArg> for tollgate_core::accounts::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Owner => Self::Owner,
+            RoleArg::Admin => Self::Admin,
+            RoleArg::Member => Self::Member,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ScopesCmd {
     /// Every scope of the catalog (the reference's, the reserved ones and `extra_scopes`), with its
@@ -115,9 +136,9 @@ pub enum UserCmd {
         /// Email (the login name).
         #[arg(long)]
         email: String,
-        /// owner, admin or member.
-        #[arg(long)]
-        role: tollgate_core::accounts::Role,
+        /// owner, admin or member (any case).
+        #[arg(long, value_enum, ignore_case = true)]
+        role: RoleArg,
         /// Read the password from stdin (one line; the newline is trimmed).
         #[arg(long)]
         password_stdin: bool,
@@ -571,8 +592,23 @@ async fn company(op: &Operator, cmd: CompanyCmd) -> anyhow::Result<()> {
                 max_credentials,
                 token_quota_per_hour: token_quota_per_hour.map(|q| q.0),
             };
-            let c = admin.update_company(&company_id(&id)?, changes).await?;
-            op.audit(c.id, AuditAction::CompanyUpdated, &c.name).await?;
+            let id = company_id(&id)?;
+            let before = admin.company(&id).await?;
+            let c = admin.update_company(&id, changes).await?;
+            let same = (
+                &c.name,
+                &c.scopes,
+                c.max_credentials,
+                c.token_quota_per_hour,
+            ) == (
+                &before.name,
+                &before.scopes,
+                before.max_credentials,
+                before.token_quota_per_hour,
+            );
+            if !same {
+                op.audit(c.id, AuditAction::CompanyUpdated, &c.name).await?;
+            }
             print_json(&output::company(&c))
         }
     }
@@ -662,16 +698,19 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
                 allowed_ips,
             };
             let id = client_id(&id)?;
-            let old = admin.credential(&id).await?.access;
+            let before = admin.credential(&id).await?;
             let c = admin.update_credential(&id, changes).await?;
-            op.audit(
-                c.company_id,
-                AuditAction::CredentialUpdated,
-                c.client_id.as_str(),
-            )
-            .await?;
+            // An update that changes nothing is not an event.
+            if (&c.label, &c.scopes) != (&before.label, &before.scopes) {
+                op.audit(
+                    c.company_id,
+                    AuditAction::CredentialUpdated,
+                    c.client_id.as_str(),
+                )
+                .await?;
+            }
             for (action, target) in
-                tollgate_core::admin::access_audit(&c.client_id, &old, &c.access)
+                tollgate_core::admin::access_audit(&c.client_id, &before.access, &c.access)
             {
                 op.audit(c.company_id, action, &target).await?;
             }
@@ -859,7 +898,7 @@ async fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<()> {
             let (password, generated) = password_from(password_stdin)?;
             let u = accounts(settings)
                 .await?
-                .create_user(&company_id(&company)?, &email, role, &password, None)
+                .create_user(&company_id(&company)?, &email, role.into(), &password, None)
                 .await?;
             let mut v = serde_json::json!({
                 "id": u.id,
@@ -926,10 +965,10 @@ async fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<()> {
 async fn audit(settings: &Settings, cmd: AuditCmd) -> anyhow::Result<()> {
     match cmd {
         AuditCmd::List { company, limit } => {
-            let events = accounts(settings)
-                .await?
-                .audit(&company_id(&company)?, limit)
-                .await?;
+            let company = company_id(&company)?;
+            // An unknown company is an error, as for `credential list`, not an empty log.
+            operator(settings).await?.admin.company(&company).await?;
+            let events = accounts(settings).await?.audit(&company, limit).await?;
             let list: Vec<_> = events
                 .iter()
                 .map(tollgate_server::views::audit_view)

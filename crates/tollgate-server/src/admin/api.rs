@@ -96,13 +96,16 @@ pub(crate) mod ops {
     ) -> Result<Credential, AdminApiError> {
         let c = own_credential(state, actor, client_id).await?;
         let updated = state.admin.update_credential(&c.client_id, changes).await?;
-        audit(
-            state,
-            actor,
-            AuditAction::CredentialUpdated,
-            c.client_id.as_str(),
-        )
-        .await?;
+        // Saving a form unchanged is not an event.
+        if (&updated.label, &updated.scopes) != (&c.label, &c.scopes) {
+            audit(
+                state,
+                actor,
+                AuditAction::CredentialUpdated,
+                c.client_id.as_str(),
+            )
+            .await?;
+        }
         for (action, target) in access_audit(&c.client_id, &c.access, &updated.access) {
             audit(state, actor, action, &target).await?;
         }

@@ -75,7 +75,7 @@ async fn the_matrix_has_a_row_per_resource_and_cells_only_where_allowed() {
         "{edit}"
     );
     assert!(
-        edit.contains(r#"value="users:read" data-action="read" checked"#),
+        edit.contains(r#"value="users:read" checked data-action="read""#),
         "{edit}"
     );
     assert!(

@@ -294,7 +294,7 @@ fn company_and_credential_commands() {
     assert!(
         bad_role
             .stderr
-            .contains("role must be owner, admin or member"),
+            .contains("[possible values: owner, admin, member]"),
         "{}",
         bad_role.stderr
     );

@@ -124,3 +124,115 @@ fn a_closed_pipe_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn roles_in_any_case_suggestions_for_typos_and_no_event_for_an_update_that_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let c = ok_json(
+        &db,
+        &[
+            "company",
+            "create",
+            "--name",
+            "Acme",
+            "--scopes",
+            "groups:read,groups:write",
+        ],
+    );
+    let company = c["id"].as_str().unwrap().to_owned();
+    let u = ok_json(
+        &db,
+        &[
+            "user",
+            "create",
+            "--company",
+            &company,
+            "--email",
+            "a@example.com",
+            "--role",
+            "Admin",
+        ],
+    );
+    assert_eq!(u["role"], "admin");
+    let o = run(
+        &db,
+        &[
+            "user",
+            "create",
+            "--company",
+            &company,
+            "--email",
+            "b@example.com",
+            "--role",
+            "admn",
+        ],
+    );
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("a similar value exists: 'admin'"),
+        "{}",
+        o.stderr
+    );
+    let o = run(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--company",
+            &company,
+            "--label",
+            "x",
+            "--scopes",
+            "groups:reed",
+        ],
+    );
+    assert_ne!(o.code, 0);
+    assert!(
+        o.stderr.contains("did you mean groups:read?"),
+        "{}",
+        o.stderr
+    );
+    let o = run(&db, &["credentail", "list"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("'credential'") && o.stderr.contains("similar"),
+        "{}",
+        o.stderr
+    );
+
+    let cred = ok_json(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--company",
+            &company,
+            "--label",
+            "x",
+            "--scopes",
+            "groups:read",
+        ],
+    );
+    let id = cred["client_id"].as_str().unwrap().to_owned();
+    let events = |db: &std::path::Path| {
+        ok_json(db, &["audit", "list", "--company", &company])
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = events(&db);
+    ok_json(&db, &["credential", "update", &id, "--label", "x"]);
+    ok_json(&db, &["company", "update", &company, "--name", "Acme"]);
+    assert_eq!(events(&db), before, "nothing changed, nothing audited");
+    ok_json(&db, &["credential", "update", &id, "--label", "y"]);
+    assert_eq!(events(&db), before + 1);
+
+    // The audit log of a company that does not exist is an error, not an empty list.
+    let o = run(
+        &db,
+        &["audit", "list", "--company", "0123456789abcdef01234567"],
+    );
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("company not found"), "{}", o.stderr);
+}
