@@ -73,6 +73,14 @@ pub enum Command {
     /// The scope catalog: every scope credentials may hold, with what its resource is.
     #[command(subcommand)]
     Scopes(ScopesCmd),
+    /// Print a shell completion script (e.g. `tollgate completions bash > /etc/bash_completion.d/tollgate`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; e.g. `tollgate man > /usr/local/share/man/man1/tollgate.1`).
+    Man,
 }
 
 /// A user's role on the command line.
@@ -512,6 +520,19 @@ async fn run_command(command: Command, settings: Settings) -> anyhow::Result<()>
             announce_new_database(&settings);
             tollgate_store::open_with(&settings.database_url, settings.key_wrap()?).await?;
             print_json(&serde_json::json!({"migrated": true}))
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut cmd, "tollgate", &mut out);
+            std::io::Write::flush(&mut out)?;
+            Ok(())
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            Ok(())
         }
         Command::Scopes(ScopesCmd::List) => {
             let catalog = catalog(&settings)?;

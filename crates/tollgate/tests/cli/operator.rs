@@ -236,3 +236,47 @@ fn roles_in_any_case_suggestions_for_typos_and_no_event_for_an_update_that_chang
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("company not found"), "{}", o.stderr);
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_parser() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let bash = run(&db, &["completions", "bash"]);
+    assert_eq!(bash.code, 0, "{}", bash.stderr);
+    assert!(bash.stdout.contains("complete -F _tollgate") && bash.stdout.contains("credential"));
+    // bash itself parses the script.
+    let script = dir.path().join("tollgate.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    let checked = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    for (shell, needle) in [
+        ("zsh", "#compdef tollgate"),
+        ("fish", "complete -c tollgate"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let o = run(&db, &["completions", shell]);
+        assert_eq!(o.code, 0, "{shell}: {}", o.stderr);
+        assert!(o.stdout.contains(needle), "{shell}");
+    }
+    let o = run(&db, &["completions", "tcsh"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    let man = run(&db, &["man"]);
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    assert!(
+        man.stdout.starts_with(".ie") || man.stdout.contains(".TH tollgate"),
+        "{}",
+        &man.stdout[..200.min(man.stdout.len())]
+    );
+    for sub in ["serve", "credential", "scopes", "completions"] {
+        assert!(man.stdout.contains(sub), "{sub} in the man page");
+    }
+    assert!(!db.exists(), "no database touched");
+}
