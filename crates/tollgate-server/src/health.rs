@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -48,9 +48,15 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
 /// `GET /metrics`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus / OpenMetrics text", content_type = "application/openmetrics-text")))]
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+pub(crate) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    // Prometheus asks for OpenMetrics; anyone else (curl, promtool) gets the classic text format.
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
     match state.metrics.render(&state.authority) {
-        Ok(text) => (
+        Ok(text) if openmetrics => (
             [(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(
@@ -58,6 +64,14 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
                 ),
             )],
             text,
+        )
+            .into_response(),
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            crate::metrics::prometheus_text(&text),
         )
             .into_response(),
         Err(_) => crate::error::ApiError::Internal.into_response(),

@@ -12,20 +12,66 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 
-pub(crate) async fn log_request(req: Request, next: Next) -> Response {
+/// Logs the request, records its latency (`tollgate_http_request_duration_seconds`), and gives
+/// it an id: the client's `X-Request-Id` when it is a sane one (1–128 visible ASCII characters),
+/// else a new one; it is returned as `X-Request-Id` and is on every log line of the request (a
+/// span field).
+pub(crate) async fn log_request(
+    axum::extract::State(metrics): axum::extract::State<std::sync::Arc<crate::Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use tracing::Instrument as _;
     let start = Instant::now();
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().cloned();
-    let resp = next.run(req).await;
+    let id = match req.headers().get(REQUEST_ID) {
+        Some(v) if sane_request_id(v.as_bytes()) => v.clone(),
+        _ => new_request_id(),
+    };
+    let span = tracing::info_span!(
+        target: "tollgate::http",
+        "request",
+        request_id = id.to_str().unwrap_or("")
+    );
+    let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status().as_u16();
     let route = route.as_ref().map_or("(unmatched)", MatchedPath::as_str);
-    let latency_us = start.elapsed().as_micros() as u64;
-    if status >= 400 {
-        tracing::info!(target: "tollgate::http", %method, route, status, latency_us, "request");
-    } else {
-        tracing::debug!(target: "tollgate::http", %method, route, status, latency_us, "request");
-    }
+    let elapsed = start.elapsed();
+    metrics.request(route, status, elapsed.as_secs_f64());
+    let latency_us = elapsed.as_micros() as u64;
+    span.in_scope(|| {
+        if status >= 400 {
+            tracing::info!(target: "tollgate::http", %method, route, status, latency_us, "request");
+        } else {
+            tracing::debug!(target: "tollgate::http", %method, route, status, latency_us, "request");
+        }
+    });
+    resp.headers_mut().insert(REQUEST_ID, id);
     resp
+}
+
+const REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
+
+fn sane_request_id(v: &[u8]) -> bool {
+    (1..=128).contains(&v.len()) && v.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// `<boot>-<n>`: unique on this node (a random prefix per start, then a counter), no RNG per
+/// request.
+fn new_request_id() -> axum::http::HeaderValue {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static BOOT: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let boot = BOOT.get_or_init(|| {
+        tollgate_core::random::bytes::<4>()
+            .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
+            .unwrap_or_else(|_| "00000000".into())
+    });
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    axum::http::HeaderValue::from_str(&format!("{boot}-{n:x}"))
+        .unwrap_or(axum::http::HeaderValue::from_static("unknown"))
 }
 
 /// A client-supplied value as it may appear in a log line: at most [`Untrusted::MAX_CHARS`]

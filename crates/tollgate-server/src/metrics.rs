@@ -7,11 +7,65 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
     outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    /// The route's pattern (`/api/v2/groups/{id}`), or `(unmatched)`: never the path itself, so
+    /// the label's values stay few.
+    route: String,
+    /// `2xx`, `3xx`, `4xx`, `5xx` (`1xx` with the others).
+    status_class: &'static str,
+}
+
+/// Request latency buckets, in seconds: 100 µs to 10 s.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5, 10.0,
+];
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+const STATUS_CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
+
+/// Request latencies per route and status class. The family's histograms are kept per route in a
+/// concurrent map too, so that a request finds its histogram without building a label set.
+#[derive(Debug)]
+struct Latencies {
+    family: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    by_route: dashmap::DashMap<Box<str>, [Histogram; 4]>,
+}
+
+impl Latencies {
+    fn observe(&self, route: &str, status: u16, seconds: f64) {
+        let class = match status {
+            300..=399 => 1,
+            400..=499 => 2,
+            500.. => 3,
+            _ => 0,
+        };
+        if let Some(h) = self.by_route.get(route) {
+            h[class].observe(seconds);
+            return;
+        }
+        let histograms = STATUS_CLASSES.map(|c| {
+            self.family
+                .get_or_create(&RouteLabels {
+                    route: route.to_owned(),
+                    status_class: c,
+                })
+                .clone()
+        });
+        histograms[class].observe(seconds);
+        self.by_route.insert(route.into(), histograms);
+    }
 }
 
 /// Token endpoint outcomes.
@@ -56,6 +110,7 @@ pub struct Metrics {
     api: [Counter; 5],
     gateway: [Counter; 3],
     webhooks: [Counter; 3],
+    latencies: Latencies,
     reused: Counter,
     catch_ups: Counter,
     credentials: Gauge,
@@ -95,6 +150,13 @@ impl Metrics {
             "gateway_requests",
             "Requests the gateway passed on to an upstream, by outcome",
             gateway_family,
+        );
+        let latency_family: Family<RouteLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from a request's head to its response's head, by route and status class",
+            latency_family.clone(),
         );
         let webhook_family = Family::<Outcome, Counter>::default();
         let webhooks = ["delivered", "retry", "failed"].map(|o| {
@@ -141,6 +203,10 @@ impl Metrics {
             api,
             gateway,
             webhooks,
+            latencies: Latencies {
+                family: latency_family,
+                by_route: dashmap::DashMap::new(),
+            },
             reused,
             catch_ups,
             credentials,
@@ -158,6 +224,11 @@ impl Metrics {
     /// A token request answered by reuse (it also counts as `issued`).
     pub(crate) fn token_reused(&self) {
         self.reused.inc();
+    }
+
+    /// A request to `route` (its pattern) answered `status` after `seconds`.
+    pub(crate) fn request(&self, route: &str, status: u16, seconds: f64) {
+        self.latencies.observe(route, status, seconds);
     }
 
     /// A webhook attempt: `delivered`, `retry` or `failed`.
@@ -199,5 +270,51 @@ impl Metrics {
     /// Of those, the ones answered with a token issued before.
     pub fn tokens_reused(&self) -> u64 {
         self.reused.get()
+    }
+}
+
+/// The classic Prometheus text format (0.0.4) of an OpenMetrics text: a counter's `HELP` and
+/// `TYPE` name its `_total` samples, no `UNIT` lines, no `# EOF`.
+pub(crate) fn prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                out.push_str(prefix);
+                out.push_str(name);
+                if counters.contains(name) {
+                    out.push_str("_total");
+                }
+                out.push(' ');
+                out.push_str(tail);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod text_format_tests {
+    #[test]
+    fn counters_are_named_by_their_samples() {
+        let om = "# HELP t_requests Requests.\n# TYPE t_requests counter\nt_requests_total{a=\"b\"} 1\n# HELP g A gauge.\n# TYPE g gauge\ng 2\n# EOF\n";
+        assert_eq!(
+            super::prometheus_text(om),
+            "# HELP t_requests_total Requests.\n# TYPE t_requests_total counter\nt_requests_total{a=\"b\"} 1\n# HELP g A gauge.\n# TYPE g gauge\ng 2\n"
+        );
     }
 }

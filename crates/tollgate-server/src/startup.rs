@@ -373,6 +373,7 @@ impl App {
 
 /// Builds the router over `state`, with the mounted APIs.
 fn router(state: AppState, mounted: &[Mounted], max_body: usize, body_timeout: Duration) -> Router {
+    let metrics = Arc::clone(&state.metrics);
     let parts: Vec<_> = mounted.iter().map(|m| m.doc.clone()).collect();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .url("/openapi.json", openapi::document(&state.base_url, &parts));
@@ -412,7 +413,10 @@ fn router(state: AppState, mounted: &[Mounted], max_body: usize, body_timeout: D
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             body_timeout,
         ))
-        .layer(axum::middleware::from_fn(logging::log_request))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            logging::log_request,
+        ))
 }
 
 /// Keeps the directory in step with the store, writes last-used times and the audit entries of

@@ -706,3 +706,66 @@ async fn tokens_from_the_future_are_refused_beyond_a_minute_of_skew() {
         assert!(www.unwrap().contains("invalid_token"), "{field}");
     }
 }
+
+/// Issue 17: `X-Request-Id` is kept when the caller sends a sane one and made otherwise; latencies
+/// per route and status class are on `/metrics`, which Prometheus's own `promtool check metrics`
+/// accepts.
+#[tokio::test]
+async fn request_ids_latency_histograms_and_promtool() {
+    let app = crate::helpers::spawn().await;
+    let get = |id: Option<&str>| {
+        let mut r = app.client.get(format!("{}/healthz", app.base));
+        if let Some(id) = id {
+            r = r.header("x-request-id", id);
+        }
+        async move { r.send().await.unwrap() }
+    };
+    let kept = get(Some("abc-123")).await;
+    assert_eq!(kept.headers()["x-request-id"], "abc-123");
+    let made = get(None).await;
+    let a = made.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let b = get(Some(&"x".repeat(200))).await.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(a.contains('-') && a != b && b.len() < 40, "{a} {b}");
+    assert_eq!(
+        app.api_status(reqwest::Method::GET, "/api/v2/groups", "nope")
+            .await,
+        401
+    );
+
+    let text = app.metrics_text().await;
+    assert!(
+        text.contains(
+            r#"tollgate_http_request_duration_seconds_count{route="/healthz",status_class="2xx"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/api/v2/groups",status_class="4xx""#),
+        "{text}"
+    );
+    let promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package; .ci/run installs it: apt-get install prometheus)");
+    use std::io::Write as _;
+    let mut child = promtool;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -544,11 +544,17 @@ async fn serve_demo_answers_the_reference_curl_commands_and_stops_on_sigterm() {
     let r = http
         .post(&token_url)
         .basic_auth(demo["client_id"].as_str().unwrap(), Some("tgsec_wrong"))
+        .header("x-request-id", "trace-me-42")
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["x-request-id"],
+        "trace-me-42",
+        "the caller's id comes back"
+    );
 
     // SIGTERM: graceful stop, exit 0.
     let stderr = child.stderr.take().unwrap();
@@ -575,6 +581,24 @@ async fn serve_demo_answers_the_reference_curl_commands_and_stops_on_sigterm() {
     assert!(
         request_lines[0].contains("status=401")
             && request_lines[0].contains("route=\"/api/v2/oauth2/token\""),
+        "{log}"
+    );
+    // Every line of that request carries its id: the request line and the refusal's own.
+    let traced: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("request_id=trace-me-42"))
+        .collect();
+    assert!(traced.len() >= 2, "{log}");
+    assert!(
+        traced
+            .iter()
+            .any(|l| l.contains("client authentication failed")),
+        "{log}"
+    );
+    // The start-up line names the database.
+    assert!(
+        log.lines().any(|l| l.contains("tollgate listening")
+            && l.contains(&format!("database=sqlite://{}", db.display()))),
         "{log}"
     );
     assert!(!log.contains('\u{1b}'), "colour codes in the log: {log}");
