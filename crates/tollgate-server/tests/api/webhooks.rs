@@ -302,9 +302,8 @@ async fn queued_deliveries_survive_a_restart_and_two_senders_send_each_once() {
     let (_, secret) =
         add_webhook(&p, &rx.url(), &["credential.created", "credential.deleted"]).await;
     rx.trust(&[&secret]);
-    for i in 0..6 {
+    for _ in 0..6 {
         let cred = quiet.credential_in(company, "groups:read").await;
-        let _ = i;
         let c = helpers::client_id(&cred);
         tollgate_core::accounts::Accounts::new(quiet.store.clone(), quiet.clock.clone())
             .record(

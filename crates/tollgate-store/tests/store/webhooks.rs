@@ -2,8 +2,6 @@
 //! that takes its event, in its own transaction), claims that hand each delivery to one sender,
 //! attempts and retries, rotation's two secrets, secrets sealed at rest, expiry warnings once.
 
-use std::sync::Arc;
-
 use tollgate_core::accounts::{AdminActor, AuditAction};
 use tollgate_core::admin::CredentialChanges;
 use tollgate_core::clock::Clock as _;
@@ -442,7 +440,6 @@ async fn the_limit_holds_and_bad_input_changes_nothing(b: Backend) {
         "{r:?}"
     );
     assert_eq!(w.list(&admin).await.unwrap().len(), max as usize);
-    let _ = Arc::clone(&e.store);
 }
 
 async fn expiry_warnings_are_written_once_each_nearest_first(b: Backend) {
