@@ -345,9 +345,21 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
             .await
             .map_err(backend)?;
         let mut due = Vec::with_capacity(rows.len());
+        // Each endpoint's row is read (and its secrets opened) once per claim, however many of
+        // its deliveries are due.
+        let mut endpoints: std::collections::HashMap<String, (WebhookUrl, Vec<WebhookSecret>)> =
+            std::collections::HashMap::new();
         for r in &rows {
             let delivery = delivery_row(r)?;
             let id = delivery.webhook_id.to_string();
+            if let Some((url, secrets)) = endpoints.get(&id) {
+                due.push(DueDelivery {
+                    delivery,
+                    url: url.clone(),
+                    secrets: secrets.clone(),
+                });
+                continue;
+            }
             let w = query::<D>(
                 "SELECT url, secret, previous_secret, previous_until FROM webhooks WHERE id = $1",
             )
@@ -362,6 +374,7 @@ impl<D: Dialect> WebhookStore for SqlStore<D> {
             {
                 secrets.push(self.open_secret(&id, &prev)?);
             }
+            endpoints.insert(id, (url.clone(), secrets.clone()));
             due.push(DueDelivery {
                 delivery,
                 url,
