@@ -32,7 +32,7 @@ pub(crate) async fn log_request(
     let span = tracing::info_span!(
         target: "tollgate::http",
         "request",
-        request_id = id.to_str().unwrap_or("")
+        request_id = %id.to_str().unwrap_or("")
     );
     let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status().as_u16();
