@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// Server settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
@@ -37,7 +37,7 @@ pub struct Settings {
     /// API versions the resource side accepts.
     pub api_versions: Vec<String>,
     /// Name of the version header (checked, and lowercased, when the configuration is read).
-    #[serde(deserialize_with = "header_name")]
+    #[serde(deserialize_with = "header_name", serialize_with = "header_name_out")]
     pub version_header: axum::http::HeaderName,
     /// Scopes added to the catalog.
     pub extra_scopes: Vec<String>,
@@ -119,6 +119,14 @@ fn header_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<axum::http::Hea
     axum::http::HeaderName::from_bytes(s.as_bytes()).map_err(|_| {
         serde::de::Error::custom(format!("version_header `{s}` is not a valid header name"))
     })
+}
+
+/// A header name as the configuration writes it.
+fn header_name_out<S: serde::Serializer>(
+    h: &axum::http::HeaderName,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(h.as_str())
 }
 
 /// The configuration is unusable.
@@ -210,6 +218,57 @@ impl Settings {
     pub fn trusted_proxies(&self) -> Result<tollgate_core::allowlist::IpAllowlist, ConfigError> {
         tollgate_core::allowlist::IpAllowlist::parse(&self.trusted_proxies)
             .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))
+    }
+
+    /// Everything the server checks before it opens the database, the files included: ranges and
+    /// formats ([`Settings::validate`]), the key-encryption keys, the TLS certificate and key, the
+    /// gateway's routes and the Redis URL. `tollgate config check` runs it.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.validate()?;
+        self.key_wrap()?;
+        if let Some(tls) = &self.tls {
+            crate::tls::LiveTls::new(tls).map_err(|e| ConfigError::Invalid(format!("tls: {e}")))?;
+        }
+        crate::route_table::LiveRoutes::new(&self.gateway)
+            .map_err(|e| ConfigError::Invalid(format!("gateway: {e}")))?;
+        if let Some(url) = &self.redis_url {
+            redis::Client::open(url.as_str())
+                .map_err(|_| ConfigError::Invalid("redis_url is not a redis:// URL".into()))?;
+        }
+        Ok(())
+    }
+
+    /// The settings as `(dotted TOML key, value)` pairs in key order (`rate_limits.enabled`), a
+    /// `null` for an option not set: tables are walked, arrays and empty tables are values, and a
+    /// key that is not a bare TOML key is quoted. `tollgate config check` prints them.
+    pub fn leaves(&self) -> Vec<(String, serde_json::Value)> {
+        fn walk(
+            prefix: &str,
+            value: serde_json::Value,
+            out: &mut Vec<(String, serde_json::Value)>,
+        ) {
+            match value {
+                serde_json::Value::Object(map) if !map.is_empty() => {
+                    for (k, v) in map {
+                        let bare = k
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                        let k = if bare { k } else { format!("{k:?}") };
+                        let key = if prefix.is_empty() {
+                            k
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(&key, v, out);
+                    }
+                }
+                other => out.push((prefix.to_owned(), other)),
+            }
+        }
+        let mut out = Vec::new();
+        // Every field serializes (a header name as its text, an address as `HOST:PORT`).
+        walk("", serde_json::to_value(self).unwrap_or_default(), &mut out);
+        out
     }
 
     /// Checks ranges and formats.
@@ -336,6 +395,130 @@ pub fn database_name(url: &str) -> String {
             u.to_string()
         }
         Err(_) => "(a database URL that does not parse)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod documented_keys {
+    //! Every key the configuration accepts is in `docs/tollgate.example.toml` and in README's
+    //! table, and neither names a key that is not accepted.
+
+    use std::collections::BTreeSet;
+
+    use super::Settings;
+
+    const EXAMPLE: &str = include_str!("../../../docs/tollgate.example.toml");
+    const README: &str = include_str!("../../../README.md");
+
+    /// The keys of `leaves`, with maps whose keys are data (`scope_descriptions.<resource>`, a
+    /// route's `scopes.<method>`) as one key, and a route's fields under `gateway.routes`.
+    fn keys(leaves: Vec<(String, serde_json::Value)>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for (k, v) in leaves {
+            if let Some(rest) = k.strip_prefix("scope_descriptions") {
+                let _ = rest;
+                out.insert("scope_descriptions".to_owned());
+            } else if k == "gateway.routes" {
+                out.insert(k.clone());
+                for route in v.as_array().into_iter().flatten() {
+                    for field in route.as_object().into_iter().flat_map(|o| o.keys()) {
+                        out.insert(format!("gateway.routes.{field}"));
+                    }
+                }
+            } else {
+                out.insert(k);
+            }
+        }
+        out
+    }
+
+    /// The keys written in a TOML text, by the same rules.
+    fn written(text: &str) -> BTreeSet<String> {
+        let table: toml::Table = text.parse().unwrap();
+        let json = serde_json::to_value(table).unwrap();
+        let mut leaves = Vec::new();
+        flatten("", json, &mut leaves);
+        keys(leaves)
+    }
+
+    fn flatten(prefix: &str, v: serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+        match v {
+            serde_json::Value::Object(m) if !m.is_empty() => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() {
+                        k
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten(&key, v, out);
+                }
+            }
+            other => out.push((prefix.to_owned(), other)),
+        }
+    }
+
+    #[test]
+    fn the_example_lists_every_accepted_key_and_no_other() {
+        // Unknown keys are refused, so every key of the example is accepted.
+        let parsed = Settings::from_toml_str(EXAMPLE).unwrap();
+        let accepted = keys(parsed.leaves());
+        let documented = written(EXAMPLE);
+        let missing: Vec<_> = accepted.difference(&documented).collect();
+        assert!(
+            missing.is_empty(),
+            "accepted but not in the example: {missing:?}"
+        );
+        assert_eq!(accepted, documented);
+        // Every option is set there, so none was left out as `null`.
+        assert!(parsed.leaves().iter().all(|(_, v)| !v.is_null()));
+    }
+
+    #[test]
+    fn the_readme_table_names_only_accepted_keys_and_the_login_limits() {
+        let accepted = keys(Settings::from_toml_str(EXAMPLE).unwrap().leaves());
+        let section = README
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|s| s.split("\n#").next())
+            .unwrap();
+        let mut named = BTreeSet::new();
+        for row in section.lines().filter(|l| l.starts_with("| `")) {
+            let first = row.split(" | ").next().unwrap();
+            let mut table = String::new();
+            for span in first.split('`').skip(1).step_by(2) {
+                let key = if let Some(inner) = span.strip_prefix("[[") {
+                    table = inner.trim_end_matches("]]").to_owned();
+                    None
+                } else if let Some(inner) = span.strip_prefix('[') {
+                    let (t, k) = inner.split_once(']').unwrap();
+                    table = t.to_owned();
+                    Some(k.trim().to_owned()).filter(|k| !k.is_empty() && k != "…")
+                } else {
+                    Some(span.to_owned())
+                };
+                let full = match (key, table.is_empty()) {
+                    (Some(k), true) => k,
+                    (Some(k), false) => format!("{table}.{k}"),
+                    (None, _) => table.clone(),
+                };
+                named.insert(full);
+            }
+        }
+        for key in &named {
+            assert!(
+                accepted.contains(key)
+                    || accepted.iter().any(|a| a.starts_with(&format!("{key}."))),
+                "README's configuration table names `{key}`, which is not a key"
+            );
+        }
+        for key in [
+            "login_attempts_per_ip",
+            "login_attempts_per_account",
+            "listen",
+            "rate_limits.enabled",
+        ] {
+            assert!(named.contains(key), "README's table lacks `{key}`");
+        }
     }
 }
 

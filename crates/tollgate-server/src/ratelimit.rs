@@ -22,7 +22,7 @@ use serde::Deserialize;
 use tollgate_core::clock::{Clock, UnixTime};
 
 /// The `[rate_limits]` section of the configuration. A budget of 0 switches that limit off.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitSettings {
     /// Master switch (`--rate-limits off`).

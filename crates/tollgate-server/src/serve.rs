@@ -34,7 +34,7 @@ use tower::ServiceExt as _;
 pub const FD_RESERVE: u64 = 64;
 
 /// `[connections]`: limits on client connections.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConnectionSettings {
     /// Open connections at most (lowered to the file-descriptor limit less [`FD_RESERVE`]).

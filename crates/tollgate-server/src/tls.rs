@@ -27,7 +27,7 @@ use tokio::sync::watch;
 const POLL: Duration = Duration::from_secs(1);
 
 /// `[tls]`: serve HTTPS.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSettings {
     /// The certificate chain (PEM; the server's certificate first).

@@ -67,6 +67,68 @@ pub async fn open_with(url: &str, wrap: KeyWrap) -> Result<Arc<dyn Store>, OpenE
     }
 }
 
+/// Where a database stands against this build's migrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// Migrations this build knows.
+    pub known: usize,
+    /// Of those, the ones applied to the database.
+    pub applied: usize,
+    /// Descriptions of the ones not applied yet, oldest first (`tollgate migrate` applies them).
+    pub pending: Vec<String>,
+    /// Applied versions this build does not know: a newer tollgate migrated the database.
+    pub unknown: usize,
+}
+
+impl MigrationStatus {
+    fn of(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> Self {
+        let known: Vec<_> = migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .collect();
+        let pending: Vec<String> = known
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .map(|m| format!("{} {}", m.version, m.description))
+            .collect();
+        let unknown = applied
+            .iter()
+            .filter(|v| !known.iter().any(|m| m.version == **v))
+            .count();
+        Self {
+            known: known.len(),
+            applied: known.len() - pending.len(),
+            pending,
+            unknown,
+        }
+    }
+}
+
+/// How far the database named by `url` is migrated, read without changing it (a SQLite file that
+/// does not exist is an error, not created). `tollgate doctor` shows it.
+pub async fn migration_status(url: &str) -> Result<MigrationStatus, OpenError> {
+    if is_sqlite(url) {
+        let applied = sqlite::applied_migrations(url).await?;
+        Ok(MigrationStatus::of(&sqlite::MIGRATOR, &applied))
+    } else if is_postgres(url) {
+        let applied = postgres::applied_migrations(url).await?;
+        Ok(MigrationStatus::of(&postgres::MIGRATOR, &applied))
+    } else {
+        Err(unsupported(url))
+    }
+}
+
+/// How far the database server's clock is ahead of this machine's, in seconds (negative: behind),
+/// measured against the middle of the query's round trip; `None` for SQLite (the file has no clock
+/// but this machine's). `tollgate doctor` shows it.
+pub async fn database_clock_skew(url: &str) -> Result<Option<f64>, OpenError> {
+    if is_postgres(url) {
+        postgres::clock_skew(url).await.map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// A connection pool on tollgate's database, for an API beside tollgate that keeps its own rows
 /// there (the example groups API): its SQL is its own, written once for both backends with
 /// [`dialect::Dialect`] as the store's is. Connected as the store connects (SQLite: WAL, foreign

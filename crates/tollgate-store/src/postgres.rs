@@ -24,7 +24,7 @@ use crate::dialect::Dialect;
 use crate::listener::Listener;
 use crate::sql::SqlStore;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connections per node for queries (the listener has one more of its own).
 const MAX_CONNECTIONS: u32 = 10;
@@ -85,6 +85,48 @@ async fn connect(opts: PgConnectOptions, max: u32) -> Result<PgPool, OpenError> 
         .connect_with(opts)
         .await
         .map_err(OpenError::Connect)
+}
+
+/// The versions of the migrations applied to the database of `url` (none if it was never
+/// migrated); changes nothing.
+pub(crate) async fn applied_migrations(url: &str) -> Result<Vec<i64>, OpenError> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect_with(&options(url)?)
+        .await
+        .map_err(OpenError::Connect)?;
+    let migrated: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(OpenError::Connect)?;
+    if !migrated {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(OpenError::Connect)
+}
+
+/// The server's clock less this machine's, in seconds, at the middle of the query.
+pub(crate) async fn clock_skew(url: &str) -> Result<f64, OpenError> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect_with(&options(url)?)
+        .await
+        .map_err(OpenError::Connect)?;
+    // This machine's real clock is what is measured here, not an injected one.
+    #[allow(clippy::disallowed_methods)]
+    let local = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
+    let before = local();
+    let server: f64 = sqlx::query_scalar("SELECT extract(epoch FROM clock_timestamp())::float8")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(OpenError::Connect)?;
+    let after = local();
+    Ok(server - (before + after) / 2.0)
 }
 
 /// A pool on the database of `url`, connected as the store's own (for an API's own rows).

@@ -12,7 +12,7 @@ use crate::OpenError;
 use crate::dialect::Dialect;
 use crate::sql::SqlStore;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// tollgate's data in one SQLite file.
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -55,6 +55,32 @@ fn options(url: &str) -> Result<SqliteConnectOptions, OpenError> {
         // 1 MiB of page cache per connection (SQLite's default is 2): the hot path reads memory,
         // not SQLite, so a bigger cache only grows the resident set.
         .pragma("cache_size", "-1024"))
+}
+
+/// The versions of the migrations applied to the file of `url`, read on a read-only connection
+/// (a missing file is an error; a file never migrated has none).
+pub(crate) async fn applied_migrations(url: &str) -> Result<Vec<i64>, OpenError> {
+    use sqlx::Connection as _;
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(OpenError::Connect)?
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(10));
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts)
+        .await
+        .map_err(OpenError::Connect)?;
+    let table: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(&mut conn)
+    .await
+    .map_err(OpenError::Connect)?;
+    if table.is_none() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(OpenError::Connect)
 }
 
 /// A pool on the SQLite file of `url`, connected as the store's own (for an API's own rows).

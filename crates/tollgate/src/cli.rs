@@ -81,6 +81,21 @@ pub enum Command {
     },
     /// Print the man page (roff; e.g. `tollgate man > /usr/local/share/man/man1/tollgate.1`).
     Man,
+    /// The configuration: check it and show where each value comes from.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Check that this installation can serve: configuration, database and migrations, keys,
+    /// Redis, clock, listen address (one line each; exit 1 on a failure).
+    Doctor(ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Validate the configuration (file, environment, flags; TLS files, gateway routes, key files
+    /// included) and print the values in force as TOML, each with where it came from (default,
+    /// file, env, flag); passwords in URLs shown as ***. Exit 1 if it is invalid. Takes `serve`'s
+    /// flags, to show what `serve` would run with.
+    Check(ServeArgs),
 }
 
 /// A user's role on the command line.
@@ -493,7 +508,9 @@ async fn operator(settings: &Settings) -> anyhow::Result<Operator> {
 }
 
 /// Runs a command; an error of a command that works on the database names the database.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// `matches` are the parsed arguments `cli` was made from (`config check` says which values came
+/// from flags and which from the environment).
+pub async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let settings = settings(&cli)?;
     let on_database = matches!(
         cli.command,
@@ -505,7 +522,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             | Command::Audit(_)
     );
     let db = tollgate_server::database_name(&settings.database_url);
-    let result = run_command(cli.command, settings).await;
+    let result = run_command(cli.command, settings, matches).await;
     if on_database {
         result.with_context(|| format!("database {db}"))
     } else {
@@ -513,7 +530,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn run_command(command: Command, settings: Settings) -> anyhow::Result<()> {
+async fn run_command(
+    command: Command,
+    settings: Settings,
+    matches: &clap::ArgMatches,
+) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve::serve(settings, args).await,
         Command::Migrate => {
@@ -570,6 +591,20 @@ async fn run_command(command: Command, settings: Settings) -> anyhow::Result<()>
             print_json(&serde_json::json!({ "format": format }))
         }
         Command::Secrets(cmd) => secrets(&settings, cmd).await,
+        Command::Config(ConfigCmd::Check(args)) => {
+            let mut settings = settings;
+            serve::apply(&mut settings, &args);
+            let sub = matches
+                .subcommand_matches("config")
+                .and_then(|m| m.subcommand_matches("check"))
+                .unwrap_or(matches);
+            crate::checks::config_check(&settings, sub)
+        }
+        Command::Doctor(args) => {
+            let mut settings = settings;
+            serve::apply(&mut settings, &args);
+            crate::checks::doctor(&settings).await
+        }
         Command::Token(args) => crate::client_cmds::token(args).await,
         Command::Call(args) => crate::client_cmds::call(args).await,
     }

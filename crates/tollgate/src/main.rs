@@ -2,6 +2,7 @@
 //! Data goes to stdout as JSON; errors go to stderr with a non-zero exit code. Every command opens the
 //! database through `tollgate_store::open`, which applies pending migrations first.
 
+mod checks;
 mod cli;
 mod client_cmds;
 mod output;
@@ -9,10 +10,14 @@ mod serve;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -23,7 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(cli::run(cli)) {
+    match rt.block_on(cli::run(cli, &matches)) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that stopped early (`tollgate audit list | head`): nothing to say.
         Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,

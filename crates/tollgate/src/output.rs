@@ -23,6 +23,14 @@ pub fn print_line(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints `text` on stdout as it is (it ends with its own newline).
+pub fn print_text(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
 pub fn company(c: &Company) -> Value {
     json!({
         "id": c.id.to_string(),

@@ -88,32 +88,7 @@ fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
 
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
-    if let Some(l) = args.listen {
-        settings.listen = l;
-    }
-    if let Some(i) = args.issuer {
-        settings.issuer = Some(i);
-    }
-    if let Some(t) = args.token_ttl {
-        settings.token_ttl = t;
-    }
-    settings.log_json |= args.log_json;
-    if let Some(r) = args.rate_limits {
-        settings.rate_limits.enabled = r == "on";
-    }
-    if let Some(u) = args.redis_url {
-        settings.redis_url = Some(u);
-    }
-    if args.demo {
-        settings.webhooks.private_targets = true;
-    }
-    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
-        // The flags name the files; an HSTS age from the file's `[tls]` stays.
-        settings.tls = Some(match settings.tls.take() {
-            Some(t) => tollgate_server::TlsSettings { cert, key, ..t },
-            None => tollgate_server::TlsSettings::new(cert, key),
-        });
-    }
+    apply(&mut settings, &args);
     let _log_writer = init_logging(settings.log_json);
     // Install the handlers before anything else, so a SIGTERM during start-up is a graceful stop too.
     let shutdown = shutdown_signal()?;
@@ -122,6 +97,38 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()
     let groups = tollgate_groups::mount(&mut app).await?;
     first_run(&app, &groups, args.demo).await?;
     app.run_until_stopped(shutdown).await
+}
+
+/// The flags (and their environment variables) over the settings, as `serve` and `config check`
+/// see them.
+pub fn apply(settings: &mut Settings, args: &ServeArgs) {
+    if let Some(l) = args.listen {
+        settings.listen = l;
+    }
+    if let Some(i) = &args.issuer {
+        settings.issuer = Some(i.clone());
+    }
+    if let Some(t) = args.token_ttl {
+        settings.token_ttl = t;
+    }
+    settings.log_json |= args.log_json;
+    if let Some(r) = &args.rate_limits {
+        settings.rate_limits.enabled = r == "on";
+    }
+    if let Some(u) = &args.redis_url {
+        settings.redis_url = Some(u.clone());
+    }
+    if args.demo {
+        settings.webhooks.private_targets = true;
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let (cert, key) = (cert.clone(), key.clone());
+        // The flags name the files; an HSTS age from the file's `[tls]` stays.
+        settings.tls = Some(match settings.tls.take() {
+            Some(t) => tollgate_server::TlsSettings { cert, key, ..t },
+            None => tollgate_server::TlsSettings::new(cert, key),
+        });
+    }
 }
 
 /// Logs go to stderr through a writer thread: request threads format a line and hand it over; the

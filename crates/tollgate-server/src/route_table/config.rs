@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 /// `[gateway]`: the routes tollgate forwards (or, for `/auth/verify`, authorizes) after its checks.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GatewaySettings {
     /// `[[gateway.routes]]`, in any order: the longest matching prefix wins.
@@ -13,7 +13,7 @@ pub struct GatewaySettings {
 }
 
 /// One `[[gateway.routes]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSettings {
     /// Path prefix, matched on whole segments (`/api/v2/users` matches `/api/v2/users/7`, not

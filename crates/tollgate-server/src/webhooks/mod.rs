@@ -14,7 +14,7 @@ pub(crate) use sender::Sender;
 use serde::Deserialize;
 
 /// `[webhooks]`: how this node sends deliveries.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookSettings {
     /// Whether this node sends deliveries (events are queued whatever it says; a node that does

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod access;
+mod checks;
 mod keys_at_rest;
 mod operator;
 mod users;
