@@ -70,6 +70,11 @@ pub struct Directory {
     listeners: RwLock<Vec<Follower>>,
     seq: AtomicI64,
     next_prune: AtomicI64,
+    /// When the directory last held every change the store had (a reload, or a sync that read to
+    /// the feed's end): `now` less it is how far behind this node may be.
+    caught_up_at: AtomicI64,
+    /// Full reloads since start (the first load, and each time the feed no longer reached back).
+    reloads: std::sync::atomic::AtomicU64,
     /// What changed, in order (the revocation feed follows it).
     journal: Journal,
 }
@@ -181,6 +186,16 @@ impl Directory {
         self.credentials.len()
     }
 
+    /// When the directory last held every change in the store (see [`Directory::sync`]).
+    pub fn caught_up_at(&self) -> UnixTime {
+        self.caught_up_at.load(Ordering::Relaxed)
+    }
+
+    /// Full reloads since start.
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
+
     /// Number of companies held.
     pub fn company_count(&self) -> usize {
         self.companies.len()
@@ -208,6 +223,8 @@ impl Directory {
             self.revoked.insert(jti.into(), exp);
         }
         self.seq.store(seq, Ordering::SeqCst);
+        self.caught_up_at.store(now, Ordering::Relaxed);
+        self.reloads.fetch_add(1, Ordering::Relaxed);
         // Entries missed while the feed could not be followed: the listeners drop what they hold.
         for (_, l) in self.listeners() {
             l.reloaded();
@@ -267,6 +284,7 @@ impl Directory {
                 self.seq.store(seq, Ordering::SeqCst);
             }
             if n < BATCH as usize {
+                self.caught_up_at.store(now, Ordering::Relaxed);
                 return Ok(out);
             }
         }

@@ -55,7 +55,7 @@ pub(crate) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("application/openmetrics-text"));
-    match state.metrics.render(&state.authority) {
+    match state.metrics.render(&state.authority, &state.rate_limits) {
         Ok(text) if openmetrics => (
             [(
                 header::CONTENT_TYPE,

@@ -16,6 +16,11 @@ struct Outcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabel {
+    limit: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     /// The route's pattern (`/api/v2/groups/{id}`), or `(unmatched)`: never the path itself, so
     /// the label's values stay few.
@@ -114,6 +119,11 @@ pub struct Metrics {
     reused: Counter,
     catch_ups: Counter,
     credentials: Gauge,
+    companies: Gauge,
+    feed_lag: Gauge,
+    reloads: Counter,
+    signature_checks: Counter,
+    refusals: [Counter; crate::ratelimit::Limit::ALL.len()],
 }
 
 impl Metrics {
@@ -197,6 +207,42 @@ impl Metrics {
             "Credentials in the in-memory directory",
             credentials.clone(),
         );
+        let companies = Gauge::default();
+        registry.register(
+            "companies_cached",
+            "Companies in the in-memory directory",
+            companies.clone(),
+        );
+        let feed_lag = Gauge::default();
+        registry.register_with_unit(
+            "change_feed_lag",
+            "Seconds since this node last held every change in the database (the change feed read to its end, or a full reload); about 0 when it keeps up",
+            prometheus_client::registry::Unit::Seconds,
+            feed_lag.clone(),
+        );
+        let reloads = Counter::default();
+        registry.register(
+            "directory_reloads",
+            "Full reloads of the directory: the first load, and each time the change feed no longer reached back to this node's position (a resync)",
+            reloads.clone(),
+        );
+        let signature_checks = Counter::default();
+        registry.register(
+            "token_signature_checks",
+            "Bearer tokens whose signature was checked because they were not among the verified ones (the verified-token cache's misses; hit ratio = 1 - this / api_authorizations)",
+            signature_checks.clone(),
+        );
+        let limit_family = Family::<LimitLabel, Counter>::default();
+        let refusals = crate::ratelimit::Limit::ALL.map(|l| {
+            limit_family
+                .get_or_create(&LimitLabel { limit: l.label() })
+                .clone()
+        });
+        registry.register(
+            "rate_limit_refusals",
+            "Requests refused by a rate limit, by limit",
+            limit_family,
+        );
         Arc::new(Self {
             registry,
             token,
@@ -210,6 +256,11 @@ impl Metrics {
             reused,
             catch_ups,
             credentials,
+            companies,
+            feed_lag,
+            reloads,
+            signature_checks,
+            refusals,
         })
     }
 
@@ -245,18 +296,28 @@ impl Metrics {
         self.gateway[o as usize].inc();
     }
 
-    /// The registry as Prometheus / OpenMetrics text, with the directory's figures (kept by the
-    /// authority) copied in first.
+    /// The registry as Prometheus / OpenMetrics text, with the figures kept by the authority, its
+    /// directory and the rate limiter copied in first.
     pub(crate) fn render(
         &self,
         authority: &tollgate_core::authority::Authority,
+        limits: &crate::ratelimit::RateLimiter,
     ) -> Result<String, std::fmt::Error> {
-        self.credentials
-            .set(authority.directory().credential_count() as i64);
-        // A copy of the authority's own monotonic count.
-        self.catch_ups
+        use std::sync::atomic::Ordering::Relaxed;
+        let directory = authority.directory();
+        self.credentials.set(directory.credential_count() as i64);
+        self.companies.set(directory.company_count() as i64);
+        self.feed_lag
+            .set((authority.now() - directory.caught_up_at()).max(0));
+        // Copies of monotonic counts kept where they happen.
+        self.catch_ups.inner().store(authority.catch_ups(), Relaxed);
+        self.reloads.inner().store(directory.reloads(), Relaxed);
+        self.signature_checks
             .inner()
-            .store(authority.catch_ups(), std::sync::atomic::Ordering::Relaxed);
+            .store(authority.signature_checks(), Relaxed);
+        for (limit, n) in limits.refusals() {
+            self.refusals[limit as usize].inner().store(n, Relaxed);
+        }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)

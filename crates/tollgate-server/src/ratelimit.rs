@@ -79,6 +79,28 @@ pub enum Limit {
 }
 
 impl Limit {
+    /// Every limit, in the order of its number.
+    pub const ALL: [Limit; 6] = [
+        Self::Token,
+        Self::Issued,
+        Self::FailedAuthClient,
+        Self::FailedAuthIp,
+        Self::ApiRead,
+        Self::ApiWrite,
+    ];
+
+    /// The limit as `/metrics` names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Token => "token_requests",
+            Self::Issued => "tokens_issued",
+            Self::FailedAuthClient => "failed_auth_client",
+            Self::FailedAuthIp => "failed_auth_ip",
+            Self::ApiRead => "api_reads",
+            Self::ApiWrite => "api_writes",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::Token => "token",
@@ -137,6 +159,8 @@ pub struct RateLimiter {
     local: DashMap<u64, (Limit, UnixTime, u32)>,
     keys: std::hash::RandomState,
     hits: AtomicU64,
+    /// Requests refused, by [`Limit`].
+    refused: [AtomicU64; Limit::ALL.len()],
     redis: Option<Shared>,
 }
 
@@ -195,6 +219,7 @@ impl RateLimiter {
             local: DashMap::new(),
             keys: std::hash::RandomState::new(),
             hits: AtomicU64::new(0),
+            refused: Default::default(),
             redis,
         })
     }
@@ -212,6 +237,11 @@ impl RateLimiter {
     /// Whether any limit applies.
     pub fn enabled(&self) -> bool {
         self.settings.enabled
+    }
+
+    /// Requests refused since start, by limit.
+    pub fn refusals(&self) -> [(Limit, u64); Limit::ALL.len()] {
+        Limit::ALL.map(|l| (l, self.refused[l as usize].load(Ordering::Relaxed)))
     }
 
     fn budget(&self, limit: Limit) -> (u32, i64) {
@@ -295,7 +325,12 @@ impl RateLimiter {
         };
         // With `add`, `n` includes this event: the budget allows `max` of them.
         let over = if add { n > max } else { n >= max };
-        if over { Err(refused) } else { Ok(()) }
+        if over {
+            self.refused[limit as usize].fetch_add(1, Ordering::Relaxed);
+            Err(refused)
+        } else {
+            Ok(())
+        }
     }
 
     fn local_count<K: LimitKey + ?Sized>(

@@ -112,6 +112,8 @@ pub struct Authority {
     syncs_started: std::sync::atomic::AtomicU64,
     /// Catch-up syncs run (for `/metrics`).
     catch_ups: std::sync::atomic::AtomicU64,
+    /// Bearer tokens whose signature was checked, not found among the verified ones.
+    signature_checks: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Authority {
@@ -178,6 +180,7 @@ impl Authority {
             syncing: tokio::sync::Mutex::new(catch_up::LastCatchUp::default()),
             syncs_started: std::sync::atomic::AtomicU64::new(0),
             catch_ups: std::sync::atomic::AtomicU64::new(0),
+            signature_checks: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -499,11 +502,20 @@ impl Authority {
         if let Some(v) = self.verified.get(token) {
             return Ok(v);
         }
+        self.signature_checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let v = Arc::new(self.verify_signature(token)?);
         if v.exp > now {
             self.verified.insert(token.into(), Arc::clone(&v));
         }
         Ok(v)
+    }
+
+    /// Bearer tokens presented to [`Authority::authorize`] whose signature was checked because
+    /// they were not among the verified ones (the cache's misses).
+    pub fn signature_checks(&self) -> u64 {
+        self.signature_checks
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Checks a token's signature and claims without the cache: what a token's first request

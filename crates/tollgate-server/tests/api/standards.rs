@@ -769,3 +769,70 @@ async fn request_ids_latency_histograms_and_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The value of the sample `series` (name and labels, exactly as written) in a metrics text.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
+}
+
+/// Issue 17: `/metrics` answers an operator's questions: how far behind the change feed this node
+/// is and how often it resynced, how often a token's signature had to be checked (the cache's
+/// misses), and which rate limit refused how many requests.
+#[tokio::test]
+async fn metrics_show_feed_lag_cache_misses_and_refusals_by_limit() {
+    let app = crate::helpers::spawn_with(|s| {
+        s.rate_limits.enabled = true;
+        s.rate_limits.token_per_client_per_minute = 1;
+        s.rate_limits.redis_prefix = format!(
+            "tollgate-test-{}",
+            tollgate_core::ids::ClientId::generate().unwrap().as_str()
+        );
+    })
+    .await;
+    let cred = app.credential("groups:read").await;
+    let token = app.token(&cred).await;
+    assert_eq!(app.request_token(&cred).await.status(), 429);
+    for _ in 0..3 {
+        assert_eq!(
+            app.api_status(reqwest::Method::GET, "/api/v2/groups", &token)
+                .await,
+            200
+        );
+    }
+    let text = app.metrics_text().await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"tollgate_rate_limit_refusals_total{limit="token_requests"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"tollgate_rate_limit_refusals_total{limit="api_reads"}"#
+        ),
+        0.0
+    );
+    // Three calls with one token: its signature was checked once.
+    assert_eq!(sample(&text, "tollgate_token_signature_checks_total"), 1.0);
+    assert!(sample(&text, "tollgate_directory_reloads_total") >= 1.0);
+    assert!(sample(&text, "tollgate_companies_cached") >= 1.0);
+    assert!(
+        sample(&text, "tollgate_change_feed_lag_seconds") <= 1.0,
+        "{text}"
+    );
+    // The lag is measured on the node's clock: a minute passes, the next read of the feed
+    // catches up, and the lag is back to about nothing.
+    app.clock.advance(60);
+    crate::helpers::until(|| async {
+        sample(
+            &app.metrics_text().await,
+            "tollgate_change_feed_lag_seconds",
+        ) <= 1.0
+    })
+    .await;
+}
