@@ -836,3 +836,56 @@ async fn metrics_show_feed_lag_cache_misses_and_refusals_by_limit() {
     })
     .await;
 }
+
+/// Issue 17: the alerting rules (`docs/prometheus-alerts.yml`) pass `promtool check rules` and
+/// their own `promtool test rules`, and every metric they and the Grafana dashboard
+/// (`docs/grafana-dashboard.json`) name is on a live `/metrics`.
+#[tokio::test]
+async fn the_alerts_and_the_dashboard_name_live_metrics() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    for args in [
+        ["check", "rules", "prometheus-alerts.yml"],
+        ["test", "rules", "prometheus-alerts.test.yml"],
+    ] {
+        let out = std::process::Command::new("promtool")
+            .args(args)
+            .current_dir(&docs)
+            .output()
+            .expect("promtool (.ci/run installs Debian's prometheus)");
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let app = crate::helpers::spawn().await;
+    let cred = app.credential("groups:read").await;
+    let token = app.token(&cred).await;
+    assert_eq!(
+        app.api_status(reqwest::Method::GET, "/api/v2/groups", &token)
+            .await,
+        200
+    );
+    let text = app.metrics_text().await;
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(docs.join("grafana-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(dashboard["panels"].as_array().unwrap().len() >= 8);
+    let named = std::fs::read_to_string(docs.join("prometheus-alerts.yml")).unwrap()
+        + &dashboard.to_string();
+    let names: std::collections::BTreeSet<&str> = named
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("tollgate_"))
+        .collect();
+    assert!(names.len() >= 12, "{names:?}");
+    for name in names {
+        assert!(
+            text.lines().any(|l| l
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))),
+            "{name} is not on /metrics:\n{text}"
+        );
+    }
+}
