@@ -522,6 +522,31 @@ async fn serve_demo_answers_the_reference_curl_commands_and_stops_on_sigterm() {
     assert_eq!(r.status(), 200);
     let groups: Vec<Value> = r.json().await.unwrap();
     assert!(groups.len() >= 4, "root and demo groups");
+    // README's "try it": `tollgate call` with the printed credential (the secret from the
+    // environment, as --help advises) gets a token by itself and calls the API.
+    let call = Command::new(BIN)
+        .args([
+            "call",
+            "--url",
+            &base,
+            "--client-id",
+            demo["client_id"].as_str().unwrap(),
+            "GET",
+            "/api/v2/groups",
+        ])
+        .env(
+            "TOLLGATE_CLIENT_SECRET",
+            demo["client_secret"].as_str().unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        call.status.success(),
+        "{}",
+        String::from_utf8_lossy(&call.stderr)
+    );
+    let called: Value = serde_json::from_slice(&call.stdout).unwrap();
+    assert!(called.as_array().is_some_and(|g| g.len() >= 4), "{called}");
     // The front page leads to the panel, where the printed demo admin logs in.
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
