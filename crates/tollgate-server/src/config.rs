@@ -387,6 +387,11 @@ pub fn database_name(url: &str) -> String {
     if let Some(path) = sqlite_path(url) {
         return format!("sqlite://{}", path.display());
     }
+    url_without_password(url)
+}
+
+/// A URL with its password (if any) replaced by `***`; one that does not parse is not shown.
+pub fn url_without_password(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
             if u.password().is_some() {
@@ -394,7 +399,7 @@ pub fn database_name(url: &str) -> String {
             }
             u.to_string()
         }
-        Err(_) => "(a database URL that does not parse)".to_owned(),
+        Err(_) => "(a URL that does not parse)".to_owned(),
     }
 }
 

@@ -56,7 +56,7 @@ pub mod views;
 mod webhooks;
 mod wellknown;
 
-pub use config::{ConfigError, Settings, database_name, sqlite_path};
+pub use config::{ConfigError, Settings, database_name, sqlite_path, url_without_password};
 pub use error::{AdminApiError, ApiError, TokenError};
 pub use metrics::Metrics;
 pub use ratelimit::RateLimitSettings;

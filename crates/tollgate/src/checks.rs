@@ -96,19 +96,6 @@ fn in_table(table: &toml::Table, key: &str) -> bool {
     true
 }
 
-/// A URL with its password (if any) replaced by `***`.
-fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        Err(_) => "(a URL that does not parse)".to_owned(),
-    }
-}
-
 /// The effective configuration as TOML (it reads back as the same settings, but for the passwords
 /// in URLs), each line with where its value came from, after a header saying whether it is valid.
 fn explain(
@@ -129,7 +116,10 @@ fn explain(
     let file = file_table.as_ref().map(|(p, t)| (*p, t));
     let mut shown = settings.clone();
     shown.database_url = tollgate_server::database_name(&settings.database_url);
-    shown.redis_url = settings.redis_url.as_deref().map(without_password);
+    shown.redis_url = settings
+        .redis_url
+        .as_deref()
+        .map(tollgate_server::url_without_password);
     let flat: Vec<(String, Option<toml::Value>)> = shown
         .leaves()
         .into_iter()
@@ -399,7 +389,7 @@ async fn redis(r: &mut Report, settings: &Settings) {
             "not configured: rate limits are counted per node",
         );
     };
-    let shown = without_password(url);
+    let shown = tollgate_server::url_without_password(url);
     let ping = async {
         let client = redis::Client::open(url.as_str())?;
         let mut conn = client.get_multiplexed_async_connection().await?;
