@@ -76,14 +76,28 @@ async fn with_groups(mut app: App) -> anyhow::Result<App> {
     Ok(app)
 }
 
-/// Runs `app` until the returned sender is dropped or sent to; its base URL.
-fn spawn_app(app: App) -> (String, tokio::sync::oneshot::Sender<()>) {
+/// A running app: [`Running::stop`] stops it and waits until it has let go of the database (a CLI
+/// command run right after must not meet the server's last writes or the file's checkpoint).
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// Runs `app` until [`Running::stop`]; its base URL.
+fn spawn_app(app: App) -> (String, Running) {
     let base = format!("http://{}", app.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async {
+    let task = tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;
     }));
-    (base, tx)
+    (base, Running { stop: tx, task })
 }
 
 async fn token(base: &str, client_id: &str, secret: &str) -> reqwest::Response {
@@ -148,7 +162,7 @@ async fn with_the_database_file_alone_no_token_is_minted_or_verified() {
     let v: Value = r.json().await.unwrap();
     let access = v["access_token"].as_str().unwrap().to_owned();
     assert_eq!(groups_status(&base, &access).await, 200);
-    drop(stop);
+    stop.stop().await;
 
     // The database file alone: no server, no CLI that needs a key, no key written in the clear.
     // (The store's tests check the file's bytes hold no private key; here, every way in.)
@@ -213,7 +227,7 @@ async fn with_the_database_file_alone_no_token_is_minted_or_verified() {
     let (base, stop) = spawn_app(app_over(&db, &b).await.unwrap());
     assert_eq!(groups_status(&base, &access).await, 200);
     assert_eq!(token(&base, &client_id, &secret).await.status(), 200);
-    drop(stop);
+    stop.stop().await;
     // Both the variable and the file: which one seals would be a guess.
     fails_env(
         &db,
@@ -268,7 +282,7 @@ async fn a_database_of_before_keeps_working_under_a_key_and_rewrap_seals_it() {
     let secret = cred["client_secret"].as_str().unwrap();
     let client_id = cred["client_id"].as_str().unwrap();
     assert_eq!(token(&base, client_id, secret).await.status(), 200);
-    drop(stop);
+    stop.stop().await;
     let moved = ok_json_env(&db, &with_a, &["secrets", "rewrap"]);
     assert_eq!(
         (moved["rewrapped"].clone(), moved["kek"].clone()),
@@ -287,7 +301,7 @@ async fn a_database_of_before_keeps_working_under_a_key_and_rewrap_seals_it() {
     );
     let (base, stop) = spawn_app(app_over(&db, &a).await.unwrap());
     assert_eq!(token(&base, client_id, secret).await.status(), 200);
-    drop(stop);
+    stop.stop().await;
 }
 
 #[test]
