@@ -257,6 +257,7 @@ async function checkAccessible(page, what, { times = 0 } = {}) {
   });
   assert.deepEqual(first, { text: 'Skip to content', href: '#main', shown: true }, `${what}: the first focusable element`);
   assert.equal(await page.locator('main#main').count(), 1, `${what}: no <main id="main">`);
+  await page.evaluate(() => document.activeElement?.blur());
 
   const small = await page.$$eval('main table :is(button, input, select, a), main form :is(button, input, select, a)', (els) =>
     els

@@ -10,10 +10,10 @@ use tollgate_core::allowlist::IpAllowlist;
 use tollgate_core::clock::{UnixTime, rfc3339};
 use tollgate_core::model::CredentialAccess;
 
-use super::when::When;
 use super::panel::{
     ErrorOn as _, Form, FormError, PanelAdmin, check_nonce, error_page, html, new_nonce,
 };
+use super::when::When;
 use crate::admin::api::{self, ops};
 use crate::error::AdminApiError;
 use crate::state::AppState;

@@ -1,14 +1,14 @@
 //! The users page (add, change role, remove) and the audit log.
 
+use super::panel::{ErrorOn as _, Form, FormError, PanelAdmin, error_page, html};
+use super::when::When;
+use crate::error::AdminApiError;
+use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tollgate_core::accounts::Role;
-use super::panel::{ErrorOn as _, Form, FormError, PanelAdmin, error_page, html};
-use super::when::When;
-use crate::error::AdminApiError;
-use crate::state::AppState;
 
 struct UserRow {
     id: String,
