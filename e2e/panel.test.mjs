@@ -17,6 +17,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
 import { chromium } from 'playwright-core';
@@ -52,10 +53,19 @@ const SCOPES = ['groups:read', 'groups:write', 'users:read'];
 const MAX_CREDENTIALS = 10;
 const TEST_TIMEOUT = 60_000;
 const API_HEADERS = { accept: 'application/json', '360-api-version': 'v2.0' };
+/**
+ * axe-core's browser bundle, evaluated in each page the accessibility test checks (through the
+ * DevTools protocol: the panel's CSP rightly refuses an injected <script>).
+ */
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
 
 let browser;
 /** The admin's cookies after logging in through the form, shared by the tests that act as admin. */
 let adminState;
+/** The credential the scope matrix test saved, which the accessibility test rotates and visits. */
+let matrixClientId;
 /** Contexts opened by a test, closed after it. */
 const contexts = [];
 
@@ -209,6 +219,68 @@ function forgedFormPage(label, extraFields = '') {
 <form id="f" method="post" action="${BASE}/admin/credentials">
 <input name="label" value="${label}"><input name="scope" value="groups:write">${extraFields}
 </form><script>document.getElementById('f').submit()</script>`;
+}
+
+/**
+ * Checks the page as it is now: no serious or critical axe-core violation, no horizontal overflow,
+ * the skip link first in the tab order (shown when focused) and aimed at <main id="main">, every
+ * control in the main content's tables and forms at least 24×24 px (links inside sentences are
+ * exempt, as WCAG 2.5.8 allows), and every <time> with its exact UTC time as tooltip. `times`: how
+ * many <time> elements the page must have at least.
+ */
+async function checkAccessible(page, what, { times = 0 } = {}) {
+  await page.evaluate(`${AXE}\n;void 0`);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.html.slice(0, 160)) }));
+  });
+  assert.deepEqual(violations, [], `${what}: axe found ${JSON.stringify(violations, null, 1)}`);
+
+  const width = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    inner: window.innerWidth,
+    widest: [...document.querySelectorAll('main *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+      .slice(0, 3)
+      .map((e) => e.outerHTML.slice(0, 120)),
+  }));
+  assert.ok(width.scroll <= width.inner, `${what}: ${width.scroll} px wide in a ${width.inner} px window: ${width.widest.join(' | ')}`);
+
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.keyboard.press('Tab');
+  const first = await page.evaluate(() => {
+    const e = document.activeElement;
+    const r = e.getBoundingClientRect();
+    return { text: e.textContent.trim(), href: e.getAttribute('href'), shown: r.width > 1 && r.height > 1 && r.top >= 0 && r.bottom <= window.innerHeight };
+  });
+  assert.deepEqual(first, { text: 'Skip to content', href: '#main', shown: true }, `${what}: the first focusable element`);
+  assert.equal(await page.locator('main#main').count(), 1, `${what}: no <main id="main">`);
+  await page.evaluate(() => document.activeElement?.blur());
+
+  const small = await page.$$eval('main table :is(button, input, select, a), main form :is(button, input, select, a)', (els) =>
+    els
+      .filter((e) => e.type !== 'hidden' && e.checkVisibility() && !(e.tagName === 'A' && e.closest('p')))
+      .map((e) => {
+        const r = e.getBoundingClientRect();
+        return { html: e.outerHTML.slice(0, 100), w: Math.round(r.width), h: Math.round(r.height) };
+      })
+      .filter((c) => c.w < 24 || c.h < 24),
+  );
+  assert.deepEqual(small, [], `${what}: controls smaller than 24×24 px`);
+
+  const titles = await page.$$eval('time', (ts) => ts.map((t) => [t.title, t.getAttribute('datetime'), t.textContent]));
+  assert.ok(titles.length >= times, `${what}: ${titles.length} <time> elements, expected at least ${times}`);
+  for (const [title, datetime, text] of titles) {
+    assert.match(title, / UTC$/, `${what}: <time> ${text} has the tooltip ${title}`);
+    assert.match(datetime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, `${what}: <time> ${text}`);
+  }
+}
+
+/** The values of the ticked scope checkboxes in the form `form`. */
+function tickedScopes(page, form) {
+  return page.$$eval(`${form} input[name=scope]:checked`, (boxes) => boxes.map((b) => b.value).sort());
 }
 
 /** A test of the suite, with its own time limit. */
@@ -406,7 +478,10 @@ describe('admin panel in Chromium', { concurrency: false }, () => {
     const clientId = (await page.textContent('#client-id')).trim();
     const secret = (await page.textContent('#client-secret')).trim();
     const row = page.locator(`tr[data-client-id="${clientId}"]`);
-    assert.match(await row.textContent(), /2099-01-31T18:00:00Z/);
+    // Shown relative to now, the exact time in the tooltip.
+    assert.equal(await row.locator('.expiry time').getAttribute('datetime'), '2099-01-31T18:00:00Z');
+    assert.equal(await row.locator('.expiry time').getAttribute('title'), '2099-01-31 18:00:00 UTC');
+    assert.match(await row.locator('.expiry').textContent(), /^in \d+ days/);
     assert.match(await row.textContent(), /IP allowlist/);
 
     // The browser and this test run on loopback, outside the allowlist.
@@ -678,6 +753,101 @@ describe('admin panel in Chromium', { concurrency: false }, () => {
     const html = await page.content();
     assert.ok(!html.includes('tgsec_'), 'a secret is shown in the audit log');
     await screenshot(page, 'audit');
+  });
+
+  it('the scope matrix tools filter rows, tick all read, clear, and the ticks are saved', async () => {
+    const page = await adminPage();
+    await page.goto(`${BASE}/admin/credentials`);
+    const form = '#create-form';
+    assert.ok(await page.locator(`${form} [data-js-only]`).isVisible(), 'the matrix tools are hidden with JavaScript on');
+    const shownRows = () =>
+      page.$$eval(`${form} table.matrix tbody tr`, (trs) => trs.filter((tr) => !tr.hidden).map((tr) => tr.dataset.resource));
+    const allRows = await shownRows();
+    assert.deepEqual(allRows, ['groups', 'users'], 'the company allows groups and users');
+    const allowedRead = await page.$$eval(`${form} input[name=scope][data-action=read]`, (bs) => bs.map((b) => b.value).sort());
+    assert.deepEqual(allowedRead, ['groups:read', 'users:read']);
+
+    // The filter (any case) hides the rows that do not match; "Tick all read" ticks only the rows
+    // shown. ("users" would match both rows: the groups' description speaks of users.)
+    await page.fill(`${form} input[data-scope-filter]`, 'GROUPS:W');
+    assert.deepEqual(await shownRows(), ['groups']);
+    await page.click(`${form} button[data-tick=read]`);
+    assert.deepEqual(await tickedScopes(page, form), ['groups:read']);
+    await page.fill(`${form} input[data-scope-filter]`, '');
+    assert.deepEqual(await shownRows(), allRows);
+
+    // Unfiltered: exactly the allowed :read scopes; "Clear all" unticks everything.
+    await page.check(`${form} input[name=scope][value="groups:write"]`);
+    await page.click(`${form} button[data-tick=""]`);
+    assert.deepEqual(await tickedScopes(page, form), []);
+    await page.click(`${form} button[data-tick=read]`);
+    assert.deepEqual(await tickedScopes(page, form), allowedRead);
+
+    // Saved as ticked.
+    await page.fill(`${form} input[name=label]`, 'Matrix tools');
+    const response = await submit(page, `${form} button[type=submit]`);
+    assert.equal(response.status(), 201);
+    const clientId = (await page.textContent('#client-id')).trim();
+    const saved = (await listed(page)).find((c) => c.clientId === clientId);
+    assert.deepEqual(saved?.scopes.sort(), allowedRead, JSON.stringify(saved));
+    await page.goto(`${BASE}/admin/credentials/${clientId}`);
+    assert.deepEqual(await tickedScopes(page, '#edit-form'), allowedRead);
+    matrixClientId = clientId;
+  });
+
+  it('every page passes axe-core, fits a phone and has a skip link, at 1280 and 390 px', async () => {
+    const page = await adminPage();
+    // Something to show on every page: a credential in a rotation's grace (the previous test's: the
+    // company is at its limit of credentials now), a webhook with a delivery.
+    const clientId = matrixClientId;
+    assert.ok(clientId, 'the scope matrix test made no credential');
+    await page.goto(`${BASE}/admin/credentials/${clientId}`);
+    await page.fill('#rotate-form input[name=grace]', '3600');
+    assert.equal((await submit(page, '#rotate-form button[type=submit]')).status(), 200);
+    await page.goto(`${BASE}/admin/webhooks`);
+    await page.fill('#webhook-form input[name=url]', 'http://127.0.0.1:9/hooks/tollgate-accessibility-check');
+    assert.ok((await submit(page, '#webhook-form button[type=submit]')).ok());
+    await page.goto(`${BASE}/admin/webhooks`);
+    const hook = await page.getAttribute('#webhooks a[href^="/admin/webhooks/"]', 'href');
+    await page.goto(`${BASE}${hook}`);
+    await submit(page, 'form[action$="/test"] button[type=submit]');
+
+    const pages = [
+      ['credentials', '/admin/credentials', 3, 'credentials'],
+      ['edit', `/admin/credentials/${clientId}`, 3, 'edit'],
+      ['delete', `/admin/credentials/${clientId}/delete`, 0],
+      ['users', '/admin/users', 2],
+      ['audit', '/admin/audit', 5],
+      ['webhooks', '/admin/webhooks', 1, 'webhooks'],
+      ['webhook', hook, 1],
+      ['change password', '/admin/password', 0],
+    ];
+    const views = [
+      [DESKTOP, ''],
+      [PHONE, '-390'],
+    ];
+    for (const [size, suffix] of views) {
+      await page.setViewportSize(size);
+      for (const [what, url, times, shot] of pages) {
+        const r = await page.goto(`${BASE}${url}`);
+        assert.equal(r.status(), 200, `${what}: ${url}`);
+        await checkAccessible(page, `${what} at ${size.width} px`, { times });
+        if (shot && (suffix || shot === 'webhooks')) await screenshot(page, `${shot}${suffix}`, { fullPage: true });
+      }
+    }
+
+    // Logged out, and as a member.
+    for (const [size] of views) {
+      const out = await newPage();
+      await out.setViewportSize(size);
+      await out.goto(`${BASE}/admin/login`);
+      await checkAccessible(out, `login at ${size.width} px`);
+      await login(out, MEMBER);
+      assert.equal(new URL(out.url()).pathname, '/admin');
+      await checkAccessible(out, `member's page at ${size.width} px`);
+      await out.goto(`${BASE}/admin/password`);
+      await checkAccessible(out, `member's change password at ${size.width} px`);
+    }
   });
 
   it('the 11th credential is refused with a message about the limit', async () => {

@@ -2,11 +2,12 @@
 // buttons with data-copy="ID" copy the text of the element with that id, and say so. Where the
 // Clipboard API is missing (plain http on a host other than localhost) the text is selected and
 // copied the old way, or left selected with a hint. The panel works without this script.
+// The button's own markup (its visually hidden words name what it copies) comes back afterwards.
 function say(button, text) {
-  const before = button.dataset.label || button.textContent;
-  button.dataset.label = before;
+  const before = button.dataset.html || button.innerHTML;
+  button.dataset.html = before;
   button.textContent = text;
-  setTimeout(() => { button.textContent = before; }, 2000);
+  setTimeout(() => { button.innerHTML = before; }, 2000);
 }
 
 function selectText(node) {

@@ -7,8 +7,10 @@
 //! the company id and both users' emails and passwords in its environment, and fails unless node
 //! exits 0. The browser tests cover login, a credential's one-time secret (also when the browser
 //! reloads the page that shows it), its tokens, editing its scopes, rotation with and without grace,
-//! deletion, a member's refusal, forged cross-site POSTs (a credential, a login), HTML in labels and
-//! the credential limit; they take screenshots of the main pages.
+//! deletion, a member's refusal, forged cross-site POSTs (a credential, a login), HTML in labels,
+//! the scope matrix's tools, every page's accessibility (axe-core, no horizontal overflow at 390 px,
+//! skip link, 24 px targets, `<time>` tooltips) at 1280 and 390 px, and the credential limit; they
+//! take screenshots of the main pages.
 //!
 //! Chromium and playwright-core are installed by `e2e/setup` (run by `.ci/run`); without them this
 //! test fails and names that command. Screenshots go to a temporary folder; to refresh the ones in
@@ -44,6 +46,10 @@ const SCREENSHOTS: &[&str] = &[
     "audit",
     "member",
     "limit",
+    "webhooks",
+    "credentials-390",
+    "edit-390",
+    "webhooks-390",
 ];
 const MEMBER_PASSWORD: &str = "member-password-for-e2e";
 

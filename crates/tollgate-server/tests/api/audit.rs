@@ -106,7 +106,7 @@ async fn the_audit_log_filters_pages_and_exports() {
     // The panel: words, labels, the CLI operator named; exports with the same filters.
     let html = p.text(&format!("/admin/audit?credential={}", ids[0])).await;
     assert!(
-        html.contains(r#"<td title="credential.rotated">Secret rotated</td>"#),
+        html.contains(r#"<td data-label="What" title="credential.rotated">Secret rotated</td>"#),
         "{html}"
     );
     assert!(

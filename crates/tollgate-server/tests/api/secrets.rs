@@ -69,6 +69,15 @@ async fn an_old_secret_is_ended_at_once_with_its_tokens_and_the_last_one_is_kept
     let edit = p.text(&format!("/admin/credentials/{id}")).await;
     assert!(edit.contains("Old secret valid until"), "{edit}");
     assert!(edit.contains("(in 60 min)"), "{edit}");
+    // Times are relative to the server's clock, the exact UTC time in the tooltip.
+    let now = tollgate_core::clock::Clock::now(&*app.clock);
+    let end = tollgate_core::clock::rfc3339(now + 3600);
+    let exact = format!("{} UTC", end.replace('T', " ").trim_end_matches('Z'));
+    assert!(
+        edit.contains(&format!("<time datetime=\"{end}\" title=\"{exact}\">")),
+        "{edit}"
+    );
+    assert!(edit.contains(">just now</time>"), "{edit}");
     assert!(
         edit.contains(&format!("/admin/credentials/{id}/secrets/{old_id}/revoke")),
         "{edit}"

@@ -33,7 +33,7 @@ async fn users_page_confirms_removal_says_what_happened_and_refuses_self_promoti
     assert!(html.contains(r#"role="status">User added.<"#), "{html}");
     // Removal is a second step: the button that removes names the user.
     assert!(
-        html.contains(r#"<details class="confirm"><summary>Remove…</summary>"#)
+        html.contains(r#"<details class="confirm"><summary>Remove<span class="visually-hidden"> bob@example.com</span>…</summary>"#)
             && html.contains("<button type=\"submit\">Remove bob@example.com</button>"),
         "{html}"
     );

@@ -13,6 +13,7 @@ use tollgate_core::model::CredentialAccess;
 use super::panel::{
     ErrorOn as _, Form, FormError, PanelAdmin, check_nonce, error_page, html, new_nonce,
 };
+use super::when::When;
 use crate::admin::api::{self, ops};
 use crate::error::AdminApiError;
 use crate::state::AppState;
@@ -23,15 +24,16 @@ struct Row {
     scopes: String,
     /// "All 45 permissions", "3 permissions".
     summary: String,
-    created_at: String,
-    last_used_at: String,
+    created_at: When,
+    /// `None`: never used.
+    last_used_at: Option<When>,
     expiry: Option<Expiry>,
     ip_limited: bool,
 }
 
 /// A credential's expiry as the list shows it.
 struct Expiry {
-    at: String,
+    at: When,
     expired: bool,
     /// Within [`SOON_DAYS`].
     soon: bool,
@@ -47,7 +49,7 @@ impl Expiry {
         let left = at - now;
         let days = (left + 86_399).div_euclid(86_400);
         Self {
-            at: rfc3339(at),
+            at: When::new(at, now),
             expired: left <= 0,
             soon: left > 0 && days <= SOON_DAYS,
             days,
@@ -202,11 +204,8 @@ async fn credentials_page(
             label: c.label.clone(),
             scopes: c.scopes.intersection(&company.scopes).to_string(),
             summary: super::scopes::summary(&c.scopes, &company.scopes),
-            created_at: rfc3339(c.created_at),
-            last_used_at: c
-                .last_used_at
-                .map(rfc3339)
-                .unwrap_or_else(|| "never".into()),
+            created_at: When::new(c.created_at, now),
+            last_used_at: c.last_used_at.map(|t| When::new(t, now)),
             expiry: c.access.expires_at.map(|t| Expiry::of(t, now)),
             ip_limited: !c.access.allowed_ips.is_empty(),
         })
@@ -328,23 +327,11 @@ pub(super) async fn create(
 /// One live secret on the edit page.
 struct SecretRow {
     id: String,
-    created_at: String,
-    /// "2026-12-03T09:00:00Z from 203.0.113.9", or "never".
-    last_used: String,
-    /// While a rotation's grace runs: "19:53 UTC" and "in 58 min".
-    until: Option<(String, String)>,
-}
-
-/// "in 58 min", "in 5 h", "in 3 days": how long until `t`, for people.
-fn relative(t: UnixTime, now: UnixTime) -> String {
-    let left = (t - now).max(0);
-    if left <= 3_600 {
-        format!("in {} min", (left + 59) / 60)
-    } else if left < 172_800 {
-        format!("in {} h", (left + 3_599) / 3_600)
-    } else {
-        format!("in {} days", (left + 86_399) / 86_400)
-    }
+    created_at: When,
+    /// When and from where (if known) it last got a token; `None`: never.
+    last_used: Option<(When, Option<String>)>,
+    /// While a rotation's grace runs, when it ends ("19:53 UTC (in 58 min)").
+    until: Option<When>,
 }
 
 #[derive(Template)]
@@ -414,21 +401,12 @@ async fn edit_view(
         .filter(|s| s.is_live(now))
         .map(|s| SecretRow {
             id: s.id.as_str().to_owned(),
-            created_at: rfc3339(s.created_at),
-            last_used: match uses.iter().find(|u| u.secret_id == s.id) {
-                Some(u) => match u.ip {
-                    Some(ip) => format!("{} from {ip}", rfc3339(u.at)),
-                    None => rfc3339(u.at),
-                },
-                None => "never".to_owned(),
-            },
-            until: s.expires_at.map(|t| {
-                let at = rfc3339(t);
-                (
-                    format!("{} UTC", at.get(11..16).unwrap_or(&at)),
-                    relative(t, now),
-                )
-            }),
+            created_at: When::new(s.created_at, now),
+            last_used: uses
+                .iter()
+                .find(|u| u.secret_id == s.id)
+                .map(|u| (When::new(u.at, now), u.ip.map(|ip| ip.to_string()))),
+            until: s.expires_at.map(|t| When::new(t, now)),
         })
         .collect();
     html(

@@ -14,6 +14,7 @@ mod panel;
 mod scopes;
 mod users;
 mod webhooks;
+mod when;
 
 use axum::Router;
 use axum::routing::{get, post};

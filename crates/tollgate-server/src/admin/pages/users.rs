@@ -1,21 +1,20 @@
 //! The users page (add, change role, remove) and the audit log.
 
+use super::panel::{ErrorOn as _, Form, FormError, PanelAdmin, error_page, html};
+use super::when::When;
+use crate::error::AdminApiError;
+use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tollgate_core::accounts::Role;
-use tollgate_core::clock::rfc3339;
-
-use super::panel::{ErrorOn as _, Form, FormError, PanelAdmin, error_page, html};
-use crate::error::AdminApiError;
-use crate::state::AppState;
 
 struct UserRow {
     id: String,
     email: String,
     role: String,
-    created_at: String,
+    created_at: When,
 }
 
 #[derive(Template)]
@@ -45,6 +44,7 @@ async fn users_page(
         Ok(l) => l,
         Err(e) => return error_page(&e.into(), "/admin"),
     };
+    let now = state.accounts.now();
     html(
         status,
         &UsersPage {
@@ -56,7 +56,7 @@ async fn users_page(
                     id: u.id.to_string(),
                     email: u.email.as_str().to_owned(),
                     role: u.role.as_str().to_owned(),
-                    created_at: rfc3339(u.created_at),
+                    created_at: When::new(u.created_at, now),
                 })
                 .collect(),
             roles: [Role::Owner, Role::Admin, Role::Member]
@@ -189,7 +189,7 @@ pub(super) async fn remove_user(
 const AUDIT_PAGE: u32 = 50;
 
 struct EventRow {
-    at: String,
+    at: When,
     actor: String,
     action: String,
     code: String,
@@ -290,6 +290,7 @@ pub(super) async fn audit(
         })
         .flatten();
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let now = state.accounts.now();
     html(
         status,
         &AuditPage {
@@ -300,7 +301,7 @@ pub(super) async fn audit(
                 .map(|e| {
                     let ev = e.event;
                     EventRow {
-                        at: rfc3339(ev.at),
+                        at: When::new(ev.at, now),
                         actor: actor_label(&ev.actor, &labels),
                         action: ev.action.label().to_owned(),
                         code: ev.action.as_str().to_owned(),

@@ -5,7 +5,6 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use tollgate_core::clock::rfc3339;
 use tollgate_core::webhooks::{
     Delivery, DeliveryStatus, EventSet, EventType, MAX_WEBHOOKS_PER_COMPANY, Webhook,
     WebhookChanges, WebhookError,
@@ -14,6 +13,7 @@ use tollgate_core::webhooks::{
 use super::panel::{
     ErrorOn as _, Form, FormError, PanelAdmin, check_nonce, error_page, html, new_nonce,
 };
+use super::when::When;
 use crate::admin::webhooks::api_error;
 use crate::error::AdminApiError;
 use crate::state::AppState;
@@ -43,6 +43,8 @@ struct Row {
     events: String,
     enabled: bool,
     last_delivery: String,
+    /// When the last delivery was queued.
+    last_at: Option<When>,
 }
 
 #[derive(Template)]
@@ -64,11 +66,12 @@ struct WebhooksPage {
 struct DeliveryRow {
     msg_id: String,
     event_type: String,
-    created_at: String,
+    created_at: When,
     status: String,
     attempts: u32,
     last_answer: String,
-    next_attempt: String,
+    /// A pending delivery's next try.
+    next_attempt: Option<When>,
 }
 
 #[derive(Template)]
@@ -82,7 +85,7 @@ struct WebhookPage {
     url_draft: String,
     enabled: bool,
     events: Vec<EventChoice>,
-    previous_until: Option<String>,
+    previous_until: Option<When>,
     deliveries: Vec<DeliveryRow>,
     secret: Option<String>,
     error: Option<FormError>,
@@ -135,18 +138,22 @@ async fn list_page(
         Ok(l) => l,
         Err(e) => return error_page(&e.into(), "/admin"),
     };
+    let now = state.accounts.now();
     let mut rows = Vec::with_capacity(list.len());
     for w in &list {
         let last = state
             .webhooks
             .deliveries(&admin.actor, &w.id.to_string(), 1)
-            .await;
+            .await
+            .ok();
+        let last = last.as_ref().and_then(|l| l.first());
         rows.push(Row {
             id: w.id.to_string(),
             url: w.url.to_string(),
             events: summary(w.events),
             enabled: w.enabled,
-            last_delivery: last_delivery(last.ok().as_ref().and_then(|l| l.first())),
+            last_delivery: last_delivery(last),
+            last_at: last.map(|d| When::new(d.created_at, now)),
         });
     }
     let chosen: Option<Vec<&str>> = draft.as_ref().and_then(|d| d.events.clone());
@@ -285,19 +292,19 @@ async fn detail_page(
             previous_until: w
                 .previous_secret_until
                 .filter(|t| *t > now)
-                .map(|t| format!("{} UTC", rfc3339(t).replace('T', " ").trim_end_matches('Z'))),
+                .map(|t| When::new(t, now)),
             deliveries: deliveries
                 .iter()
                 .map(|d| DeliveryRow {
                     msg_id: d.msg_id.clone(),
                     event_type: d.event_type.to_string(),
-                    created_at: rfc3339(d.created_at),
+                    created_at: When::new(d.created_at, now),
                     status: d.status.as_str().to_owned(),
                     attempts: d.attempts,
                     last_answer: delivery_answer(d),
                     next_attempt: match (d.status, d.next_attempt_at) {
-                        (DeliveryStatus::Pending, Some(t)) => rfc3339(t),
-                        _ => "—".into(),
+                        (DeliveryStatus::Pending, Some(t)) => Some(When::new(t, now)),
+                        _ => None,
                     },
                 })
                 .collect(),
