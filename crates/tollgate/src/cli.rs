@@ -39,6 +39,22 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The parser: [`Cli`]'s, with the global flags that `token` and `call` ignore (they talk to a
+/// server, not to the database) kept out of those two commands' help. clap propagates a global
+/// flag to a subcommand unless it has one of that id already: each gets a hidden copy.
+pub fn command() -> clap::Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let hidden: Vec<clap::Arg> = ["database_url", "config", "secrets_key_file"]
+        .into_iter()
+        .filter_map(|id| cmd.get_arguments().find(|a| a.get_id() == id))
+        .map(|a| a.clone().hide(true))
+        .collect();
+    for sub in ["token", "call"] {
+        cmd = cmd.mut_subcommand(sub, |s| s.args(hidden.iter().cloned()));
+    }
+    cmd
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
@@ -543,14 +559,14 @@ async fn run_command(
             print_json(&serde_json::json!({"migrated": true}))
         }
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut cmd = self::command();
             let mut out = std::io::stdout().lock();
             clap_complete::generate(shell, &mut cmd, "tollgate", &mut out);
             std::io::Write::flush(&mut out)?;
             Ok(())
         }
         Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
+            let cmd = self::command();
             let mut out = std::io::stdout().lock();
             clap_mangen::Man::new(cmd).render(&mut out)?;
             Ok(())

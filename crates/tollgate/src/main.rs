@@ -10,10 +10,10 @@ mod serve;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory as _, FromArgMatches as _};
+use clap::FromArgMatches as _;
 
 fn main() -> ExitCode {
-    let matches = cli::Cli::command().get_matches();
+    let matches = cli::command().get_matches();
     let cli = match cli::Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

@@ -248,3 +248,42 @@ fn doctor_compares_the_clock_with_postgresql() {
         o.stdout
     );
 }
+
+#[test]
+fn token_and_call_do_not_list_the_database_flags_they_ignore() {
+    for sub in ["token", "call"] {
+        let help = tg(&[sub, "--help"], &[]);
+        assert_eq!(help.code, 0, "{}", help.stderr);
+        for flag in ["--database-url", "--config", "--secrets-key-file"] {
+            assert!(!help.stdout.contains(flag), "{sub} --help lists {flag}");
+        }
+        assert!(help.stdout.contains("--client-id"), "{}", help.stdout);
+    }
+    let company = tg(&["company", "--help"], &[]);
+    assert!(
+        company.stdout.contains("--database-url"),
+        "{}",
+        company.stdout
+    );
+    // Still accepted where a script puts them, before or after the subcommand: the request is
+    // tried (and fails: nothing listens there), not refused as a usage error.
+    for args in [
+        &["--database-url", "sqlite://x.db", "token"][..],
+        &["token", "--database-url", "sqlite://x.db"][..],
+    ] {
+        let mut all = args.to_vec();
+        all.extend([
+            "--url",
+            "http://127.0.0.1:1",
+            "--client-id",
+            "x",
+            "--client-secret",
+            "y",
+            "--timeout",
+            "1",
+        ]);
+        let o = tg(&all, &[]);
+        assert_eq!(o.code, 1, "{all:?}: {}", o.stderr);
+        assert!(o.stderr.contains("network error"), "{}", o.stderr);
+    }
+}
