@@ -573,7 +573,7 @@ pub(crate) struct NewUserBody {
         (status = 400, description = "invalidInput: a bad email, role or password", body = crate::schemas::ApiErrorDoc),
         (status = 409, description = "emailTaken", body = crate::schemas::ApiErrorDoc),
         (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token; humanSessionRequired: a token adding an owner or admin", body = crate::schemas::ApiErrorDoc),
         (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
     ),
     security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
