@@ -5,7 +5,7 @@
 
 use crate::schemas;
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as OpenApiDoc, ServerBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -27,6 +27,23 @@ impl Modify for Security {
             "client_basic",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
+        // The admin API: a panel session (its cookie; state-changing calls also send the session's
+        // CSRF token, from `GET /admin/api/v1/session`), or `bearer` with `credentials:manage`.
+        components.add_security_scheme(
+            "admin_session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::admin::auth::SESSION_COOKIE,
+                "The panel's session cookie, set by logging in at /admin/login",
+            ))),
+        );
+        components.add_security_scheme(
+            "csrf",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-CSRF-Token",
+                "The session's CSRF token (`csrf_token` of GET /admin/api/v1/session), on \
+                 state-changing admin API calls made with the session cookie",
+            ))),
+        );
     }
 }
 
@@ -47,6 +64,7 @@ impl Modify for Security {
         (name = "oauth", description = "Tokens, introspection, revocation"),
         (name = "discovery", description = "Metadata and keys"),
         (name = "operations", description = "Health and metrics"),
+        (name = "admin", description = "The admin JSON API: the panel's operations on the caller's own company (credentials, users, webhooks, audit log), for scripts. Authenticated by the panel session cookie (with the X-CSRF-Token header on state-changing calls), or by a bearer token holding credentials:manage. Errors are `{\"error\": {\"code\", \"message\"}}`; another company's objects read as missing (404)."),
     )
 )]
 struct ApiDoc;
@@ -59,6 +77,7 @@ pub(crate) fn document(issuer: &str, mounted: &[OpenApiDoc]) -> OpenApiDoc {
     doc.merge(crate::wellknown::Doc::openapi());
     doc.merge(crate::health::Doc::openapi());
     doc.merge(crate::gateway::verify::Doc::openapi());
+    doc.merge(crate::admin::Doc::openapi());
     for part in mounted {
         doc.merge(part.clone());
     }

@@ -192,6 +192,18 @@ pub(crate) mod ops {
 }
 
 /// `GET /admin/api/v1/credentials`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/credentials",
+    tag = "admin",
+    responses(
+        (status = 200, description = "The company's credentials", body = Vec<super::doc::CredentialDoc>),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn list_credentials(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -205,7 +217,9 @@ pub(crate) async fn list_credentials(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new credential.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = AdminCredentialCreate)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateBody {
     label: String,
@@ -246,6 +260,21 @@ where
 }
 
 /// `POST /admin/api/v1/credentials`: the secret is in this response only.
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/credentials",
+    tag = "admin",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Created; `client_secret` is in this answer only", body = super::doc::CredentialDoc),
+        (status = 400, description = "invalidInput (the message says which field and why), unknownScope, scopeNotAllowed", body = crate::schemas::ApiErrorDoc),
+        (status = 409, description = "credentialLimitReached", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn create_credential(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -268,6 +297,20 @@ pub(crate) async fn create_credential(
 }
 
 /// `GET /admin/api/v1/credentials/{client_id}`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/credentials/{client_id}",
+    tag = "admin",
+    params(("client_id" = String, Path, description = "The credential's client ID")),
+    responses(
+        (status = 200, description = "The credential, its last 30 days' usage and each secret's last use", body = super::doc::CredentialDoc),
+        (status = 404, description = "credentialNotFound (also: another company's credential)", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn get_credential(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -282,19 +325,38 @@ pub(crate) async fn get_credential(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// Changes to a credential: absent fields are left as they are.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = AdminCredentialUpdate)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateBody {
     label: Option<String>,
     scopes: Option<Vec<String>>,
     /// Absent: unchanged; null: no expiry; an RFC 3339 time.
     #[serde(default, deserialize_with = "absent_null_or")]
+    #[schema(value_type = Option<String>)]
     expires_at: Option<Option<String>>,
     /// Absent: unchanged; empty: any address.
     allowed_ips: Option<Vec<String>>,
 }
 
 /// `PATCH /admin/api/v1/credentials/{client_id}`.
+#[utoipa::path(
+    patch,
+    path = "/admin/api/v1/credentials/{client_id}",
+    tag = "admin",
+    params(("client_id" = String, Path, description = "The credential's client ID")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The credential as changed", body = super::doc::CredentialDoc),
+        (status = 400, description = "invalidInput (the message says which field and why), unknownScope, scopeNotAllowed", body = crate::schemas::ApiErrorDoc),
+        (status = 404, description = "credentialNotFound (also: another company's credential)", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn update_credential(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -315,14 +377,33 @@ pub(crate) async fn update_credential(
     )))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A rotation: the old secret keeps working for `grace_seconds` (default 0: it stops at once).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = AdminCredentialRotate)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RotateBody {
     #[serde(default)]
+    #[schema(minimum = 0)]
     grace_seconds: i64,
 }
 
 /// `POST /admin/api/v1/credentials/{client_id}/rotate`: the new secret is in this response only.
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/credentials/{client_id}/rotate",
+    tag = "admin",
+    params(("client_id" = String, Path, description = "The credential's client ID")),
+    request_body(content = Option<RotateBody>, description = "Optional: no body rotates with no grace"),
+    responses(
+        (status = 200, description = "Rotated; the new `client_secret` is in this answer only", body = super::doc::CredentialDoc),
+        (status = 400, description = "invalidInput", body = crate::schemas::ApiErrorDoc),
+        (status = 404, description = "credentialNotFound (also: another company's credential)", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn rotate_credential(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -338,9 +419,12 @@ pub(crate) async fn rotate_credential(
     )))
 }
 
-#[derive(Deserialize)]
+/// A leaked secret, as its text.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = AdminRevokeLeaked)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LeakedBody {
+    #[schema(value_type = String)]
     secret: tollgate_core::secret::ClientSecret,
 }
 
@@ -353,6 +437,21 @@ impl std::fmt::Debug for LeakedBody {
 /// `POST /admin/api/v1/credentials/revoke-leaked` `{"secret": …}`: the leaked secret stops at once
 /// (its tokens too); the credential's new secret is in this response only. 404
 /// `credentialNotFound` for a secret that is not one of the caller's company's.
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/credentials/revoke-leaked",
+    tag = "admin",
+    request_body = LeakedBody,
+    responses(
+        (status = 200, description = "The leaked secret and its tokens stopped; the credential's new `client_secret` is in this answer only", body = super::doc::CredentialDoc),
+        (status = 400, description = "invalidInput", body = crate::schemas::ApiErrorDoc),
+        (status = 404, description = "credentialNotFound: not a secret of the caller's company", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn revoke_leaked(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -369,6 +468,24 @@ pub(crate) async fn revoke_leaked(
 /// `DELETE /admin/api/v1/credentials/{client_id}/secrets/{secret_id}`: that secret (an old one in
 /// its rotation grace, say) and its tokens are refused at once; 409 `lastSecret` for the only live
 /// one.
+#[utoipa::path(
+    delete,
+    path = "/admin/api/v1/credentials/{client_id}/secrets/{secret_id}",
+    tag = "admin",
+    params(
+        ("client_id" = String, Path, description = "The credential's client ID"),
+        ("secret_id" = String, Path, description = "The secret's id (`secrets[].id`)"),
+    ),
+    responses(
+        (status = 200, description = "The credential, without that secret", body = super::doc::CredentialDoc),
+        (status = 404, description = "credentialNotFound, secretNotFound", body = crate::schemas::ApiErrorDoc),
+        (status = 409, description = "lastSecret: the credential's only live secret (rotate it instead)", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn end_secret(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -383,6 +500,20 @@ pub(crate) async fn end_secret(
 }
 
 /// `DELETE /admin/api/v1/credentials/{client_id}`.
+#[utoipa::path(
+    delete,
+    path = "/admin/api/v1/credentials/{client_id}",
+    tag = "admin",
+    params(("client_id" = String, Path, description = "The credential's client ID")),
+    responses(
+        (status = 204, description = "Deleted: its tokens stop working"),
+        (status = 404, description = "credentialNotFound (also: another company's credential)", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn delete_credential(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -393,6 +524,18 @@ pub(crate) async fn delete_credential(
 }
 
 /// `GET /admin/api/v1/users`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/users",
+    tag = "admin",
+    responses(
+        (status = 200, description = "The company's panel users", body = Vec<super::doc::UserDoc>),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn list_users(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -408,15 +551,33 @@ pub(crate) async fn list_users(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new panel user.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = AdminUserCreate)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUserBody {
     email: String,
+    #[schema(value_type = super::doc::RoleDoc)]
     role: String,
     password: String,
 }
 
 /// `POST /admin/api/v1/users`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/users",
+    tag = "admin",
+    request_body = NewUserBody,
+    responses(
+        (status = 201, description = "Created", body = super::doc::UserDoc),
+        (status = 400, description = "invalidInput: a bad email, role or password", body = crate::schemas::ApiErrorDoc),
+        (status = 409, description = "emailTaken", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token; humanSessionRequired: a token adding an owner or admin", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -436,9 +597,12 @@ pub(crate) async fn create_user(
     Ok((StatusCode::CREATED, Json(user_view(&u))))
 }
 
-#[derive(Debug, Deserialize)]
+/// A user's new role.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = AdminUserUpdate)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RoleBody {
+    #[schema(value_type = super::doc::RoleDoc)]
     role: String,
 }
 
@@ -447,6 +611,23 @@ fn user_id(s: &str) -> Result<UserId, AdminApiError> {
 }
 
 /// `PATCH /admin/api/v1/users/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/admin/api/v1/users/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "The user's id")),
+    request_body = RoleBody,
+    responses(
+        (status = 200, description = "The user with the new role", body = super::doc::UserDoc),
+        (status = 400, description = "invalidInput: not a role", body = crate::schemas::ApiErrorDoc),
+        (status = 404, description = "userNotFound (also: another company's user)", body = crate::schemas::ApiErrorDoc),
+        (status = 409, description = "lastAdmin: the company would be left without an owner or admin", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token; humanSessionRequired: a token managing an owner or admin", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn update_user(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -461,6 +642,21 @@ pub(crate) async fn update_user(
 }
 
 /// `DELETE /admin/api/v1/users/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/admin/api/v1/users/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "userNotFound (also: another company's user)", body = crate::schemas::ApiErrorDoc),
+        (status = 409, description = "lastAdmin: the company would be left without an owner or admin", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token; humanSessionRequired: a token managing an owner or admin", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -470,7 +666,21 @@ pub(crate) async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /admin/api/v1/audit`.
+/// `GET /admin/api/v1/audit`: newest first.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/audit",
+    tag = "admin",
+    params(super::audit::AuditParams),
+    responses(
+        (status = 200, description = "The company's audit entries the filters select, newest first", body = Vec<super::doc::AuditEntryDoc>),
+        (status = 400, description = "invalidInput: an unknown parameter or action, a bad time, `limit` out of 1..=500, or `format` (the panel's audit page exports)", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn list_audit(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -497,6 +707,18 @@ pub(crate) async fn list_audit(
 
 /// `GET /admin/api/v1/session`: who is logged in, and the CSRF token to send as `X-CSRF-Token` on
 /// state-changing admin API calls made with the session cookie.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/session",
+    tag = "admin",
+    description = "The panel session only: a bearer token is not a session.",
+    responses(
+        (status = 200, description = "The session, and its CSRF token", body = super::doc::SessionDoc),
+        (status = 401, description = "unauthenticated: no valid session", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [])),
+)]
 pub(crate) async fn session(super::auth::Session(s): super::auth::Session) -> Json<Value> {
     Json(json!({
         "email": s.user.email.as_str(),

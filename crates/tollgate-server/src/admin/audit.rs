@@ -18,10 +18,13 @@ pub(crate) const MAX_EXPORT: usize = 100_000;
 
 /// The filters, as a query string gives them (`?action=credential.created&credential=…`); empty
 /// values (an HTML form's untouched fields) are no filter.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct AuditParams {
+    /// An action's dotted name, e.g. `credential.created`.
     pub(crate) action: Option<String>,
+    /// Who: a user's email, or `client:` and a client ID.
     pub(crate) actor: Option<String>,
     /// A client ID: every entry about that credential.
     pub(crate) credential: Option<String>,
@@ -31,8 +34,11 @@ pub(crate) struct AuditParams {
     pub(crate) until: Option<String>,
     /// The `seq` of the last entry of the previous page.
     pub(crate) before: Option<i64>,
+    /// How many (default and most: 500).
+    #[param(minimum = 1, maximum = 500)]
     pub(crate) limit: Option<u32>,
-    /// Only for the exports: `csv` or `ndjson`.
+    /// Only for the exports: `csv` or `ndjson` (the API refuses it).
+    #[param(ignore)]
     pub(crate) format: Option<String>,
 }
 

@@ -66,14 +66,30 @@ impl From<WebhookError> for AdminApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A new webhook endpoint.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = AdminWebhookCreate)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateBody {
+    /// Where deliveries go: `https://`, or `http://` to a loopback host.
     url: String,
+    /// Event types, e.g. `credential.created` (at least one).
     events: Vec<String>,
 }
 
 /// `GET /admin/api/v1/webhooks`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/webhooks",
+    tag = "admin",
+    responses(
+        (status = 200, description = "The company's webhook endpoints", body = Vec<super::doc::WebhookDoc>),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -83,6 +99,21 @@ pub(crate) async fn list(
 }
 
 /// `POST /admin/api/v1/webhooks`: the signing secret is in this response only.
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/webhooks",
+    tag = "admin",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Created; the signing `secret` is in this answer only", body = super::doc::WebhookDoc),
+        (status = 400, description = "invalidInput: the message names the field (url, events) and why", body = crate::schemas::ApiErrorDoc),
+        (status = 409, description = "webhookLimitReached", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -96,6 +127,20 @@ pub(crate) async fn create(
 }
 
 /// `GET /admin/api/v1/webhooks/{id}`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/webhooks/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "The webhook's id")),
+    responses(
+        (status = 200, description = "The webhook endpoint", body = super::doc::WebhookDoc),
+        (status = 404, description = "webhookNotFound (also: another company's webhook)", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -107,7 +152,9 @@ pub(crate) async fn get(
     )))
 }
 
-#[derive(Debug, Deserialize)]
+/// Changes to a webhook endpoint: absent fields are left as they are.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = AdminWebhookUpdate)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateBody {
     url: Option<String>,
@@ -116,6 +163,22 @@ pub(crate) struct UpdateBody {
 }
 
 /// `PATCH /admin/api/v1/webhooks/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/admin/api/v1/webhooks/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "The webhook's id")),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The webhook endpoint as changed", body = super::doc::WebhookDoc),
+        (status = 400, description = "invalidInput: the message names the field (url, events) and why", body = crate::schemas::ApiErrorDoc),
+        (status = 404, description = "webhookNotFound (also: another company's webhook)", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -132,6 +195,20 @@ pub(crate) async fn update(
 }
 
 /// `DELETE /admin/api/v1/webhooks/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/admin/api/v1/webhooks/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "The webhook's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "webhookNotFound (also: another company's webhook)", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -143,6 +220,20 @@ pub(crate) async fn delete(
 
 /// `POST /admin/api/v1/webhooks/{id}/rotate-secret`: the new secret is in this response only; the
 /// old one keeps signing (a second signature) for 24 hours.
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/webhooks/{id}/rotate-secret",
+    tag = "admin",
+    params(("id" = String, Path, description = "The webhook's id")),
+    responses(
+        (status = 200, description = "Rotated; the new `secret` is in this answer only, the previous one also signs until `previous_secret_valid_until`", body = super::doc::WebhookDoc),
+        (status = 404, description = "webhookNotFound (also: another company's webhook)", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn rotate_secret(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -153,6 +244,20 @@ pub(crate) async fn rotate_secret(
 }
 
 /// `POST /admin/api/v1/webhooks/{id}/test`: queues a `webhook.test` event.
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/webhooks/{id}/test",
+    tag = "admin",
+    params(("id" = String, Path, description = "The webhook's id")),
+    responses(
+        (status = 202, description = "A `webhook.test` delivery queued", body = super::doc::DeliveryDoc),
+        (status = 404, description = "webhookNotFound (also: another company's webhook)", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn send_test(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,
@@ -162,13 +267,31 @@ pub(crate) async fn send_test(
     Ok((StatusCode::ACCEPTED, Json(delivery_view(&d))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeliveriesQuery {
+    /// How many, newest first (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
 /// `GET /admin/api/v1/webhooks/{id}/deliveries?limit=N`: newest first (default 50, at most 500).
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/webhooks/{id}/deliveries",
+    tag = "admin",
+    params(("id" = String, Path, description = "The webhook's id"), DeliveriesQuery),
+    responses(
+        (status = 200, description = "The endpoint's deliveries, newest first", body = Vec<super::doc::DeliveryDoc>),
+        (status = 400, description = "invalidInput: an unknown parameter or a bad `limit`", body = crate::schemas::ApiErrorDoc),
+        (status = 404, description = "webhookNotFound (also: another company's webhook)", body = crate::schemas::ApiErrorDoc),
+        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
+        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
+        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+    ),
+    security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
+)]
 pub(crate) async fn deliveries(
     State(state): State<AppState>,
     ApiAdmin(actor): ApiAdmin,

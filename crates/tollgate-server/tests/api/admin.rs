@@ -115,6 +115,11 @@ impl Panel {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// The session cookie (`name=value`), for requests without the CSRF header.
+    pub(crate) fn cookie(&self) -> &str {
+        &self.cookie
+    }
+
     pub(crate) fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{}", self.base, path))
