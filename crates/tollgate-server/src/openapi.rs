@@ -64,6 +64,7 @@ impl Modify for Security {
         (name = "oauth", description = "Tokens, introspection, revocation"),
         (name = "discovery", description = "Metadata and keys"),
         (name = "operations", description = "Health and metrics"),
+        (name = "gateway", description = "Forward-auth for proxies in front of an API (nginx auth_request, Traefik forwardAuth, Envoy ext_authz), from the [[gateway.routes]] table"),
         (name = "admin", description = "The admin JSON API: the panel's operations on the caller's own company (credentials, users, webhooks, audit log), for scripts. Authenticated by the panel session cookie (with the X-CSRF-Token header on state-changing calls), or by a bearer token holding credentials:manage. Errors are `{\"error\": {\"code\", \"message\"}}`; another company's objects read as missing (404)."),
     )
 )]

@@ -402,6 +402,24 @@ async fn document_lists_the_admin_api_as_served() {
             .iter()
             .any(|t| t["name"] == "admin")
     );
+    // Every tag an operation uses is declared, with a description.
+    let declared: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["description"].is_string())
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for tag in op["tags"].as_array().into_iter().flatten() {
+                assert!(
+                    declared.contains(&tag.as_str().unwrap()),
+                    "{method} {path}: tag {tag} is not declared"
+                );
+            }
+        }
+    }
 }
 
 /// The admin API's answers match the document: a logged-in admin's, a bearer token's, and the
