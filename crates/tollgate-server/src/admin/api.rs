@@ -198,9 +198,7 @@ pub(crate) mod ops {
     tag = "admin",
     responses(
         (status = 200, description = "The company's credentials", body = Vec<super::doc::CredentialDoc>),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::ReadErrors,
     ),
     security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -269,9 +267,7 @@ where
         (status = 201, description = "Created; `client_secret` is in this answer only", body = super::doc::CredentialDoc),
         (status = 400, description = "invalidInput (the message says which field and why), unknownScope, scopeNotAllowed", body = crate::schemas::ApiErrorDoc),
         (status = 409, description = "credentialLimitReached", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::WriteErrors,
     ),
     security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -305,9 +301,7 @@ pub(crate) async fn create_credential(
     responses(
         (status = 200, description = "The credential, its last 30 days' usage and each secret's last use", body = super::doc::CredentialDoc),
         (status = 404, description = "credentialNotFound (also: another company's credential)", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::ReadErrors,
     ),
     security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -351,9 +345,7 @@ pub(crate) struct UpdateBody {
         (status = 200, description = "The credential as changed", body = super::doc::CredentialDoc),
         (status = 400, description = "invalidInput (the message says which field and why), unknownScope, scopeNotAllowed", body = crate::schemas::ApiErrorDoc),
         (status = 404, description = "credentialNotFound (also: another company's credential)", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::WriteErrors,
     ),
     security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -398,9 +390,7 @@ pub(crate) struct RotateBody {
         (status = 200, description = "Rotated; the new `client_secret` is in this answer only", body = super::doc::CredentialDoc),
         (status = 400, description = "invalidInput", body = crate::schemas::ApiErrorDoc),
         (status = 404, description = "credentialNotFound (also: another company's credential)", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::WriteErrors,
     ),
     security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -446,9 +436,7 @@ impl std::fmt::Debug for LeakedBody {
         (status = 200, description = "The leaked secret and its tokens stopped; the credential's new `client_secret` is in this answer only", body = super::doc::CredentialDoc),
         (status = 400, description = "invalidInput", body = crate::schemas::ApiErrorDoc),
         (status = 404, description = "credentialNotFound: not a secret of the caller's company", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::WriteErrors,
     ),
     security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -480,9 +468,7 @@ pub(crate) async fn revoke_leaked(
         (status = 200, description = "The credential, without that secret", body = super::doc::CredentialDoc),
         (status = 404, description = "credentialNotFound, secretNotFound", body = crate::schemas::ApiErrorDoc),
         (status = 409, description = "lastSecret: the credential's only live secret (rotate it instead)", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::WriteErrors,
     ),
     security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -508,9 +494,7 @@ pub(crate) async fn end_secret(
     responses(
         (status = 204, description = "Deleted: its tokens stop working"),
         (status = 404, description = "credentialNotFound (also: another company's credential)", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::WriteErrors,
     ),
     security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -530,9 +514,7 @@ pub(crate) async fn delete_credential(
     tag = "admin",
     responses(
         (status = 200, description = "The company's panel users", body = Vec<super::doc::UserDoc>),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::ReadErrors,
     ),
     security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -675,9 +657,7 @@ pub(crate) async fn delete_user(
     responses(
         (status = 200, description = "The company's audit entries the filters select, newest first", body = Vec<super::doc::AuditEntryDoc>),
         (status = 400, description = "invalidInput: an unknown parameter or action, a bad time, `limit` out of 1..=500, or `format` (the panel's audit page exports)", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::ReadErrors,
     ),
     security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
 )]

@@ -190,3 +190,45 @@ pub(crate) struct DeliveryDoc {
     #[schema(required = true)]
     next_attempt_at: Option<String>,
 }
+
+/// The errors of every admin API operation that reads: no session or token, a caller who may not,
+/// a failure.
+#[derive(utoipa::IntoResponses)]
+pub(crate) enum ReadErrors {
+    /// No valid session, or no valid bearer token.
+    #[response(
+        status = 401,
+        description = "unauthenticated: no valid session, or no valid bearer token"
+    )]
+    Unauthenticated(crate::schemas::ApiErrorDoc),
+    /// Not an owner or admin, or a token without the scope.
+    #[response(
+        status = 403,
+        description = "forbidden: not an owner or admin, or a token without credentials:manage"
+    )]
+    Forbidden(crate::schemas::ApiErrorDoc),
+    /// A failure of the server.
+    #[response(status = 500, description = "internalError")]
+    Internal(crate::schemas::ApiErrorDoc),
+}
+
+/// The errors of every admin API operation that changes something: those of [`ReadErrors`], and a
+/// session call without its CSRF token.
+#[derive(utoipa::IntoResponses)]
+pub(crate) enum WriteErrors {
+    /// No valid session, or no valid bearer token.
+    #[response(
+        status = 401,
+        description = "unauthenticated: no valid session, or no valid bearer token"
+    )]
+    Unauthenticated(crate::schemas::ApiErrorDoc),
+    /// Not an owner or admin, a token without the scope, or a session call without its CSRF token.
+    #[response(
+        status = 403,
+        description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token"
+    )]
+    Forbidden(crate::schemas::ApiErrorDoc),
+    /// A failure of the server.
+    #[response(status = 500, description = "internalError")]
+    Internal(crate::schemas::ApiErrorDoc),
+}

@@ -84,9 +84,7 @@ pub(crate) struct CreateBody {
     tag = "admin",
     responses(
         (status = 200, description = "The company's webhook endpoints", body = Vec<super::doc::WebhookDoc>),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::ReadErrors,
     ),
     security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -108,9 +106,7 @@ pub(crate) async fn list(
         (status = 201, description = "Created; the signing `secret` is in this answer only", body = super::doc::WebhookDoc),
         (status = 400, description = "invalidInput: the message names the field (url, events) and why", body = crate::schemas::ApiErrorDoc),
         (status = 409, description = "webhookLimitReached", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::WriteErrors,
     ),
     security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -135,9 +131,7 @@ pub(crate) async fn create(
     responses(
         (status = 200, description = "The webhook endpoint", body = super::doc::WebhookDoc),
         (status = 404, description = "webhookNotFound (also: another company's webhook)", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::ReadErrors,
     ),
     security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -173,9 +167,7 @@ pub(crate) struct UpdateBody {
         (status = 200, description = "The webhook endpoint as changed", body = super::doc::WebhookDoc),
         (status = 400, description = "invalidInput: the message names the field (url, events) and why", body = crate::schemas::ApiErrorDoc),
         (status = 404, description = "webhookNotFound (also: another company's webhook)", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::WriteErrors,
     ),
     security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -203,9 +195,7 @@ pub(crate) async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "webhookNotFound (also: another company's webhook)", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::WriteErrors,
     ),
     security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -228,9 +218,7 @@ pub(crate) async fn delete(
     responses(
         (status = 200, description = "Rotated; the new `secret` is in this answer only, the previous one also signs until `previous_secret_valid_until`", body = super::doc::WebhookDoc),
         (status = 404, description = "webhookNotFound (also: another company's webhook)", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::WriteErrors,
     ),
     security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -252,9 +240,7 @@ pub(crate) async fn rotate_secret(
     responses(
         (status = 202, description = "A `webhook.test` delivery queued", body = super::doc::DeliveryDoc),
         (status = 404, description = "webhookNotFound (also: another company's webhook)", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage; invalidCsrfToken: a session call without its X-CSRF-Token", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::WriteErrors,
     ),
     security(("admin_session" = [], "csrf" = []), ("bearer" = ["credentials:manage"])),
 )]
@@ -286,9 +272,7 @@ pub(crate) struct DeliveriesQuery {
         (status = 200, description = "The endpoint's deliveries, newest first", body = Vec<super::doc::DeliveryDoc>),
         (status = 400, description = "invalidInput: an unknown parameter or a bad `limit`", body = crate::schemas::ApiErrorDoc),
         (status = 404, description = "webhookNotFound (also: another company's webhook)", body = crate::schemas::ApiErrorDoc),
-        (status = 401, description = "unauthenticated: no valid session, or no valid bearer token", body = crate::schemas::ApiErrorDoc),
-        (status = 403, description = "forbidden: not an owner or admin, or a token without credentials:manage", body = crate::schemas::ApiErrorDoc),
-        (status = 500, description = "internalError", body = crate::schemas::ApiErrorDoc),
+        super::doc::ReadErrors,
     ),
     security(("admin_session" = []), ("bearer" = ["credentials:manage"])),
 )]
