@@ -2,7 +2,6 @@
 //! `tollgate doctor` (whether this installation is fit to serve, one line per check).
 
 use std::fmt::Write as _;
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -10,73 +9,48 @@ use clap::ArgMatches;
 use clap::parser::ValueSource;
 use tollgate_server::Settings;
 
-/// Settings a flag (or its environment variable) may set: TOML key, clap argument id, flag,
-/// environment variable.
-const OVERRIDES: &[(&str, &str, &str, &str)] = &[
-    (
-        "database_url",
-        "database_url",
-        "--database-url",
-        "TOLLGATE_DATABASE_URL",
-    ),
-    (
-        "secrets_key_file",
-        "secrets_key_file",
-        "--secrets-key-file",
-        "TOLLGATE_SECRETS_KEY_FILE",
-    ),
-    ("listen", "listen", "--listen", "TOLLGATE_LISTEN"),
-    ("issuer", "issuer", "--issuer", "TOLLGATE_ISSUER"),
-    (
-        "token_ttl",
-        "token_ttl",
-        "--token-ttl",
-        "TOLLGATE_TOKEN_TTL",
-    ),
-    ("log_json", "log_json", "--log-json", "TOLLGATE_LOG_JSON"),
-    (
-        "rate_limits.enabled",
-        "rate_limits",
-        "--rate-limits",
-        "TOLLGATE_RATE_LIMITS",
-    ),
-    (
-        "redis_url",
-        "redis_url",
-        "--redis-url",
-        "TOLLGATE_REDIS_URL",
-    ),
-    ("tls.cert", "tls_cert", "--tls-cert", "TOLLGATE_TLS_CERT"),
-    ("tls.key", "tls_key", "--tls-key", "TOLLGATE_TLS_KEY"),
-    (
-        "webhooks.private_targets",
-        "demo",
-        "--demo",
-        "TOLLGATE_DEMO",
-    ),
+/// Settings a flag of `config check` (or that flag's environment variable) may set: TOML key and
+/// the clap argument's id. The flag's name and its variable are read from the parser itself.
+const OVERRIDES: &[(&str, &str)] = &[
+    ("database_url", "database_url"),
+    ("secrets_key_file", "secrets_key_file"),
+    ("listen", "listen"),
+    ("issuer", "issuer"),
+    ("token_ttl", "token_ttl"),
+    ("log_json", "log_json"),
+    ("rate_limits.enabled", "rate_limits"),
+    ("redis_url", "redis_url"),
+    ("tls.cert", "tls_cert"),
+    ("tls.key", "tls_key"),
+    ("webhooks.private_targets", "demo"),
 ];
 
-/// Where a value came from.
-fn origin(key: &str, matches: &ArgMatches, file: Option<(&Path, &toml::Table)>) -> String {
-    for (k, id, flag, env) in OVERRIDES {
-        if *k != key {
-            continue;
-        }
-        match matches
-            .try_get_raw(id)
-            .ok()
-            .flatten()
-            .and(matches.value_source(id))
-        {
-            Some(ValueSource::CommandLine) => return format!("flag {flag}"),
-            Some(ValueSource::EnvVariable) => return format!("env {env}"),
-            _ => {}
-        }
+/// Where a value came from: the flag or environment variable that set it (as `check` parsed
+/// them into `matches`), the file (`file`: its table), or the default.
+fn origin(
+    key: &str,
+    check: &clap::Command,
+    matches: &ArgMatches,
+    file: Option<&toml::Table>,
+) -> String {
+    let set_by = OVERRIDES
+        .iter()
+        .filter(|(k, _)| *k == key)
+        .filter(|(_, id)| matches.try_get_raw(id).ok().flatten().is_some())
+        .find_map(|(_, id)| {
+            let arg = check.get_arguments().find(|a| a.get_id() == id)?;
+            match matches.value_source(id)? {
+                ValueSource::CommandLine => Some(format!("flag --{}", arg.get_long()?)),
+                ValueSource::EnvVariable => {
+                    Some(format!("env {}", arg.get_env()?.to_string_lossy()))
+                }
+                _ => None,
+            }
+        });
+    if let Some(from) = set_by {
+        return from;
     }
-    if let Some((path, table)) = file
-        && in_table(table, key)
-    {
-        let _ = path;
+    if file.is_some_and(|table| in_table(table, key)) {
         return "file".to_owned();
     }
     "default".to_owned()
@@ -103,17 +77,22 @@ fn explain(
     matches: &ArgMatches,
     verdict: &Result<(), String>,
 ) -> anyhow::Result<String> {
-    let file_table = match &settings.config_file {
-        Some(p) => Some((
-            p.as_path(),
+    let file = match &settings.config_file {
+        Some(p) => Some(
             std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read {}", p.display()))?
                 .parse::<toml::Table>()
                 .with_context(|| format!("invalid configuration in {}", p.display()))?,
-        )),
+        ),
         None => None,
     };
-    let file = file_table.as_ref().map(|(p, t)| (*p, t));
+    // `config check`'s own arguments, the global ones propagated into them.
+    let mut cli = crate::cli::command();
+    cli.build();
+    let check = cli
+        .find_subcommand("config")
+        .and_then(|c| c.find_subcommand("check"))
+        .context("the parser has no `config check`")?;
     let mut shown = settings.clone();
     shown.database_url = tollgate_server::database_name(&settings.database_url);
     shown.redis_url = settings
@@ -136,8 +115,8 @@ fn explain(
         Ok(()) => writeln!(out, "# tollgate configuration: valid")?,
         Err(e) => writeln!(out, "# tollgate configuration: INVALID: {e}")?,
     }
-    match file {
-        Some((p, _)) => writeln!(out, "# file: {}", std::path::absolute(p)?.display())?,
+    match &settings.config_file {
+        Some(p) => writeln!(out, "# file: {}", std::path::absolute(p)?.display())?,
         None => writeln!(
             out,
             "# file: none (--config or TOLLGATE_CONFIG names one); defaults, environment and flags"
@@ -168,7 +147,7 @@ fn explain(
         .unwrap_or(0)
         .min(60);
     for (key, value) in &flat {
-        let from = origin(key, matches, file);
+        let from = origin(key, check, matches, file.as_ref());
         let line = match value {
             Some(v) => format!("{key} = {v}"),
             None => format!("# {key} (unset)"),
