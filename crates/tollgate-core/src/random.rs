@@ -21,7 +21,8 @@ pub fn warm_up() -> Result<(), RandomError> {
 #[error("the system random number generator failed")]
 pub struct RandomError;
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// `bytes` in lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

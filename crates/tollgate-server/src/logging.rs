@@ -66,7 +66,7 @@ fn new_request_id() -> axum::http::HeaderValue {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let boot = BOOT.get_or_init(|| {
         tollgate_core::random::bytes::<4>()
-            .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
+            .map(|b| tollgate_core::random::hex(&b))
             .unwrap_or_else(|_| "00000000".into())
     });
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
