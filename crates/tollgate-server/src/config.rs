@@ -121,6 +121,33 @@ fn header_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<axum::http::Hea
     })
 }
 
+/// `value`'s leaves as [`Settings::leaves`] lists them: `(dotted TOML key, value)`, tables walked,
+/// arrays and empty tables as values, keys that are not bare TOML keys quoted.
+fn leaves_of(value: serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    fn walk(prefix: &str, value: serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+        match value {
+            serde_json::Value::Object(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    let bare = k
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                    let k = if bare { k } else { format!("{k:?}") };
+                    let key = if prefix.is_empty() {
+                        k
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            other => out.push((prefix.to_owned(), other)),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", value, &mut out);
+    out
+}
+
 /// A header name as the configuration writes it.
 fn header_name_out<S: serde::Serializer>(
     h: &axum::http::HeaderName,
@@ -242,33 +269,8 @@ impl Settings {
     /// `null` for an option not set: tables are walked, arrays and empty tables are values, and a
     /// key that is not a bare TOML key is quoted. `tollgate config check` prints them.
     pub fn leaves(&self) -> Vec<(String, serde_json::Value)> {
-        fn walk(
-            prefix: &str,
-            value: serde_json::Value,
-            out: &mut Vec<(String, serde_json::Value)>,
-        ) {
-            match value {
-                serde_json::Value::Object(map) if !map.is_empty() => {
-                    for (k, v) in map {
-                        let bare = k
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-                        let k = if bare { k } else { format!("{k:?}") };
-                        let key = if prefix.is_empty() {
-                            k
-                        } else {
-                            format!("{prefix}.{k}")
-                        };
-                        walk(&key, v, out);
-                    }
-                }
-                other => out.push((prefix.to_owned(), other)),
-            }
-        }
-        let mut out = Vec::new();
         // Every field serializes (a header name as its text, an address as `HOST:PORT`).
-        walk("", serde_json::to_value(self).unwrap_or_default(), &mut out);
-        out
+        leaves_of(serde_json::to_value(self).unwrap_or_default())
     }
 
     /// Checks ranges and formats.
@@ -420,8 +422,7 @@ mod documented_keys {
     fn keys(leaves: Vec<(String, serde_json::Value)>) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         for (k, v) in leaves {
-            if let Some(rest) = k.strip_prefix("scope_descriptions") {
-                let _ = rest;
+            if k.starts_with("scope_descriptions") {
                 out.insert("scope_descriptions".to_owned());
             } else if k == "gateway.routes" {
                 out.insert(k.clone());
@@ -440,26 +441,7 @@ mod documented_keys {
     /// The keys written in a TOML text, by the same rules.
     fn written(text: &str) -> BTreeSet<String> {
         let table: toml::Table = text.parse().unwrap();
-        let json = serde_json::to_value(table).unwrap();
-        let mut leaves = Vec::new();
-        flatten("", json, &mut leaves);
-        keys(leaves)
-    }
-
-    fn flatten(prefix: &str, v: serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
-        match v {
-            serde_json::Value::Object(m) if !m.is_empty() => {
-                for (k, v) in m {
-                    let key = if prefix.is_empty() {
-                        k
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    flatten(&key, v, out);
-                }
-            }
-            other => out.push((prefix.to_owned(), other)),
-        }
+        keys(super::leaves_of(serde_json::to_value(table).unwrap()))
     }
 
     #[test]
