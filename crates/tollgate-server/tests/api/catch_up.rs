@@ -28,12 +28,7 @@ async fn two_nodes() -> (TestApp, TestApp) {
 }
 
 async fn catch_ups(node: &TestApp) -> u64 {
-    let text = node.metrics_text().await;
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("tollgate_directory_catch_ups_total "))
-        .unwrap_or_else(|| panic!("no catch-up counter in {text}"));
-    line.rsplit(' ').next().unwrap().parse().unwrap()
+    node.metric("tollgate_directory_catch_ups_total").await as u64
 }
 
 /// A credential made through node `a`'s admin, without syncing any other node.

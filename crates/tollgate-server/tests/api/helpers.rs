@@ -259,6 +259,11 @@ impl TestApp {
             .expect("text")
     }
 
+    /// The value of the sample `series` on `/metrics` now (see [`sample`]).
+    pub async fn metric(&self, series: &str) -> f64 {
+        sample(&self.metrics_text().await, series)
+    }
+
     /// A request to the API with the version header and a bearer token.
     pub fn api(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
         self.client
@@ -315,6 +320,14 @@ impl Drop for TestApp {
 }
 
 /// Reads an error response: status, body JSON and the WWW-Authenticate header.
+/// The value of the sample `series` (name and labels, exactly as written) in a metrics text.
+pub fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
+}
+
 pub async fn error_of(r: Response) -> (u16, Value, Option<String>) {
     let status = r.status().as_u16();
     let www = r
