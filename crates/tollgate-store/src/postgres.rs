@@ -87,13 +87,18 @@ async fn connect(opts: PgConnectOptions, max: u32) -> Result<PgPool, OpenError> 
         .map_err(OpenError::Connect)
 }
 
+/// One connection to the database of `url`, outside any pool (for a look that changes nothing).
+async fn one_connection(url: &str) -> Result<sqlx::PgConnection, OpenError> {
+    use sqlx::Connection as _;
+    sqlx::PgConnection::connect_with(&options(url)?)
+        .await
+        .map_err(OpenError::Connect)
+}
+
 /// The versions of the migrations applied to the database of `url` (none if it was never
 /// migrated); changes nothing.
 pub(crate) async fn applied_migrations(url: &str) -> Result<Vec<i64>, OpenError> {
-    use sqlx::Connection as _;
-    let mut conn = sqlx::PgConnection::connect_with(&options(url)?)
-        .await
-        .map_err(OpenError::Connect)?;
+    let mut conn = one_connection(url).await?;
     let migrated: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
         .fetch_one(&mut conn)
         .await
@@ -109,10 +114,7 @@ pub(crate) async fn applied_migrations(url: &str) -> Result<Vec<i64>, OpenError>
 
 /// The server's clock less this machine's, in seconds, at the middle of the query.
 pub(crate) async fn clock_skew(url: &str) -> Result<f64, OpenError> {
-    use sqlx::Connection as _;
-    let mut conn = sqlx::PgConnection::connect_with(&options(url)?)
-        .await
-        .map_err(OpenError::Connect)?;
+    let mut conn = one_connection(url).await?;
     // This machine's real clock is what is measured here, not an injected one.
     #[allow(clippy::disallowed_methods)]
     let local = || {
