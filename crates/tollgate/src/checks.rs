@@ -74,6 +74,7 @@ fn in_table(table: &toml::Table, key: &str) -> bool {
 /// in URLs), each line with where its value came from, after a header saying whether it is valid.
 fn explain(
     settings: &Settings,
+    check: &clap::Command,
     matches: &ArgMatches,
     verdict: &Result<(), String>,
 ) -> anyhow::Result<String> {
@@ -86,13 +87,6 @@ fn explain(
         ),
         None => None,
     };
-    // `config check`'s own arguments, the global ones propagated into them.
-    let mut cli = crate::cli::command();
-    cli.build();
-    let check = cli
-        .find_subcommand("config")
-        .and_then(|c| c.find_subcommand("check"))
-        .context("the parser has no `config check`")?;
     let mut shown = settings.clone();
     shown.database_url = tollgate_server::database_name(&settings.database_url);
     shown.redis_url = settings
@@ -158,10 +152,15 @@ fn explain(
 }
 
 /// `tollgate config check`: prints the effective configuration; an error (exit 1) if it is not
-/// valid.
-pub fn config_check(settings: &Settings, matches: &ArgMatches) -> anyhow::Result<()> {
+/// valid. `check` is the parser of `config check` (its global arguments propagated into it) and
+/// `matches` what it parsed: they say which values came from a flag or an environment variable.
+pub fn config_check(
+    settings: &Settings,
+    check: &clap::Command,
+    matches: &ArgMatches,
+) -> anyhow::Result<()> {
     let verdict = settings.check().map_err(|e| e.to_string());
-    let text = explain(settings, matches, &verdict)?;
+    let text = explain(settings, check, matches, &verdict)?;
     crate::output::print_text(&text)?;
     verdict.map_err(|e| anyhow::anyhow!("the configuration is invalid: {e}"))
 }

@@ -614,7 +614,14 @@ async fn run_command(
                 .subcommand_matches("config")
                 .and_then(|m| m.subcommand_matches("check"))
                 .unwrap_or(matches);
-            crate::checks::config_check(&settings, sub)
+            // `config check`'s own arguments, the global ones propagated into them.
+            let mut parser = self::command();
+            parser.build();
+            let check = parser
+                .find_subcommand("config")
+                .and_then(|c| c.find_subcommand("check"))
+                .context("the parser has no `config check`")?;
+            crate::checks::config_check(&settings, check, sub)
         }
         Command::Doctor(args) => {
             let mut settings = settings;
