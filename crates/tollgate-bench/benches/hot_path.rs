@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the hot path's pieces (issue 7): token issue (secret check + sign), token
-//! verify (signature, uncached) and authorize (cached), secret verify, request parsing.
+//! verify (signature, uncached) and authorize (cached), the same two for opaque tokens (seal and
+//! open), secret verify, request parsing.
 //!
 //! `cargo bench -p tollgate-bench --bench hot_path`; `bench/run` runs them and puts the medians in
 //! docs/benchmarks.md. The authority runs over a real SQLite store holding 10,000 credentials.
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
-use tollgate_core::authority::{Authority, TokenSettings};
+use tollgate_core::authority::{Authority, TokenFormat, TokenSettings};
 use tollgate_core::clock::{Clock as _, SystemClock};
 use tollgate_core::ids::ClientId;
 use tollgate_core::keys::SigningAlg;
@@ -22,6 +23,8 @@ use tollgate_server::oauth::TokenRequest;
 
 struct Fixture {
     authority: Authority,
+    /// The same store and keys, issuing opaque tokens.
+    opaque: Authority,
     hasher: SecretHasher,
     client_id: ClientId,
     secret: ClientSecret,
@@ -51,23 +54,28 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
     rt.block_on(async {
         let store = tollgate_store::open(&url).await.expect("store");
         let hasher = SecretHasher::new(&store.server_key().await.expect("server key"));
-        let authority = Authority::load(
-            &*store,
-            hasher.clone(),
-            Arc::new(SystemClock),
-            TokenSettings {
-                issuer: "http://127.0.0.1:8080".into(),
-                audience: "http://127.0.0.1:8080".into(),
-                ttl: 3600,
-                signing_alg: Some(SigningAlg::EdDSA),
-                // The benchmark measures signing: every call issues a new token.
-                reuse: false,
-            },
-        )
-        .await
-        .expect("authority");
+        let settings = |format| TokenSettings {
+            issuer: "http://127.0.0.1:8080".into(),
+            audience: "http://127.0.0.1:8080".into(),
+            ttl: 3600,
+            signing_alg: Some(SigningAlg::EdDSA),
+            // The benchmark measures signing: every call issues a new token.
+            reuse: false,
+            format,
+        };
+        let load = |format| {
+            Authority::load(
+                &*store,
+                hasher.clone(),
+                Arc::new(SystemClock),
+                settings(format),
+            )
+        };
+        let authority = load(TokenFormat::Jwt).await.expect("authority");
+        let opaque = load(TokenFormat::Opaque).await.expect("authority");
         Fixture {
             authority,
+            opaque,
             hasher,
             client_id: ClientId::parse(client_id).expect("client ID"),
             secret: ClientSecret::new(secret),
@@ -106,6 +114,26 @@ fn hot_path(c: &mut Criterion) {
     });
     c.bench_function("token/authorize_cached", |b| {
         b.iter(|| f.authority.authorize(black_box(&token)).expect("authorize"))
+    });
+
+    c.bench_function("token/issue_opaque", |b| {
+        b.iter(|| {
+            f.opaque
+                .issue(black_box(&f.client_id), black_box(&f.secret), None)
+                .expect("issue")
+        })
+    });
+    let opaque = f
+        .opaque
+        .issue(&f.client_id, &f.secret, None)
+        .expect("issue")
+        .access_token;
+    c.bench_function("token/verify_uncached_opaque", |b| {
+        b.iter(|| {
+            f.opaque
+                .verify_uncached(black_box(&opaque))
+                .expect("verify")
+        })
     });
 
     let stored = f.hasher.hash(f.secret.expose_secret());

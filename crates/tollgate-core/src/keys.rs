@@ -1,7 +1,8 @@
 //! Token signing keys: created once, kept in the store, parsed once into ready key pairs.
 //!
 //! Signing uses kept aws-lc-rs key pairs (no key parse per token); verification uses `jsonwebtoken`
-//! with keys built once per key ring. Algorithms: EdDSA (Ed25519, the default), ES256, RS256.
+//! with keys built once per key ring. Algorithms: ES256 (the default for a new database), EdDSA
+//! (Ed25519), RS256. Each key also derives the key of opaque tokens ([`opaque`]).
 //! Rotation makes a new key current; the previous ones stay published (and their tokens valid) until
 //! their `publish_until`.
 
@@ -25,6 +26,9 @@ use zeroize::Zeroizing;
 use crate::clock::UnixTime;
 use crate::model::SigningKeyRecord;
 use crate::store::{Store, StoreError};
+
+pub mod opaque;
+use opaque::OpaqueKey;
 
 /// A JWS signing algorithm tollgate can use (a wire type: its JOSE name is what is stored).
 pub use tollgate_proto::SigningAlg;
@@ -140,7 +144,7 @@ fn rsa_public(pair: &RsaKeyPair) -> Vec<u8> {
     out
 }
 
-/// A new Ed25519 key (the default algorithm).
+/// A new Ed25519 key.
 pub fn generate_ed25519(now: UnixTime) -> Result<SigningKeyRecord, KeyError> {
     generate(SigningAlg::EdDSA, now)
 }
@@ -158,6 +162,8 @@ pub struct SigningKey {
     pair: Pair,
     /// base64url of the JOSE header, computed once.
     header_b64: String,
+    /// The key that seals opaque tokens, derived from this one.
+    opaque: OpaqueKey,
 }
 
 impl fmt::Debug for SigningKey {
@@ -191,6 +197,7 @@ impl SigningKey {
             alg,
             pair,
             header_b64: URL_SAFE_NO_PAD.encode(header),
+            opaque: OpaqueKey::derive(&r.kid, &r.private_pkcs8)?,
         })
     }
 
@@ -202,6 +209,11 @@ impl SigningKey {
     /// The algorithm.
     pub fn alg(&self) -> SigningAlg {
         self.alg
+    }
+
+    /// An opaque token holding `claims_json`, sealed under the key derived from this one.
+    pub fn seal_opaque(&self, claims_json: &[u8]) -> Result<String, KeyError> {
+        self.opaque.seal(claims_json)
     }
 
     /// A compact JWS of `claims_json` signed with this key.
@@ -253,6 +265,8 @@ struct Verifier {
 pub struct KeyRing {
     current: Arc<SigningKey>,
     verifiers: HashMap<String, Verifier>,
+    /// The opaque-token keys of every published key.
+    opaque: Vec<OpaqueKey>,
     public: Vec<PublicKey>,
     /// The earliest `publish_until` among published keys: the ring must be rebuilt then.
     next_change: Option<UnixTime>,
@@ -288,6 +302,7 @@ impl KeyRing {
             .ok_or(KeyError::NoCurrentKey)?;
         let current = Arc::new(SigningKey::from_record(current_rec)?);
         let mut verifiers = HashMap::new();
+        let mut opaque = Vec::new();
         let mut public = Vec::new();
         let mut next_change: Option<UnixTime> = None;
         for r in records {
@@ -316,6 +331,7 @@ impl KeyRing {
             }
             .map_err(|_| bad())?;
             verifiers.insert(r.kid.clone(), Verifier { alg, key });
+            opaque.push(OpaqueKey::derive(&r.kid, &r.private_pkcs8)?);
             let mut jwk = params;
             if let Some(m) = jwk.as_object_mut() {
                 m.insert("kid".into(), Value::String(r.kid.clone()));
@@ -331,6 +347,7 @@ impl KeyRing {
         Ok(Self {
             current,
             verifiers,
+            opaque,
             public,
             next_change,
         })
@@ -351,6 +368,11 @@ impl KeyRing {
             .get(kid)
             .filter(|v| jwt_alg(v.alg) == alg)
             .map(|v| &v.key)
+    }
+
+    /// The claims JSON inside an opaque token sealed under any published key.
+    pub fn open_opaque(&self, token: &str) -> Result<Vec<u8>, opaque::OpenError> {
+        opaque::open(token, &self.opaque)
     }
 
     /// The published public keys (the JWKS).

@@ -24,6 +24,9 @@ pub struct Settings {
     /// Answer a repeated token request (same client, secret and scopes) with the token issued
     /// before while more than half of its lifetime remains (default `true`).
     pub token_reuse: bool,
+    /// Format of new tokens: `jwt` (signed, readable and verifiable by anyone with the JWKS; the
+    /// default) or `opaque` (encrypted; only tollgate reads them). Both are accepted whichever is set.
+    pub token_format: tollgate_core::authority::TokenFormat,
     /// Database URL (`sqlite://PATH`).
     pub database_url: String,
     /// A file holding the key-encryption keys that seal signing keys and the server key at rest
@@ -86,6 +89,7 @@ impl Default for Settings {
             token_ttl: 3600,
             signing_alg: None,
             token_reuse: true,
+            token_format: tollgate_core::authority::TokenFormat::Jwt,
             database_url: "sqlite://tollgate.db".into(),
             secrets_key_file: None,
             secrets_key: tollgate_core::kek::KeyWrap::none(),

@@ -149,6 +149,7 @@ impl App {
                     ttl: settings.token_ttl,
                     signing_alg: settings.signing_alg,
                     reuse: settings.token_reuse,
+                    format: settings.token_format,
                 },
             )
             .await?,

@@ -24,6 +24,20 @@ pub struct TokenSettings {
     /// Whether a repeated token request (same secret, same scopes) gets the token answered earlier
     /// while at least half of its lifetime remains, instead of a new one.
     pub reuse: bool,
+    /// What new tokens look like. Tokens of either format are accepted whatever it is.
+    pub format: TokenFormat,
+}
+
+/// The format of new access tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenFormat {
+    /// A signed JWT (RFC 9068 profile) that resource servers can verify offline against the JWKS.
+    #[default]
+    Jwt,
+    /// Authenticated-encrypted claims (AES-256-GCM, see [`crate::keys::opaque`]): only tollgate
+    /// reads them (its own API, the gateway, `/auth/verify`, introspection, revocation).
+    Opaque,
 }
 
 /// A token just issued.

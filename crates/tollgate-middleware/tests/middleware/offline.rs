@@ -138,6 +138,9 @@ async fn tollgate_tokens_verify_and_wrong_iss_aud_typ_alg_exp_are_refused() {
     let none = format!("{}.{payload}.", b64(br#"{"alg":"none","typ":"at+jwt"}"#));
     assert!(v.verify(&none).await.is_err(), "alg none");
     assert_eq!(v.verify("not.a.jwt").await, Err(Rejection::Malformed));
+    // The shape of tollgate's opaque tokens (`tgo1_` + base64url, no dots): not a JWT it can read.
+    let opaque = format!("tgo1_{}", b64(&[7u8; 96]));
+    assert_eq!(v.verify(&opaque).await, Err(Rejection::Malformed));
 
     // An allow-list without EdDSA refuses tollgate's EdDSA tokens.
     let rs_only = app

@@ -18,6 +18,7 @@ mod gateway;
 mod groups;
 mod leaked;
 mod multinode;
+mod opaque;
 mod openapi;
 mod panel_states;
 mod properties;

@@ -106,6 +106,7 @@ pub fn settings() -> TokenSettings {
         // EdDSA, as these tests were written for (the default of new installations is ES256).
         signing_alg: Some(tollgate_proto::SigningAlg::EdDSA),
         reuse: true,
+        format: tollgate_core::authority::TokenFormat::Jwt,
     }
 }
 
