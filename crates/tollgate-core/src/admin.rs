@@ -98,6 +98,9 @@ pub struct CompanyChanges {
     /// New token quota override (new tokens per credential per hour): `Some(None)` goes back to
     /// the server's default, `Some(Some(0))` is no quota.
     pub token_quota_per_hour: Option<Option<u32>>,
+    /// New resources (audiences) its credentials may ask for. A credential's narrower list keeps
+    /// only those still listed, at once.
+    pub resources: Option<crate::audience::Resources>,
 }
 
 /// Changes to a credential; `None` leaves a field as it is.
@@ -111,6 +114,8 @@ pub struct CredentialChanges {
     pub expires_at: Option<Option<UnixTime>>,
     /// New IP allowlist (empty: any address).
     pub allowed_ips: Option<IpAllowlist>,
+    /// New resources it may ask tokens for, among its company's: `Some(None)`, all of them.
+    pub resources: Option<Option<crate::audience::Resources>>,
 }
 
 /// The audit entries beyond `credential.updated` or `credential.created` that a change of a
@@ -140,6 +145,16 @@ pub fn access_audit(
         out.push((
             AuditAction::CredentialAllowlistSet,
             format!("{client_id} ({what})"),
+        ));
+    }
+    if old.resources != new.resources {
+        let what = match &new.resources {
+            None => "all of the company's".to_owned(),
+            Some(l) => l.to_string(),
+        };
+        out.push((
+            AuditAction::CredentialResourcesSet,
+            format!("{client_id} (resources: {what})"),
         ));
     }
     out
@@ -188,6 +203,22 @@ fn check_expiry(expires_at: Option<UnixTime>, now: UnixTime) -> Result<(), Admin
             "expires_at must lie in the future".into(),
         )),
         _ => Ok(()),
+    }
+}
+
+/// A credential may be limited only to resources its company lists.
+fn check_resources(
+    company: &Company,
+    resources: Option<&crate::audience::Resources>,
+) -> Result<(), AdminError> {
+    let Some(resources) = resources else {
+        return Ok(());
+    };
+    match resources.difference(&company.resources).iter().next() {
+        Some(r) => Err(AdminError::Invalid(format!(
+            "{r} is not one of the company's resources"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -265,6 +296,7 @@ impl Admin {
             scopes,
             max_credentials,
             token_quota_per_hour: None,
+            resources: crate::audience::Resources::default(),
             created_at: now,
             updated_at: now,
         };
@@ -305,6 +337,9 @@ impl Admin {
         }
         if let Some(quota) = changes.token_quota_per_hour {
             c.token_quota_per_hour = quota;
+        }
+        if let Some(resources) = changes.resources {
+            c.resources = resources;
         }
         c.updated_at = self.clock.now();
         self.store.update_company(&c).await?;
@@ -371,6 +406,7 @@ impl Admin {
         let label = check_name("label", label)?;
         let company = self.company(company_id).await?;
         self.check_scopes(&company, &scopes)?;
+        check_resources(&company, access.resources.as_ref())?;
         let now = self.clock.now();
         check_expiry(access.expires_at, now)?;
         let secret = crate::secret::generate()?;
@@ -467,6 +503,11 @@ impl Admin {
         }
         if let Some(allowed) = changes.allowed_ips {
             cred.access.allowed_ips = allowed;
+        }
+        if let Some(resources) = changes.resources {
+            let company = self.company(&cred.company_id).await?;
+            check_resources(&company, resources.as_ref())?;
+            cred.access.resources = resources;
         }
         cred.updated_at = now;
         self.store

@@ -31,6 +31,8 @@ pub struct CompanyEntry {
     pub scopes: ScopeSet,
     /// Its override of the token quota (new tokens per credential per hour; `Some(0)`: none).
     pub token_quota_per_hour: Option<u32>,
+    /// The resources (audiences) beyond the default one its credentials may ask for.
+    pub resources: crate::audience::Resources,
 }
 
 /// What the hot path needs of a credential.
@@ -352,6 +354,7 @@ impl Directory {
                 id: c.id,
                 scopes: c.scopes,
                 token_quota_per_hour: c.token_quota_per_hour,
+                resources: c.resources,
             }),
         );
     }

@@ -25,6 +25,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod allowlist;
+pub mod audience;
 pub mod authority;
 pub mod catalog;
 pub mod clock;

@@ -4,6 +4,7 @@ use tollgate_proto::{ScopeSet, SigningAlg};
 use zeroize::Zeroizing;
 
 use crate::allowlist::IpAllowlist;
+use crate::audience::Resources;
 use crate::clock::UnixTime;
 use crate::ids::{ClientId, CompanyId, SecretId};
 use crate::secret::SecretHash;
@@ -25,6 +26,9 @@ pub struct Company {
     /// New tokens per credential per hour: `None` follows the server's default, `Some(0)` is no
     /// quota.
     pub token_quota_per_hour: Option<u32>,
+    /// The resources (RFC 8707 audiences) beyond the server's default audience that its
+    /// credentials may ask tokens for; set by the operator.
+    pub resources: Resources,
     /// Creation time.
     pub created_at: UnixTime,
     /// Last change.
@@ -82,6 +86,9 @@ pub struct CredentialAccess {
     pub expires_at: Option<UnixTime>,
     /// The networks a token request may come from (empty: any).
     pub allowed_ips: IpAllowlist,
+    /// Which of its company's resources it may ask tokens for: `None`, all of them; the server's
+    /// default audience is always allowed.
+    pub resources: Option<Resources>,
 }
 
 impl CredentialAccess {

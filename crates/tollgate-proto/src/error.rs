@@ -19,6 +19,8 @@ pub enum OAuthErrorCode {
     UnsupportedGrantType,
     /// The requested scope is invalid or exceeds what the client holds.
     InvalidScope,
+    /// A requested resource is malformed or not one the client may use (RFC 8707 §2).
+    InvalidTarget,
     /// The access token is missing, malformed, expired or revoked (RFC 6750).
     InvalidToken,
     /// The access token lacks a scope (RFC 6750).
@@ -37,6 +39,7 @@ impl OAuthErrorCode {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::Extension(s) => s,
@@ -52,6 +55,7 @@ impl OAuthErrorCode {
             "unauthorized_client" => Self::UnauthorizedClient,
             "unsupported_grant_type" => Self::UnsupportedGrantType,
             "invalid_scope" => Self::InvalidScope,
+            "invalid_target" => Self::InvalidTarget,
             "invalid_token" => Self::InvalidToken,
             "insufficient_scope" => Self::InsufficientScope,
             other => Self::Extension(other.to_owned()),
@@ -140,6 +144,7 @@ mod tests {
             "invalid_client",
             "unsupported_grant_type",
             "invalid_scope",
+            "invalid_target",
             "invalid_token",
             "something_else",
         ] {

@@ -51,6 +51,8 @@ pub enum TokenError {
     UnsupportedGrantType,
     /// 400 `invalid_scope`.
     InvalidScope(String),
+    /// 400 `invalid_target` (RFC 8707): a `resource` malformed or not the client's.
+    InvalidTarget(String),
     /// 400 `unauthorized_client` (revoking another client's token).
     UnauthorizedClient(String),
     /// 415.
@@ -88,6 +90,9 @@ impl From<IssueError> for TokenError {
             IssueError::InvalidScope(missing) => {
                 Self::InvalidScope(format!("the credential does not hold: {missing}"))
             }
+            IssueError::InvalidTarget(resource) => Self::InvalidTarget(format!(
+                "the credential may not ask for the resource {resource}"
+            )),
             other => {
                 tracing::error!(error = %other, "token issue failed");
                 Self::Internal
@@ -118,6 +123,7 @@ impl IntoResponse for TokenError {
                 "only the client_credentials grant is supported".to_owned(),
             ),
             Self::InvalidScope(d) => (StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidScope, d),
+            Self::InvalidTarget(d) => (StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidTarget, d),
             Self::UnauthorizedClient(d) => (
                 StatusCode::BAD_REQUEST,
                 OAuthErrorCode::UnauthorizedClient,

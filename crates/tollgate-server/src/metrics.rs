@@ -84,6 +84,7 @@ pub(crate) enum TokenOutcome {
     Error,
     RateLimited,
     QuotaExceeded,
+    InvalidTarget,
 }
 
 /// Resource-side outcomes.
@@ -111,7 +112,7 @@ pub(crate) enum GatewayOutcome {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    token: [Counter; 8],
+    token: [Counter; 9],
     api: [Counter; 5],
     gateway: [Counter; 3],
     webhooks: [Counter; 3],
@@ -140,6 +141,7 @@ impl Metrics {
             "error",
             "rate_limited",
             "quota_exceeded",
+            "invalid_target",
         ]
         .map(|o| token_family.get_or_create(&Outcome { outcome: o }).clone());
         let api = [

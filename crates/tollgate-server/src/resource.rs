@@ -115,16 +115,18 @@ impl ResourceGuard {
     }
 
     /// The checks for a request made elsewhere (the gateway's routes, `/auth/verify`): the token
-    /// of `headers` (401), the company's budget for `method` (429), the version header if
-    /// `version` (400), and every scope of `scopes` (403, naming the first one missing).
+    /// of `headers`, meant for `audience` (`None`: the default one) (401), the company's budget
+    /// for `method` (429), the version header if `version` (400), and every scope of `scopes`
+    /// (403, naming the first one missing).
     pub async fn check_request(
         &self,
         method: &Method,
         headers: &HeaderMap,
         scopes: &[Scope],
+        audience: Option<&str>,
         version: bool,
     ) -> Result<Access, ApiError> {
-        self.checked(method, headers, version, |access| {
+        self.checked(method, headers, audience, version, |access| {
             match scopes.iter().find(|s| !access.allows(s.as_str())) {
                 Some(missing) => Err(ApiError::InsufficientScope(Cow::Owned(
                     missing.as_str().to_owned(),
@@ -148,7 +150,7 @@ impl ResourceGuard {
         scope: &str,
         owned: impl FnOnce() -> Cow<'static, str>,
     ) -> Result<Access, ApiError> {
-        self.checked(&parts.method, &parts.headers, true, |access| {
+        self.checked(&parts.method, &parts.headers, None, true, |access| {
             if access.allows(scope) {
                 Ok(())
             } else {
@@ -163,10 +165,13 @@ impl ResourceGuard {
         &self,
         method: &Method,
         headers: &HeaderMap,
+        audience: Option<&str>,
         version: bool,
         scopes: impl FnOnce(&Access) -> Result<(), ApiError>,
     ) -> Result<Access, ApiError> {
-        let result = self.check_inner(method, headers, version, scopes).await;
+        let result = self
+            .check_inner(method, headers, audience, version, scopes)
+            .await;
         self.metrics.api(match &result {
             Ok(_) => ApiOutcome::Allowed,
             Err(ApiError::TooManyRequests(_)) => ApiOutcome::RateLimited,
@@ -183,10 +188,17 @@ impl ResourceGuard {
         &self,
         method: &Method,
         headers: &HeaderMap,
+        audience: Option<&str>,
         version: bool,
         scopes: impl FnOnce(&Access) -> Result<(), ApiError>,
     ) -> Result<Access, ApiError> {
         let access = self.authorize(headers).await?;
+        if !access.serves(audience) {
+            return Err(ApiError::InvalidToken {
+                description: "the access token is not meant for this resource",
+                token_sent: true,
+            });
+        }
         if let Some(limits) = &self.budgets
             && let Err(refused) = limits.api_budget(method, &access.company_id()).await
         {

@@ -22,6 +22,8 @@ pub struct CredentialView {
     expires_at: Option<String>,
     /// Networks token requests may come from; empty: any.
     allowed_ips: Vec<String>,
+    /// The company's resources (RFC 8707 audiences) it may ask tokens for; `None`: all of them.
+    resources: Option<Vec<String>>,
     secrets: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
@@ -65,6 +67,11 @@ pub fn credential_view(c: &Credential, ceiling: &ScopeSet, secret: Option<&str>)
             .iter()
             .map(ToString::to_string)
             .collect(),
+        resources: c
+            .access
+            .resources
+            .as_ref()
+            .map(|l| l.iter().map(ToString::to_string).collect()),
         secrets: c
             .secrets
             .iter()

@@ -4,6 +4,7 @@
 
 use tollgate_core::accounts::{AuditEvent, Email, Role, SessionRecord, User, UserId};
 use tollgate_core::allowlist::IpAllowlist;
+use tollgate_core::audience::Resources;
 use tollgate_core::ids::{ClientId, CompanyId, SecretId};
 use tollgate_core::model::{
     Change, ChangeKind, Company, Credential, CredentialAccess, SigningKeyRecord, StoredSecret,
@@ -49,6 +50,7 @@ pub(crate) fn company_row(r: &impl Columns) -> Result<Company, StoreError> {
             .map_err(|_| {
                 StoreError::Backend("stored token_quota_per_hour is out of range".into())
             })?,
+        resources: Resources::parse_stored(&r.text("resources")?).map_err(corrupt)?,
         created_at: r.int("created_at")?,
         updated_at: r.int("updated_at")?,
     })
@@ -68,6 +70,11 @@ pub(crate) fn credential_row(r: &impl Columns) -> Result<Credential, StoreError>
         access: CredentialAccess {
             expires_at: r.opt_int("expires_at")?,
             allowed_ips: IpAllowlist::parse_stored(&r.text("allowed_ips")?).map_err(corrupt)?,
+            resources: r
+                .opt_text("resources")?
+                .map(|s| Resources::parse_stored(&s))
+                .transpose()
+                .map_err(corrupt)?,
         },
     })
 }

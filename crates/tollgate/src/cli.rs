@@ -276,6 +276,10 @@ pub enum CompanyCmd {
         /// How many credentials the company may hold (default 10).
         #[arg(long)]
         max_credentials: Option<u32>,
+        /// Resources (RFC 8707 audience URIs) beyond the server's audience that its credentials
+        /// may ask tokens for; repeat, or separate with commas.
+        #[arg(long = "resource", value_name = "URI", value_delimiter = ',')]
+        resources: Vec<String>,
     },
     /// List companies.
     List,
@@ -301,7 +305,24 @@ pub enum CompanyCmd {
         /// the server's `[rate_limits] tokens_per_credential_per_hour`.
         #[arg(long, value_name = "N|default", value_parser = quota_override)]
         token_quota_per_hour: Option<QuotaOverride>,
+        /// New resources (RFC 8707 audience URIs; repeat, or separate with commas): replace the
+        /// old ones. Tokens for a resource no longer listed are refused at once.
+        #[arg(
+            long = "resource",
+            value_name = "URI",
+            value_delimiter = ',',
+            conflicts_with = "no_resources"
+        )]
+        resources: Vec<String>,
+        /// Remove every resource: tokens are for the server's audience only.
+        #[arg(long)]
+        no_resources: bool,
     },
+}
+
+fn resources(entries: &[String]) -> anyhow::Result<tollgate_core::audience::Resources> {
+    tollgate_core::audience::Resources::parse(entries)
+        .map_err(|e| anyhow::anyhow!("--resource: {e}"))
 }
 
 /// A company's token quota override as given on the command line.
@@ -357,6 +378,10 @@ pub enum CredentialCmd {
         /// commas. Default: any address.
         #[arg(long = "allow-ip", value_name = "CIDR", value_delimiter = ',')]
         allow_ip: Vec<String>,
+        /// Limit its tokens to these of the company's resources (RFC 8707); repeat, or separate
+        /// with commas. Default: all of the company's.
+        #[arg(long = "resource", value_name = "URI", value_delimiter = ',')]
+        resources: Vec<String>,
     },
     /// List a company's credentials (never their secrets).
     List {
@@ -394,6 +419,17 @@ pub enum CredentialCmd {
         /// Remove the IP allowlist: any address may request tokens.
         #[arg(long)]
         allow_any_ip: bool,
+        /// Limit its tokens to these of the company's resources (replaces the old list).
+        #[arg(
+            long = "resource",
+            value_name = "URI",
+            value_delimiter = ',',
+            conflicts_with = "all_resources"
+        )]
+        resources: Vec<String>,
+        /// Let it ask for any of the company's resources again.
+        #[arg(long)]
+        all_resources: bool,
     },
     /// Issue a new secret (printed once); the old one keeps working for --grace seconds.
     Rotate {
@@ -640,9 +676,18 @@ async fn company(op: &Operator, cmd: CompanyCmd) -> anyhow::Result<()> {
             name,
             scopes: s,
             max_credentials,
+            resources: r,
         } => {
             let s = s.as_deref().map(scopes).transpose()?;
-            let c = admin.create_company(&name, s, max_credentials).await?;
+            let r = resources(&r)?;
+            let mut c = admin.create_company(&name, s, max_credentials).await?;
+            if !r.is_empty() {
+                let changes = CompanyChanges {
+                    resources: Some(r),
+                    ..CompanyChanges::default()
+                };
+                c = admin.update_company(&c.id, changes).await?;
+            }
             op.audit(c.id, AuditAction::CompanyCreated, &c.name).await?;
             print_json(&output::company(&c))
         }
@@ -664,12 +709,21 @@ async fn company(op: &Operator, cmd: CompanyCmd) -> anyhow::Result<()> {
             scopes: s,
             max_credentials,
             token_quota_per_hour,
+            resources: r,
+            no_resources,
         } => {
             let changes = CompanyChanges {
                 name,
                 scopes: s.as_deref().map(scopes).transpose()?,
                 max_credentials,
                 token_quota_per_hour: token_quota_per_hour.map(|q| q.0),
+                resources: if no_resources {
+                    Some(tollgate_core::audience::Resources::default())
+                } else if r.is_empty() {
+                    None
+                } else {
+                    Some(resources(&r)?)
+                },
             };
             let id = company_id(&id)?;
             let before = admin.company(&id).await?;
@@ -679,11 +733,13 @@ async fn company(op: &Operator, cmd: CompanyCmd) -> anyhow::Result<()> {
                 &c.scopes,
                 c.max_credentials,
                 c.token_quota_per_hour,
+                &c.resources,
             ) == (
                 &before.name,
                 &before.scopes,
                 before.max_credentials,
                 before.token_quota_per_hour,
+                &before.resources,
             );
             if !same {
                 op.audit(c.id, AuditAction::CompanyUpdated, &c.name).await?;
@@ -702,10 +758,16 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
             scopes: s,
             expires_at,
             allow_ip,
+            resources: r,
         } => {
             let access = tollgate_core::model::CredentialAccess {
                 expires_at,
                 allowed_ips: allowlist(&allow_ip)?,
+                resources: if r.is_empty() {
+                    None
+                } else {
+                    Some(resources(&r)?)
+                },
             };
             // The credential and its audit entry in one transaction.
             let at = op.accounts.now();
@@ -762,6 +824,8 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
             expires_at,
             allow_ip,
             allow_any_ip,
+            resources: r,
+            all_resources,
         } => {
             let allowed_ips = if allow_any_ip {
                 Some(tollgate_core::allowlist::IpAllowlist::default())
@@ -775,6 +839,13 @@ async fn credential(op: &Operator, cmd: CredentialCmd) -> anyhow::Result<()> {
                 scopes: s.as_deref().map(scopes).transpose()?,
                 expires_at: expires_at.map(|e| e.0),
                 allowed_ips,
+                resources: if all_resources {
+                    Some(None)
+                } else if r.is_empty() {
+                    None
+                } else {
+                    Some(Some(resources(&r)?))
+                },
             };
             let id = client_id(&id)?;
             let before = admin.credential(&id).await?;

@@ -38,6 +38,7 @@ pub fn company(c: &Company) -> Value {
         "scopes": c.scopes,
         "max_credentials": c.max_credentials,
         "token_quota_per_hour": c.token_quota_per_hour,
+        "resources": c.resources.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "created_at": rfc3339(c.created_at),
         "updated_at": rfc3339(c.updated_at),
     })

@@ -197,6 +197,8 @@ audit_actions! {
     CredentialExpirySet => "credential.expiry_set",
     /// A credential's IP allowlist was set, changed or removed.
     CredentialAllowlistSet => "credential.allowlist_set",
+    /// The resources (RFC 8707 audiences) a credential may ask tokens for were changed.
+    CredentialResourcesSet => "credential.resources_set",
     /// A credential's expiry passed (written once, by tollgate itself).
     CredentialExpired => "credential.expired",
     /// A credential's expiry is near: 30, 7 or 1 days away (each written once, by tollgate itself).
@@ -307,6 +309,7 @@ impl AuditAction {
             Self::CredentialSecretRevoked => "Old secret revoked",
             Self::CredentialExpirySet => "Expiry set",
             Self::CredentialAllowlistSet => "IP allowlist set",
+            Self::CredentialResourcesSet => "Resources set",
             Self::CredentialExpired => "Credential expired",
             Self::CredentialExpiring => "Credential expiring soon",
             Self::CredentialAuthFailures => "Repeated failed authentications",
@@ -376,6 +379,7 @@ mod tests {
                 "credential.secret_revoked",
                 "credential.expiry_set",
                 "credential.allowlist_set",
+                "credential.resources_set",
                 "credential.expired",
                 "credential.expiring",
                 "credential.auth_failures",

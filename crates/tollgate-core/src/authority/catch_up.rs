@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tollgate_proto::ScopeSet;
 
 use super::{Access, Authority, ClientAuthFailure, IssueError, IssuedToken, TokenRejection};
+use crate::audience::Resources;
 use crate::ids::{ClientId, CompanyId};
 use crate::secret::ClientSecret;
 use crate::store::Store;
@@ -92,13 +93,14 @@ impl Authority {
         client_id: &ClientId,
         secret: &ClientSecret,
         requested: Option<&ScopeSet>,
+        resources: &Resources,
         from: Option<IpAddr>,
     ) -> Result<IssuedToken, IssueError> {
         let seen = self.syncs_seen();
-        match self.issue_from(client_id, secret, requested, from) {
+        match self.issue_from(client_id, secret, requested, resources, from) {
             Err(IssueError::InvalidClient(_)) => {
                 self.catch_up(store, seen).await;
-                self.issue_from(client_id, secret, requested, from)
+                self.issue_from(client_id, secret, requested, resources, from)
             }
             other => other,
         }

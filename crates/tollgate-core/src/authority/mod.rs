@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use tollgate_proto::{ScopeSet, SigningAlg};
 
+use crate::audience::Resources;
 use crate::clock::{Clock, UnixTime};
 use crate::directory::{CompanyEntry, CredentialEntry, Directory, SyncOutcome};
 use crate::ids::{ClientId, CompanyId};
@@ -23,11 +24,11 @@ mod reuse;
 mod types;
 
 pub use catch_up::CATCH_UP_SPACING;
-use types::ClaimsOut;
 pub use types::{
-    AccessClaims, AuthorityError, ClientAuthFailure, Introspection, IssueError, IssuedToken,
-    RevocationTarget, TokenFormat, TokenRejection, TokenSettings,
+    AccessClaims, Audiences, AuthorityError, ClientAuthFailure, Introspection, IssueError,
+    IssuedToken, RevocationTarget, TokenFormat, TokenRejection, TokenSettings,
 };
+use types::{AudOut, ClaimsOut};
 
 /// A token whose signature has been checked; cached until it expires.
 #[derive(Debug)]
@@ -37,10 +38,25 @@ struct VerifiedToken {
     secret_id: Box<str>,
     jti: Box<str>,
     scopes: ScopeSet,
+    /// Whether `aud` names the server's default audience (every token without `resource`s does).
+    for_default: bool,
+    /// The other audiences `aud` names (resources of the company), in order.
+    resources: Box<[Box<str>]>,
     iat: i64,
     /// The later of `iat` and `nbf`: before it (less [`MAX_CLOCK_SKEW_SECS`]) the token is refused.
     valid_from: i64,
     exp: i64,
+}
+
+impl VerifiedToken {
+    /// `aud` as the token has it (the default audience first).
+    fn audiences(&self, default: &str) -> Audiences {
+        let mut v: Vec<String> = self.resources.iter().map(|r| r.to_string()).collect();
+        if self.for_default {
+            v.insert(0, default.to_owned());
+        }
+        Audiences(v)
+    }
 }
 
 /// How far ahead of this node's clock a token's `iat` or `nbf` may lie (another node's clock).
@@ -71,6 +87,25 @@ impl Access {
         self.token.scopes.contains_str(scope)
             && self.credential.scopes.contains_str(scope)
             && self.company.scopes.contains_str(scope)
+    }
+
+    /// Whether the token is meant for `resource` (`None`: the server's default audience, which
+    /// tollgate's own API and routes without an audience serve), and may still be: a resource the
+    /// company or the credential no longer lists is refused at once, as narrowed scopes are.
+    pub fn serves(&self, resource: Option<&str>) -> bool {
+        match resource {
+            None => self.token.for_default,
+            Some(r) => {
+                self.token.resources.iter().any(|a| **a == *r)
+                    && self.company.resources.contains(r)
+                    && self
+                        .credential
+                        .access
+                        .resources
+                        .as_ref()
+                        .is_none_or(|l| l.contains(r))
+            }
+        }
     }
 
     /// The scopes in force now, in order, without copying them (the gateway writes them into a
@@ -155,7 +190,9 @@ impl Authority {
         .map(|alg| {
             let mut v = jsonwebtoken::Validation::new(alg);
             v.set_issuer(&[&settings.issuer]);
-            v.set_audience(&[&settings.audience]);
+            // `aud` is the resource side's to check (`Access::serves`): a token may be meant for
+            // one of the company's resources rather than the default audience.
+            v.validate_aud = false;
             // Expiry is checked against the injected clock, exactly (see `authorize`).
             v.validate_exp = false;
             v.leeway = 0;
@@ -251,18 +288,20 @@ impl Authority {
         secret: &ClientSecret,
         requested: Option<&ScopeSet>,
     ) -> Result<IssuedToken, IssueError> {
-        self.issue_from(client_id, secret, requested, None)
+        self.issue_from(client_id, secret, requested, &Resources::default(), None)
     }
 
     /// Client credentials grant: authenticates `client_id`/`secret` from the client address
     /// `from` and issues a token for `requested` scopes (default: all the credential holds within
-    /// its company's ceiling). The token expires after the lifetime, or when the credential does
-    /// if that comes first.
+    /// its company's ceiling), meant for the `resources` asked for (RFC 8707; none: the server's
+    /// default audience). The token expires after the lifetime, or when the credential does if
+    /// that comes first.
     pub fn issue_from(
         &self,
         client_id: &ClientId,
         secret: &ClientSecret,
         requested: Option<&ScopeSet>,
+        resources: &Resources,
         from: Option<IpAddr>,
     ) -> Result<IssuedToken, IssueError> {
         let now = self.clock.now();
@@ -281,12 +320,24 @@ impl Authority {
             }
             None => effective,
         };
+        // The default audience is every credential's; another must be the company's, and the
+        // credential's if it lists some.
+        let allowed = |r: &str| {
+            r == self.settings.audience
+                || company.resources.contains(r)
+                    && cred.access.resources.as_ref().is_none_or(|l| l.contains(r))
+        };
+        if let Some(r) = resources.iter().find(|r| !allowed(r.as_str())) {
+            return Err(IssueError::InvalidTarget(r.clone()));
+        }
+        let aud_text = resources.to_string();
         let scope = granted.to_string();
         let ring = self.keys();
         let key = ring.current();
         let origin = reuse::Origin {
             secret_id: secret_rec.id.as_str(),
             scope_text: &scope,
+            aud_text: &aud_text,
             kid: key.kid(),
             credential: &cred,
             company: &company,
@@ -318,7 +369,7 @@ impl Authority {
         let claims = ClaimsOut {
             iss: &self.settings.issuer,
             sub: cred.client_id.as_str(),
-            aud: &self.settings.audience,
+            aud: AudOut::of(resources, &self.settings.audience),
             iat: now,
             exp,
             jti: &jti,
@@ -409,7 +460,7 @@ impl Authority {
             exp: t.exp,
             iat: t.iat,
             iss: self.settings.issuer.clone(),
-            aud: self.settings.audience.clone(),
+            aud: t.audiences(&self.settings.audience),
             jti: t.jti.to_string(),
             company_id: t.company_id.to_string(),
         })
@@ -536,7 +587,7 @@ impl Authority {
         } else {
             self.verify_jwt(token)?
         };
-        verified_from(claims)
+        verified_from(claims, &self.settings.audience)
     }
 
     /// The claims of a JWT whose header, signature, issuer and audience are ours.
@@ -576,7 +627,7 @@ impl Authority {
         })?;
         // Sealed by us, so well formed; still read strictly.
         let c: AccessClaims = serde_json::from_slice(&json).map_err(|_| TokenRejection::Invalid)?;
-        if c.iss != self.settings.issuer || c.aud != self.settings.audience {
+        if c.iss != self.settings.issuer {
             return Err(TokenRejection::Invalid);
         }
         Ok(c)
@@ -584,13 +635,25 @@ impl Authority {
 }
 
 /// What the hot path keeps of verified claims; claims that do not hold together are refused.
-fn verified_from(c: AccessClaims) -> Result<VerifiedToken, TokenRejection> {
+/// `aud` is kept for the resource side to check ([`Access::serves`]).
+fn verified_from(c: AccessClaims, default_audience: &str) -> Result<VerifiedToken, TokenRejection> {
     let company_id = CompanyId::parse(&c.company_id).map_err(|_| TokenRejection::Invalid)?;
     let scopes = ScopeSet::parse_list(&c.scope).map_err(|_| TokenRejection::Invalid)?;
-    if c.sub != c.client_id {
+    if c.sub != c.client_id || c.aud.0.is_empty() {
         return Err(TokenRejection::Invalid);
     }
+    let for_default = c.aud.0.iter().any(|a| a == default_audience);
+    let mut resources: Vec<Box<str>> = c
+        .aud
+        .0
+        .into_iter()
+        .filter(|a| a != default_audience)
+        .map(String::into_boxed_str)
+        .collect();
+    resources.sort_unstable();
     Ok(VerifiedToken {
+        for_default,
+        resources: resources.into_boxed_slice(),
         client_id: c.client_id.into(),
         company_id,
         secret_id: c.tg_sid.into(),

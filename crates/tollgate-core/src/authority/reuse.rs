@@ -19,6 +19,7 @@ use crate::directory::{CompanyEntry, CredentialEntry};
 pub(super) struct Reusable {
     secret_id: Box<str>,
     scope_text: Box<str>,
+    aud_text: Box<str>,
     pub(super) access_token: Box<str>,
     pub(super) jti: Box<str>,
     kid: Box<str>,
@@ -32,6 +33,8 @@ pub(super) struct Reusable {
 pub(super) struct Origin<'a> {
     pub(super) secret_id: &'a str,
     pub(super) scope_text: &'a str,
+    /// The resources asked for (RFC 8707), space-separated; empty for the default audience.
+    pub(super) aud_text: &'a str,
     pub(super) kid: &'a str,
     pub(super) credential: &'a Arc<CredentialEntry>,
     pub(super) company: &'a Arc<CompanyEntry>,
@@ -51,8 +54,9 @@ impl ReuseCache {
         }
     }
 
-    fn key(&self, secret_id: &str, scope_text: &str) -> u64 {
-        self.seed.hash_one((secret_id, scope_text))
+    fn key(&self, origin: &Origin<'_>) -> u64 {
+        self.seed
+            .hash_one((origin.secret_id, origin.scope_text, origin.aud_text))
     }
 
     /// The token issued from `origin` earlier, if it is still unchanged, unrevoked
@@ -63,11 +67,10 @@ impl ReuseCache {
         now: UnixTime,
         is_revoked: impl FnOnce(&str) -> bool,
     ) -> Option<Arc<Reusable>> {
-        let r = self
-            .entries
-            .get(&self.key(origin.secret_id, origin.scope_text))?;
+        let r = self.entries.get(&self.key(origin))?;
         let same = *r.secret_id == *origin.secret_id
             && *r.scope_text == *origin.scope_text
+            && *r.aud_text == *origin.aud_text
             && *r.kid == *origin.kid
             && Arc::ptr_eq(&r.credential, origin.credential)
             && Arc::ptr_eq(&r.company, origin.company);
@@ -90,6 +93,7 @@ impl ReuseCache {
         let entry = Reusable {
             secret_id: origin.secret_id.into(),
             scope_text: origin.scope_text.into(),
+            aud_text: origin.aud_text.into(),
             access_token: access_token.into(),
             jti: jti.into(),
             kid: origin.kid.into(),
@@ -98,10 +102,7 @@ impl ReuseCache {
             credential: Arc::clone(origin.credential),
             company: Arc::clone(origin.company),
         };
-        self.entries.insert(
-            self.key(origin.secret_id, origin.scope_text),
-            Arc::new(entry),
-        );
+        self.entries.insert(self.key(origin), Arc::new(entry));
     }
 
     /// Forgets every entry (the key ring changed).

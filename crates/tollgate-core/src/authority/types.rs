@@ -107,6 +107,9 @@ pub enum IssueError {
     /// Asked for scopes the credential does not hold.
     #[error("the credential does not hold the requested scope(s): {0}")]
     InvalidScope(ScopeSet),
+    /// Asked for a resource (RFC 8707) the credential may not use.
+    #[error("the credential may not ask for the resource {0}")]
+    InvalidTarget(crate::audience::Resource),
     /// Random generation failed.
     #[error(transparent)]
     Random(#[from] RandomError),
@@ -135,6 +138,10 @@ pub enum TokenRejection {
     /// Its credential was deleted, or the secret that obtained it was rotated away.
     #[error("the access token has been revoked")]
     Revoked,
+    /// Its `aud` does not name the resource it is presented to (RFC 8707), or names a resource
+    /// its company or credential no longer lists.
+    #[error("the access token is not meant for this resource")]
+    WrongAudience,
 }
 
 /// The claims of a tollgate access token (RFC 9068 profile plus `company_id` and `tg_sid`, the id of
@@ -145,8 +152,8 @@ pub struct AccessClaims {
     pub iss: String,
     /// Subject: the client ID.
     pub sub: String,
-    /// Audience.
-    pub aud: String,
+    /// Audience: one or several.
+    pub aud: Audiences,
     /// Issued at.
     pub iat: i64,
     /// Not before (tollgate does not set it; a token that has one is held to it).
@@ -166,11 +173,58 @@ pub struct AccessClaims {
     pub tg_sid: String,
 }
 
+/// `aud`: one string, or an array of several (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audiences(pub Vec<String>);
+
+impl Serialize for Audiences {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => s.serialize_str(one),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Audiences {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(Self(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(a) => vec![a],
+            OneOrMany::Many(v) => v,
+        }))
+    }
+}
+
+/// `aud` of a token being issued: the default audience, or the resources asked for.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(super) enum AudOut<'a> {
+    One(&'a str),
+    Many(Vec<&'a str>),
+}
+
+impl<'a> AudOut<'a> {
+    pub(super) fn of(resources: &'a crate::audience::Resources, default: &'a str) -> Self {
+        let mut v: Vec<&str> = resources.iter().map(|r| r.as_str()).collect();
+        match v.len() {
+            0 => Self::One(default),
+            1 => Self::One(v.remove(0)),
+            _ => Self::Many(v),
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub(super) struct ClaimsOut<'a> {
     pub(super) iss: &'a str,
     pub(super) sub: &'a str,
-    pub(super) aud: &'a str,
+    pub(super) aud: AudOut<'a>,
     pub(super) iat: i64,
     pub(super) exp: i64,
     pub(super) jti: &'a str,
@@ -199,8 +253,8 @@ pub struct Introspection {
     pub iat: i64,
     /// Issuer.
     pub iss: String,
-    /// Audience.
-    pub aud: String,
+    /// Audience: one or several.
+    pub aud: Audiences,
     /// Token id.
     pub jti: String,
     /// Company.

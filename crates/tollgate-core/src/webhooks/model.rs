@@ -80,7 +80,8 @@ impl EventType {
             AuditAction::CredentialCreated => Self::CredentialCreated,
             AuditAction::CredentialUpdated
             | AuditAction::CredentialExpirySet
-            | AuditAction::CredentialAllowlistSet => Self::CredentialUpdated,
+            | AuditAction::CredentialAllowlistSet
+            | AuditAction::CredentialResourcesSet => Self::CredentialUpdated,
             AuditAction::CredentialRotated => Self::CredentialRotated,
             AuditAction::CredentialSecretRevoked | AuditAction::CredentialSecretLeaked => {
                 Self::CredentialSecretRevoked

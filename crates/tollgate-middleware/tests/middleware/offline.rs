@@ -367,3 +367,57 @@ async fn the_layer_answers_in_tollgates_formats() {
         json!({"error": {"code": "invalid_scope", "message": "this request needs the scope users:write"}})
     );
 }
+
+/// RFC 8707: a service verifying tokens itself names its own resource as the audience; tokens
+/// asked for it (alone, or among others) verify, tokens for the default audience do not.
+#[tokio::test]
+async fn a_verifier_for_a_resource_takes_tokens_asked_for_it_only() {
+    let (url, _db) = helpers::database().await;
+    let app = helpers::start(&url, "127.0.0.1:0".parse().unwrap()).await;
+    let cred = app.credential("users:read").await;
+    let billing = "https://billing.example";
+    app.admin
+        .update_company(
+            &cred.company,
+            tollgate_core::admin::CompanyChanges {
+                resources: Some(tollgate_core::audience::Resources::parse(&[billing]).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.sync().await;
+    let ask = |resource: Value| {
+        app.http
+            .post(format!("{}/api/v2/oauth2/token", app.base))
+            .json(&json!({
+                "grant_type": "client_credentials",
+                "client_id": cred.client_id,
+                "client_secret": cred.secret,
+                "resource": resource,
+            }))
+            .send()
+    };
+    let token = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let for_billing = token(ask(json!(billing)).await.unwrap()).await;
+    let for_both = token(ask(json!([billing, app.base])).await.unwrap()).await;
+    let plain = app.token(&cred).await;
+
+    let v = tollgate_middleware::Verifier::discover(&app.base, billing, Options::default())
+        .await
+        .unwrap();
+    assert!(v.verify(&for_billing).await.is_ok());
+    assert!(v.verify(&for_both).await.is_ok());
+    assert_eq!(v.verify(&plain).await, Err(Rejection::Invalid));
+    // The default verifier (audience: the issuer) takes the default token and refuses billing's.
+    let d = app.verifier(Options::default()).await;
+    assert!(d.verify(&plain).await.is_ok());
+    assert!(d.verify(&for_both).await.is_ok());
+    assert_eq!(d.verify(&for_billing).await, Err(Rejection::Invalid));
+}

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tollgate_core::accounts::{AdminActor, AuditAction, Role, UserId};
 use tollgate_core::admin::{CreatedCredential, CredentialChanges, access_audit};
 use tollgate_core::allowlist::IpAllowlist;
+use tollgate_core::audience::Resources;
 use tollgate_core::clock::UnixTime;
 use tollgate_core::ids::ClientId;
 use tollgate_core::model::{Credential, CredentialAccess};
@@ -228,6 +229,9 @@ pub(crate) struct CreateBody {
     /// CIDRs or addresses; absent or empty: any address.
     #[serde(default)]
     allowed_ips: Vec<String>,
+    /// Which of the company's resources (RFC 8707) its tokens may be for; absent or null: all.
+    #[serde(default)]
+    resources: Option<Vec<String>>,
 }
 
 fn scopes(list: &[String]) -> Result<ScopeSet, AdminApiError> {
@@ -241,6 +245,11 @@ pub(crate) fn expiry(text: Option<&str>) -> Result<Option<UnixTime>, AdminApiErr
             .map_err(|e| AdminApiError::InvalidInput(format!("expires_at: {e}")))
     })
     .transpose()
+}
+
+/// `resources` as sent.
+pub(crate) fn resources<S: AsRef<str>>(list: &[S]) -> Result<Resources, AdminApiError> {
+    Resources::parse(list).map_err(|e| AdminApiError::InvalidInput(format!("resources: {e}")))
 }
 
 /// `allowed_ips` as sent.
@@ -279,6 +288,7 @@ pub(crate) async fn create_credential(
     let access = CredentialAccess {
         expires_at: expiry(b.expires_at.as_deref())?,
         allowed_ips: allowlist(&b.allowed_ips)?,
+        resources: b.resources.as_deref().map(resources).transpose()?,
     };
     let created = ops::create(&state, &actor, &b.label, scopes(&b.scopes)?, access).await?;
     let ceiling = ceiling(&state, &actor).await?;
@@ -332,6 +342,10 @@ pub(crate) struct UpdateBody {
     expires_at: Option<Option<String>>,
     /// Absent: unchanged; empty: any address.
     allowed_ips: Option<Vec<String>>,
+    /// Absent: unchanged; null: all of the company's resources; a list: these of them.
+    #[serde(default, deserialize_with = "absent_null_or")]
+    #[schema(value_type = Option<Vec<String>>)]
+    resources: Option<Option<Vec<String>>>,
 }
 
 /// `PATCH /admin/api/v1/credentials/{client_id}`.
@@ -360,6 +374,10 @@ pub(crate) async fn update_credential(
         scopes: b.scopes.as_deref().map(scopes).transpose()?,
         expires_at: b.expires_at.map(|t| expiry(t.as_deref())).transpose()?,
         allowed_ips: b.allowed_ips.as_deref().map(allowlist).transpose()?,
+        resources: b
+            .resources
+            .map(|r| r.as_deref().map(resources).transpose())
+            .transpose()?,
     };
     let c = ops::update(&state, &actor, &id, changes).await?;
     Ok(Json(credential_view(

@@ -30,6 +30,10 @@ pub(crate) struct CredentialDoc {
     expires_at: Option<String>,
     /// Networks token requests may come from; empty: any.
     allowed_ips: Vec<String>,
+    /// Which of the company's resources (RFC 8707 audiences) its tokens may be for; null: all of
+    /// them. The server's default audience is always allowed.
+    #[schema(required = true)]
+    resources: Option<Vec<String>>,
     /// Its live secrets (more than one during a rotation's grace).
     secrets: Vec<SecretDoc>,
     /// The secret, in the answer that made it only.

@@ -52,9 +52,15 @@ async fn admit(
     headers: &HeaderMap,
 ) -> Result<Access, ApiError> {
     let scopes = route.scopes_for(method).ok_or(ApiError::MethodNotAllowed)?;
+    // A route naming the default audience serves what the built-in API serves.
+    let audience = route
+        .audience
+        .as_ref()
+        .map(|a| a.as_str())
+        .filter(|a| *a != state.authority.settings().audience);
     state
         .guard
-        .check_request(method, headers, scopes, route.version_header)
+        .check_request(method, headers, scopes, audience, route.version_header)
         .await
 }
 

@@ -31,7 +31,7 @@ pub use parse::TokenRequest;
     )),
     responses(
         (status = 200, description = "A token (`Cache-Control: no-store`)", body = TokenResponseDoc),
-        (status = 400, description = "invalid_request, unsupported_grant_type, invalid_scope", body = crate::schemas::OAuthErrorDoc),
+        (status = 400, description = "invalid_request, unsupported_grant_type, invalid_scope, invalid_target (a `resource` malformed or not the credential's)", body = crate::schemas::OAuthErrorDoc),
         (status = 401, description = "invalid_client", body = crate::schemas::OAuthErrorDoc),
         (status = 413, description = "Body over the limit", body = crate::schemas::OAuthErrorDoc),
         (status = 415, description = "Unsupported content type", body = crate::schemas::OAuthErrorDoc),
@@ -45,6 +45,7 @@ pub(crate) async fn token(State(state): State<AppState>, req: Request) -> Respon
         Ok(_) => TokenOutcome::Issued,
         Err(TokenError::InvalidClient { .. }) => TokenOutcome::InvalidClient,
         Err(TokenError::InvalidScope(_)) => TokenOutcome::InvalidScope,
+        Err(TokenError::InvalidTarget(_)) => TokenOutcome::InvalidTarget,
         Err(TokenError::UnsupportedGrantType) => TokenOutcome::UnsupportedGrantType,
         Err(TokenError::TooManyRequests(_)) => TokenOutcome::RateLimited,
         Err(TokenError::QuotaExceeded(_)) => TokenOutcome::QuotaExceeded,
@@ -257,6 +258,7 @@ async fn token_inner(state: &AppState, req: Request) -> Result<Response, TokenEr
                     &id,
                     &req.secret,
                     req.scope.as_ref(),
+                    &req.resources,
                     gate.ip(),
                 )
                 .await
@@ -325,6 +327,9 @@ pub(crate) struct TokenRequestDoc {
     client_secret: Option<String>,
     /// Space-delimited subset of the credential's scopes; default: all of them.
     scope: Option<String>,
+    /// RFC 8707 resource indicators: the audience(s) the token is for (a string, or an array of
+    /// them; in a form body, the parameter repeated). Default: the server's audience.
+    resource: Option<Vec<String>>,
 }
 
 /// Successful token response (RFC 6749 §5.1).
@@ -335,7 +340,7 @@ pub(crate) struct TokenResponseDoc {
     /// Always `Bearer`.
     #[schema(example = "Bearer")]
     token_type: String,
-    /// An RFC 9068 JWT.
+    /// An RFC 9068 JWT, or with `token_format = "opaque"` an encrypted token (`tgo1_…`).
     access_token: String,
     /// Lifetime in seconds (a number).
     #[schema(example = 3600)]
@@ -373,7 +378,16 @@ pub(crate) struct IntrospectionResponseDoc {
     exp: Option<i64>,
     iat: Option<i64>,
     iss: Option<String>,
-    aud: Option<String>,
+    aud: Option<AudienceDoc>,
     jti: Option<String>,
     company_id: Option<String>,
+}
+
+/// `aud`: one audience, or an array when the token is for several resources (RFC 8707).
+#[derive(serde::Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum AudienceDoc {
+    One(String),
+    Many(Vec<String>),
 }

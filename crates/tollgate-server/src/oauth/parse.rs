@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::percent_decode;
 use serde::Deserialize;
+use tollgate_core::audience::Resources;
 use tollgate_proto::{ClientSecret, GRANT_CLIENT_CREDENTIALS, ScopeSet};
 
 use crate::error::TokenError;
@@ -18,6 +19,8 @@ pub struct TokenRequest {
     pub(super) client_id: String,
     pub(super) secret: ClientSecret,
     pub(super) scope: Option<ScopeSet>,
+    /// RFC 8707 `resource`s asked for (empty: the default audience).
+    pub(super) resources: Resources,
     pub(super) basic: bool,
 }
 
@@ -28,6 +31,8 @@ struct Fields<'a> {
     client_id: Option<Cow<'a, str>>,
     client_secret: Option<ClientSecret>,
     scope: Option<Cow<'a, str>>,
+    /// RFC 8707 `resource`: repeated in a form, a string or an array of strings in JSON.
+    resources: Vec<Cow<'a, str>>,
     /// Introspection and revocation only.
     token: Option<Cow<'a, str>>,
     /// Introspection and revocation only (a hint; ignored, tollgate has one kind of token).
@@ -54,10 +59,20 @@ struct JsonBody<'a> {
     client_secret: Option<ClientSecret>,
     #[serde(borrow, default)]
     scope: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    resource: Option<OneOrMany<'a>>,
     #[serde(default)]
     company_id: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     user_id: Option<serde::de::IgnoredAny>,
+}
+
+/// A JSON `resource`: one string or an array of them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<'a> {
+    One(#[serde(borrow)] Cow<'a, str>),
+    Many(#[serde(borrow)] Vec<Cow<'a, str>>),
 }
 
 /// A JSON body for introspection or revocation.
@@ -136,6 +151,11 @@ fn parse_json(body: &[u8], endpoint: Endpoint) -> Result<Fields<'_>, TokenError>
         client_id: b.client_id,
         client_secret: b.client_secret,
         scope: b.scope,
+        resources: match b.resource {
+            None => Vec::new(),
+            Some(OneOrMany::One(r)) => vec![r],
+            Some(OneOrMany::Many(v)) => v,
+        },
         ..Fields::default()
     })
 }
@@ -178,6 +198,11 @@ fn parse_form(body: &[u8], endpoint: Endpoint) -> Result<Fields<'_>, TokenError>
         let slot = match (key.as_ref(), endpoint) {
             ("grant_type", Endpoint::Token) => &mut f.grant_type,
             ("scope", Endpoint::Token) => &mut f.scope,
+            // RFC 8707 §2: may be given several times.
+            ("resource", Endpoint::Token) => {
+                f.resources.push(value);
+                continue;
+            }
             ("token", Endpoint::TokenManagement) => &mut f.token,
             ("token_type_hint", Endpoint::TokenManagement) => &mut f.token_type_hint,
             ("client_id", _) => &mut f.client_id,
@@ -298,10 +323,20 @@ impl TokenRequest {
             ),
             None => None,
         };
+        // RFC 6749 §3.1: an empty value is an omitted parameter.
+        let asked: Vec<&str> = fields
+            .resources
+            .iter()
+            .map(|r| r.as_ref())
+            .filter(|r| !r.is_empty())
+            .collect();
+        let resources =
+            Resources::parse(&asked).map_err(|e| TokenError::InvalidTarget(e.to_string()))?;
         Ok(Self {
             client_id,
             secret,
             scope,
+            resources,
             basic: is_basic,
         })
     }
@@ -428,8 +463,47 @@ mod tests {
             client_id: "a".into(),
             secret: ClientSecret::new("hunter2"),
             scope: None,
+            resources: Resources::default(),
             basic: false,
         };
         assert!(!format!("{r:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn resources_repeat_in_a_form_and_are_a_string_or_an_array_in_json() {
+        let form = |body: &[u8]| TokenRequest::parse(&h("application/x-www-form-urlencoded"), body);
+        let r = form(
+            b"grant_type=client_credentials&client_id=a&client_secret=s\
+              &resource=https%3A%2F%2Fb.example&resource=urn%3Aexample%3Aa&resource=",
+        )
+        .unwrap();
+        assert_eq!(r.resources.to_string(), "https://b.example urn:example:a");
+        let json = |body: &[u8]| TokenRequest::parse(&h("application/json"), body);
+        let base = r#""grant_type":"client_credentials","client_id":"a","client_secret":"s""#;
+        let r = json(format!(r#"{{{base},"resource":"https://a.example"}}"#).as_bytes()).unwrap();
+        assert_eq!(r.resources.to_string(), "https://a.example");
+        let r = json(
+            format!(r#"{{{base},"resource":["https://a.example","https://b.example"]}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(r.resources.iter().count(), 2);
+        assert!(
+            json(format!("{{{base}}}").as_bytes())
+                .unwrap()
+                .resources
+                .is_empty()
+        );
+        // Not an absolute URI, or with a fragment: invalid_target.
+        for bad in ["api.example.com", "https://a.example/#f"] {
+            let e = form(
+                format!("grant_type=client_credentials&client_id=a&client_secret=s&resource={bad}")
+                    .as_bytes(),
+            )
+            .unwrap_err();
+            assert!(matches!(e, TokenError::InvalidTarget(_)), "{bad}: {e:?}");
+        }
+        let e = json(format!(r#"{{{base},"resource":[1]}}"#).as_bytes()).unwrap_err();
+        assert!(matches!(e, TokenError::InvalidRequest(_)), "{e:?}");
     }
 }

@@ -35,6 +35,10 @@ pub struct RouteSettings {
     /// Pass the `Authorization` header upstream (default: removed).
     #[serde(default)]
     pub forward_token: bool,
+    /// The audience (RFC 8707 resource) tokens must be meant for; one of the companies'
+    /// resources. Unset: the server's default audience, as the built-in API.
+    #[serde(default)]
+    pub audience: Option<String>,
     /// Speak HTTP/2 to an `http://` upstream (prior knowledge). `https://` upstreams negotiate it.
     #[serde(default)]
     pub http2: bool,

@@ -45,6 +45,8 @@ pub(crate) struct Route {
     pub(crate) timeout: Duration,
     pub(crate) version_header: bool,
     pub(crate) forward_token: bool,
+    /// The audience tokens must name (`None`: the default audience).
+    pub(crate) audience: Option<tollgate_core::audience::Resource>,
     methods: Vec<(Method, Box<[Scope]>)>,
     other: Option<Box<[Scope]>>,
 }
@@ -158,6 +160,12 @@ fn build_route(r: &RouteSettings) -> Result<Route, String> {
         timeout,
         version_header: r.version_header,
         forward_token: r.forward_token,
+        audience: r
+            .audience
+            .as_deref()
+            .map(tollgate_core::audience::Resource::parse)
+            .transpose()
+            .map_err(|e| format!("audience: {e}"))?,
         methods,
         other,
     })

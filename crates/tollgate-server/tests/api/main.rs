@@ -9,6 +9,7 @@ mod helpers;
 mod access;
 mod admin;
 mod admin_headers;
+mod audience;
 mod audit;
 mod bad_input;
 mod bad_input_api;

@@ -18,7 +18,8 @@ use crate::rows::{company_row, credential_row, secret_row};
 
 /// Every credential, in client-ID order (see [`attach_secrets`]).
 const ALL_CREDENTIALS: &str = "SELECT client_id, company_id, label, scopes, created_at, \
-     updated_at, last_used_at, expires_at, allowed_ips FROM credentials ORDER BY client_id";
+     updated_at, last_used_at, expires_at, allowed_ips, resources FROM credentials \
+     ORDER BY client_id";
 /// Every secret, in client-ID order, then oldest first.
 const ALL_SECRETS: &str = "SELECT id, client_id, hash, created_at, expires_at \
      FROM credential_secrets ORDER BY client_id, created_at, id";
@@ -44,8 +45,8 @@ impl<D: Dialect> SqlStore<D> {
         // every creation that held the lock before).
         let r = query::<D>(
             "INSERT INTO credentials(client_id, company_id, label, scopes, created_at, updated_at, \
-                 expires_at, allowed_ips) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+                 expires_at, allowed_ips, resources) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
              WHERE (SELECT COUNT(*) FROM credentials WHERE company_id = $2) \
                  < (SELECT max_credentials FROM companies WHERE id = $2)",
         )
@@ -57,6 +58,7 @@ impl<D: Dialect> SqlStore<D> {
         .arg(c.updated_at)
         .arg(c.access.expires_at)
         .arg(&c.access.allowed_ips.to_string())
+        .arg(&c.access.resources.as_ref().map(ToString::to_string))
         .execute(tx.ex())
         .await
         .map_err(backend)?;
@@ -89,7 +91,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         let mut c_ = self.conn().await?;
         query::<D>(
             "INSERT INTO companies(id, name, scopes, max_credentials, token_quota_per_hour, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             created_at, updated_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .arg(&c.id.to_string())
         .arg(&c.name)
@@ -98,6 +100,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         .arg(c.token_quota_per_hour.map(i64::from))
         .arg(c.created_at)
         .arg(c.updated_at)
+        .arg(&c.resources.to_string())
         .execute(c_.ex())
         .await
         .map_err(backend)?;
@@ -107,8 +110,8 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
     async fn get_company(&self, id: &CompanyId) -> Result<Option<Company>, StoreError> {
         let mut c = self.conn().await?;
         let row = query::<D>(
-            "SELECT id, name, scopes, max_credentials, token_quota_per_hour, created_at, updated_at \
-             FROM companies WHERE id = $1",
+            "SELECT id, name, scopes, max_credentials, token_quota_per_hour, created_at, updated_at, \
+             resources FROM companies WHERE id = $1",
         )
         .arg(&id.to_string())
         .fetch_optional(c.ex())
@@ -120,8 +123,8 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
     async fn list_companies(&self) -> Result<Vec<Company>, StoreError> {
         let mut c = self.conn().await?;
         let rows = query::<D>(
-            "SELECT id, name, scopes, max_credentials, token_quota_per_hour, created_at, updated_at \
-             FROM companies ORDER BY created_at, id",
+            "SELECT id, name, scopes, max_credentials, token_quota_per_hour, created_at, updated_at, \
+             resources FROM companies ORDER BY created_at, id",
         )
         .fetch_all(c.ex())
         .await
@@ -133,7 +136,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         let mut conn = self.conn().await?;
         let r = query::<D>(
             "UPDATE companies SET name = $1, scopes = $2, max_credentials = $3, \
-             token_quota_per_hour = $4, updated_at = $5 WHERE id = $6",
+             token_quota_per_hour = $4, updated_at = $5, resources = $7 WHERE id = $6",
         )
         .arg(&c.name)
         .arg(&c.scopes.to_string())
@@ -141,6 +144,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         .arg(c.token_quota_per_hour.map(i64::from))
         .arg(c.updated_at)
         .arg(&c.id.to_string())
+        .arg(&c.resources.to_string())
         .execute(conn.ex())
         .await
         .map_err(backend)?;
@@ -177,7 +181,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         let mut c = self.conn().await?;
         let row = query::<D>(
             "SELECT client_id, company_id, label, scopes, created_at, updated_at, last_used_at, \
-             expires_at, allowed_ips FROM credentials WHERE client_id = $1",
+             expires_at, allowed_ips, resources FROM credentials WHERE client_id = $1",
         )
         .arg(id.as_str())
         .fetch_optional(c.ex())
@@ -204,7 +208,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         let mut c = self.conn().await?;
         let rows = query::<D>(
             "SELECT client_id, company_id, label, scopes, created_at, updated_at, last_used_at, \
-             expires_at, allowed_ips FROM credentials WHERE company_id = $1 \
+             expires_at, allowed_ips, resources FROM credentials WHERE company_id = $1 \
              ORDER BY created_at, client_id",
         )
         .arg(&company)
@@ -258,6 +262,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         let r = query::<D>(
             // A new expiry is audited again when it passes.
             "UPDATE credentials SET label = $1, scopes = $2, allowed_ips = $4, updated_at = $5, \
+             resources = $7, \
              expiry_audited = CASE WHEN expires_at = $3 THEN expiry_audited ELSE 0 END, \
              expiry_warned = CASE WHEN expires_at = $3 THEN expiry_warned ELSE 0 END, \
              expires_at = $3 WHERE client_id = $6",
@@ -268,6 +273,7 @@ impl<D: Dialect> CredentialStore for SqlStore<D> {
         .arg(&cred.access.allowed_ips.to_string())
         .arg(cred.updated_at)
         .arg(cred.client_id.as_str())
+        .arg(&cred.access.resources.as_ref().map(ToString::to_string))
         .execute(c.ex())
         .await
         .map_err(backend)?;

@@ -1,9 +1,10 @@
-//! A credential's access (expiry, IP allowlist): stored and read back by every query, carried by
+//! A credential's access (expiry, IP allowlist, resources): stored and read back by every query, carried by
 //! the change feed to other nodes, and each expiry audited once when it passes.
 
 use tollgate_core::accounts::AuditAction;
 use tollgate_core::admin::{AdminError, CredentialChanges};
 use tollgate_core::allowlist::IpAllowlist;
+use tollgate_core::audience::Resources;
 use tollgate_core::model::{ChangeKind, CredentialAccess};
 
 use crate::helpers::{Backend, T0, env, ss};
@@ -12,12 +13,30 @@ fn office() -> IpAllowlist {
     IpAllowlist::parse(&["203.0.113.0/24", "2001:db8::/32"]).unwrap()
 }
 
+fn billing() -> Resources {
+    Resources::parse(&["https://billing.example"]).unwrap()
+}
+
 async fn access_is_stored_and_read_back_everywhere(b: Backend) {
     let e = env(b).await;
     let c = e.company("groups:read", None).await;
+    let listed = Resources::parse(&["https://billing.example", "urn:example:reports"]).unwrap();
+    let c = e
+        .admin
+        .update_company(
+            &c.id,
+            tollgate_core::admin::CompanyChanges {
+                resources: Some(listed.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(e.admin.company(&c.id).await.unwrap().resources, listed);
     let access = CredentialAccess {
         expires_at: Some(T0 + 86_400),
         allowed_ips: office(),
+        resources: Some(billing()),
     };
     let created = e
         .admin
@@ -85,6 +104,46 @@ async fn access_is_stored_and_read_back_everywhere(b: Backend) {
             .unwrap()
             .unwrap()
             .is_empty()
+    );
+    // Resources: only the company's, and back to all of them.
+    let r = e
+        .admin
+        .update_credential(
+            &id,
+            CredentialChanges {
+                resources: Some(Some(Resources::parse(&["https://other.example"]).unwrap())),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(&r, Err(AdminError::Invalid(m)) if m.contains("https://other.example")),
+        "{r:?}"
+    );
+    assert_eq!(
+        e.admin.credential(&id).await.unwrap().access.resources,
+        Some(billing()),
+        "a refused change changes nothing"
+    );
+    let seq = e.store.last_change_seq().await.unwrap();
+    e.admin
+        .update_credential(
+            &id,
+            CredentialChanges {
+                resources: Some(None),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        !e.store
+            .changes_since(seq, 10)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_empty(),
+        "a change of resources is a change-feed entry"
     );
     assert_eq!(
         e.admin.credential(&id).await.unwrap().access,

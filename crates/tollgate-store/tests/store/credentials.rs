@@ -43,6 +43,7 @@ async fn company_create_list_and_update(b: Backend) {
                 scopes: Some(ss("groups:read")),
                 max_credentials: Some(2),
                 token_quota_per_hour: Some(Some(500)),
+                resources: None,
             },
         )
         .await

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use tollgate_core::authority::Authority;
+use tollgate_core::authority::{Authority, TokenRejection};
 
 use crate::helpers::{Backend, Env, T0, env, settings};
 
@@ -232,7 +232,14 @@ impl Claims {
                 .is_some_and(|s| tollgate_proto::ScopeSet::parse_list(s).is_ok()),
             Claim::Missing => false,
         };
-        let aud_ok = genuine(&self.aud);
+        // RFC 7519 §4.1.3: an array is for each of its audiences, ours among them.
+        let aud_ok = match &self.aud {
+            Claim::Genuine => true,
+            Claim::Other(v) => v
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| *x == json!(settings().audience))),
+            Claim::Missing => false,
+        };
         [
             &self.iss,
             &self.sub,
@@ -324,7 +331,11 @@ fn signed_claims_are_accepted_exactly_when_right() {
     proptest!(|(c in claims())| {
         let body = serde_json::to_vec(&Value::Object(c.json(&f))).unwrap();
         let token = f.sign(&f.header(), &body);
-        let got = f.authority.authorize(&token);
+        // As the resource side asks: a live token, meant for the default audience.
+        let got = f
+            .authority
+            .authorize(&token)
+            .and_then(|a| if a.serves(None) { Ok(a) } else { Err(TokenRejection::WrongAudience) });
         prop_assert_eq!(got.is_ok(), c.acceptable(), "{:?}: {:?}", c, got.err());
         if let Ok(access) = got {
             prop_assert_eq!(access.client_id().as_str(), f.claims["client_id"].as_str().unwrap());

@@ -286,6 +286,8 @@ pub(super) async fn create(
         let access = CredentialAccess {
             expires_at: form_expiry(&form)?,
             allowed_ips: form_allowlist(&form)?,
+            // The panel does not limit resources yet: all of the company's.
+            resources: None,
         };
         ops::create(
             &state,
@@ -465,6 +467,7 @@ pub(super) async fn update(
                 .get("allowed_ips")
                 .map(|_| form_allowlist(&form))
                 .transpose()?,
+            resources: None,
         };
         ops::update(&state, &admin.actor, &id, changes).await
     }

@@ -1,0 +1,362 @@
+//! Audience binding (RFC 8707 resource indicators): a token request may name `resource`s among
+//! its company's (and its credential's, when it lists some); the token's `aud` is what was asked,
+//! or the default audience. tollgate's own API serves the default audience only; a gateway route
+//! may declare its own; a resource no longer listed is refused at once.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tollgate_core::admin::{CompanyChanges, CredentialChanges};
+use tollgate_core::audience::Resources;
+use tollgate_server::Settings;
+
+use crate::helpers::{self, Cred, TestApp, VERSION_HEADER, client_id, error_of};
+
+const BILLING: &str = "https://billing.example";
+const REPORTS: &str = "urn:example:reports";
+
+/// An app with a route for the billing resource (and the test upstream behind it), and a
+/// credential whose company lists both resources.
+async fn setup() -> (TestApp, Cred) {
+    let up = crate::gateway::upstream().await;
+    let routes = crate::gateway::routes(
+        &format!(
+            r#"
+            [[routes]]
+            prefix = "/api/v2/invoices"
+            upstream = "http://UP"
+            audience = "{BILLING}"
+            [routes.scopes]
+            GET = ["groups:read"]
+            [[routes]]
+            prefix = "/api/v2/users"
+            upstream = "http://UP"
+            [routes.scopes]
+            GET = ["groups:read"]
+            "#
+        ),
+        up.addr,
+    );
+    let app = helpers::spawn_with(|s: &mut Settings| s.gateway = routes).await;
+    let cred = app.credential("groups:read").await;
+    app.admin
+        .update_company(
+            &cred.company,
+            CompanyChanges {
+                resources: Some(Resources::parse(&[BILLING, REPORTS]).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.sync().await;
+    (app, cred)
+}
+
+/// A JSON token request for `cred` with `resource` as given (a string or an array).
+async fn token_for(app: &TestApp, cred: &Cred, resource: Option<Value>) -> reqwest::Response {
+    let mut body = json!({
+        "grant_type": "client_credentials",
+        "client_id": cred.client_id,
+        "client_secret": cred.secret,
+    });
+    if let Some(r) = resource {
+        body["resource"] = r;
+    }
+    app.post_token_json(&body).await
+}
+
+async fn token_ok(app: &TestApp, cred: &Cred, resource: Option<Value>) -> String {
+    let r = token_for(app, cred, resource).await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+fn aud_of(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["aud"].clone()
+}
+
+/// Status and `WWW-Authenticate` of `GET path` with `token`.
+async fn get(app: &TestApp, path: &str, token: &str) -> (u16, String) {
+    let (status, _, www) = error_of(app.api(Method::GET, path, token).send().await.unwrap()).await;
+    (status, www.unwrap_or_default())
+}
+
+const NOT_FOR_IT: &str = "the access token is not meant for this resource";
+
+#[tokio::test]
+async fn a_token_is_for_the_resources_it_asked_for_and_no_other() {
+    let (app, cred) = setup().await;
+
+    // No resource: the default audience; the built-in API and routes without an audience serve it.
+    let plain = token_ok(&app, &cred, None).await;
+    assert_eq!(aud_of(&plain), json!(app.base));
+    assert_eq!(
+        app.api_status(Method::GET, "/api/v2/groups", &plain).await,
+        200
+    );
+    assert_eq!(
+        app.api_status(Method::GET, "/api/v2/users/1", &plain).await,
+        200
+    );
+    let (status, www) = get(&app, "/api/v2/invoices/1", &plain).await;
+    assert_eq!(status, 401);
+    assert!(
+        www.contains("invalid_token") && www.contains(NOT_FOR_IT),
+        "{www}"
+    );
+
+    // For billing (a JSON string): the billing route serves it, the built-in API does not.
+    let billing = token_ok(&app, &cred, Some(json!(BILLING))).await;
+    assert_eq!(aud_of(&billing), json!(BILLING));
+    assert_eq!(
+        app.api_status(Method::GET, "/api/v2/invoices/1", &billing)
+            .await,
+        200
+    );
+    let (status, www) = get(&app, "/api/v2/groups", &billing).await;
+    assert_eq!(status, 401);
+    assert!(www.contains(NOT_FOR_IT), "{www}");
+    assert_eq!(
+        app.api_status(Method::GET, "/api/v2/users/1", &billing)
+            .await,
+        401
+    );
+    // /auth/verify asks the same of the route.
+    let verify = |token: &str| {
+        app.client
+            .get(format!("{}/auth/verify", app.base))
+            .header(VERSION_HEADER, "v2.0")
+            .header("x-original-method", "GET")
+            .header("x-original-uri", "/api/v2/invoices/7")
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    assert_eq!(verify(&billing).await.unwrap().status(), 200);
+    assert_eq!(verify(&plain).await.unwrap().status(), 401);
+
+    // Several, as a JSON array or a repeated form parameter: `aud` is an array, each serves.
+    let both = token_ok(&app, &cred, Some(json!([BILLING, app.base]))).await;
+    let aud = aud_of(&both);
+    assert!(
+        aud.as_array().is_some_and(|a| a.len() == 2
+            && a.contains(&json!(BILLING))
+            && a.contains(&json!(app.base))),
+        "{aud}"
+    );
+    assert_eq!(
+        app.api_status(Method::GET, "/api/v2/groups", &both).await,
+        200
+    );
+    assert_eq!(
+        app.api_status(Method::GET, "/api/v2/invoices/1", &both)
+            .await,
+        200
+    );
+    let r = app
+        .client
+        .post(app.token_url())
+        .basic_auth(&cred.client_id, Some(&cred.secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", BILLING),
+            ("resource", REPORTS),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        aud_of(v["access_token"].as_str().unwrap()),
+        json!([BILLING, REPORTS])
+    );
+
+    // Introspection tells the audience as the token has it.
+    let i = app.introspect(&cred, &billing).await;
+    assert_eq!(
+        (i["active"].clone(), i["aud"].clone()),
+        (json!(true), json!(BILLING))
+    );
+    assert_eq!(
+        app.introspect(&cred, &both).await["aud"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Reuse answers the same request only: another resource set is another token.
+    assert_eq!(token_ok(&app, &cred, Some(json!(BILLING))).await, billing);
+    assert_eq!(token_ok(&app, &cred, None).await, plain);
+    assert_ne!(billing, plain);
+}
+
+#[tokio::test]
+async fn a_resource_the_credential_may_not_use_is_invalid_target() {
+    let (app, cred) = setup().await;
+    for (resource, why) in [
+        (json!("https://other.example"), "not the company's"),
+        (json!("billing.example"), "not an absolute URI"),
+        (json!(format!("{BILLING}#frag")), "a fragment"),
+        (
+            json!([BILLING, "https://other.example"]),
+            "one of them not the company's",
+        ),
+    ] {
+        let (status, body, _) = error_of(token_for(&app, &cred, Some(resource)).await).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_target")),
+            "{why}: {body}"
+        );
+    }
+    assert_eq!(
+        app.metric(r#"tollgate_token_requests_total{outcome="invalid_target"}"#)
+            .await,
+        4.0
+    );
+
+    // Limited to reports, the credential may not ask for billing any more (the default audience
+    // stays allowed).
+    app.admin
+        .update_credential(
+            &client_id(&cred),
+            CredentialChanges {
+                resources: Some(Some(Resources::parse(&[REPORTS]).unwrap())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.sync().await;
+    let (status, body, _) = error_of(token_for(&app, &cred, Some(json!(BILLING))).await).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_target");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains(BILLING),
+        "{body}"
+    );
+    token_ok(&app, &cred, Some(json!(REPORTS))).await;
+    token_ok(&app, &cred, Some(json!(app.base))).await;
+}
+
+#[tokio::test]
+async fn a_resource_no_longer_listed_is_refused_at_once() {
+    let (app, cred) = setup().await;
+    let billing = token_ok(&app, &cred, Some(json!(BILLING))).await;
+    assert_eq!(
+        app.api_status(Method::GET, "/api/v2/invoices/1", &billing)
+            .await,
+        200
+    );
+
+    // The credential limited to reports: its billing token stops at once.
+    app.admin
+        .update_credential(
+            &client_id(&cred),
+            CredentialChanges {
+                resources: Some(Some(Resources::parse(&[REPORTS]).unwrap())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.sync().await;
+    let (status, www) = get(&app, "/api/v2/invoices/1", &billing).await;
+    assert_eq!(status, 401);
+    assert!(www.contains(NOT_FOR_IT), "{www}");
+
+    // Back to all of the company's: it serves again; then the company drops billing.
+    app.admin
+        .update_credential(
+            &client_id(&cred),
+            CredentialChanges {
+                resources: Some(None),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.sync().await;
+    assert_eq!(
+        app.api_status(Method::GET, "/api/v2/invoices/1", &billing)
+            .await,
+        200
+    );
+    app.admin
+        .update_company(
+            &cred.company,
+            CompanyChanges {
+                resources: Some(Resources::parse(&[REPORTS]).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.sync().await;
+    assert_eq!(get(&app, "/api/v2/invoices/1", &billing).await.0, 401);
+    let (status, body, _) = error_of(token_for(&app, &cred, Some(json!(BILLING))).await).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("invalid_target"))
+    );
+}
+
+#[tokio::test]
+async fn the_admin_api_shows_and_sets_a_credentials_resources() {
+    let (app, cred) = setup().await;
+    // A bearer of the admin API acts for its own credential's company: one in the same company.
+    app.admin
+        .update_company(
+            &cred.company,
+            CompanyChanges {
+                scopes: Some("groups:read credentials:manage".parse().unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let manager = app.credential_in(cred.company, "credentials:manage").await;
+    let token_of_company = app.token(&manager).await;
+    let url = format!("{}/admin/api/v1/credentials/{}", app.base, cred.client_id);
+    let call = |m: Method, body: Option<Value>| {
+        let mut r = app.client.request(m, &url).bearer_auth(&token_of_company);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    let v: Value = call(Method::GET, None).await.unwrap().json().await.unwrap();
+    assert_eq!(v["resources"], Value::Null, "all of the company's: {v}");
+    let r = call(Method::PATCH, Some(json!({"resources": [REPORTS]})))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["resources"], json!([REPORTS]));
+    let r = call(
+        Method::PATCH,
+        Some(json!({"resources": ["https://other.example"]})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(body.to_string().contains("https://other.example"), "{body}");
+    let r = call(Method::PATCH, Some(json!({"resources": ["not a uri"]})))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = call(Method::PATCH, Some(json!({"resources": null})))
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["resources"], Value::Null);
+}
