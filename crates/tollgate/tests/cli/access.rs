@@ -99,3 +99,98 @@ fn expiry_and_allowlist_are_set_shown_audited_and_checked() {
         "{audit}"
     );
 }
+
+/// `company create|update --resource / --no-resources` and `credential create|update --resource /
+/// --all-resources` (RFC 8707): stored, shown, audited, and a resource the company does not list or
+/// that is not an absolute URI refused with the reason.
+#[test]
+fn resources_are_set_on_companies_and_credentials_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let billing = "https://billing.example";
+    let reports = "urn:example:reports";
+    let company = ok_json(
+        &db,
+        &["company", "create", "--name", "Acme", "--resource", billing],
+    );
+    assert_eq!(company["resources"], json!([billing]), "{company}");
+    let cid = company["id"].as_str().unwrap().to_owned();
+    let company = ok_json(
+        &db,
+        &[
+            "company",
+            "update",
+            &cid,
+            "--resource",
+            &format!("{billing},{reports}"),
+        ],
+    );
+    assert_eq!(company["resources"], json!([billing, reports]));
+
+    let created = ok_json(
+        &db,
+        &[
+            "credential",
+            "create",
+            "--company",
+            &cid,
+            "--label",
+            "Billing",
+            "--scopes",
+            "groups:read",
+            "--resource",
+            billing,
+        ],
+    );
+    assert_eq!(created["resources"], json!([billing]), "{created}");
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let shown = ok_json(&db, &["credential", "update", &id, "--all-resources"]);
+    assert_eq!(shown["resources"], Value::Null, "all of the company's");
+    let shown = ok_json(&db, &["credential", "update", &id, "--resource", reports]);
+    assert_eq!(shown["resources"], json!([reports]));
+
+    fails(
+        &db,
+        &[
+            "credential",
+            "update",
+            &id,
+            "--resource",
+            "https://other.example",
+        ],
+        "https://other.example is not one of the company's resources",
+    );
+    fails(
+        &db,
+        &["company", "update", &cid, "--resource", "billing.example"],
+        "is not an absolute URI",
+    );
+    fails(
+        &db,
+        &[
+            "credential",
+            "update",
+            &id,
+            "--resource",
+            reports,
+            "--all-resources",
+        ],
+        "cannot be used with",
+    );
+    assert_eq!(
+        ok_json(&db, &["credential", "show", &id])["resources"],
+        json!([reports]),
+        "refusals changed nothing"
+    );
+    let company = ok_json(&db, &["company", "update", &cid, "--no-resources"]);
+    assert_eq!(company["resources"], json!([]));
+
+    let audit = ok_json(&db, &["audit", "list", "--company", &cid]);
+    let set = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "credential.resources_set")
+        .count();
+    assert_eq!(set, 3, "create, --all-resources, --resource: {audit}");
+}
