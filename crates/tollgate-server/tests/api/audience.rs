@@ -360,3 +360,107 @@ async fn the_admin_api_shows_and_sets_a_credentials_resources() {
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["resources"], Value::Null);
 }
+
+/// The panel offers the company's resources on the create and edit forms: all of them (the
+/// default), or those ticked; a refused form keeps what was ticked.
+#[tokio::test]
+async fn the_panel_limits_a_credential_to_some_of_the_companys_resources() {
+    let (app, company, p) = crate::admin::admin_setup().await;
+    let page = p.text("/admin/credentials").await;
+    assert!(!page.contains("resources_mode"), "no resources, no field");
+    app.admin
+        .update_company(
+            &company,
+            CompanyChanges {
+                resources: Some(Resources::parse(&[BILLING, REPORTS]).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let page = p.text("/admin/credentials").await;
+    assert!(
+        page.contains(r#"name="resources_mode" value="all" checked"#),
+        "{page}"
+    );
+    assert!(page.contains(&format!(r#"name="resource" value="{BILLING}" checked"#)));
+
+    let r = p
+        .req(Method::POST, "/admin/credentials")
+        .form(&[
+            ("csrf", crate::admin::hidden(&page, "csrf").as_str()),
+            ("nonce", crate::admin::hidden(&page, "nonce").as_str()),
+            ("label", "Billing"),
+            ("scope", "groups:read"),
+            ("resources_mode", "some"),
+            ("resource", BILLING),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let stored = app.admin.credentials(&company).await.unwrap().remove(0);
+    assert_eq!(
+        stored.access.resources,
+        Some(Resources::parse(&[BILLING]).unwrap())
+    );
+
+    // The edit page shows the choice; a resource the company does not list is refused, the
+    // ticks kept; "all" lifts the limit.
+    let path = format!("/admin/credentials/{}", stored.client_id);
+    let edit = p.text(&path).await;
+    assert!(
+        edit.contains(r#"name="resources_mode" value="some" checked"#),
+        "{edit}"
+    );
+    assert!(edit.contains(&format!(r#"name="resource" value="{BILLING}" checked"#)));
+    assert!(
+        edit.contains(&format!(r#"name="resource" value="{REPORTS}">"#)),
+        "{edit}"
+    );
+    let post = |fields: Vec<(&'static str, String)>| {
+        let mut form = vec![
+            ("csrf", crate::admin::hidden(&edit, "csrf")),
+            ("label", "Billing".to_owned()),
+            ("scope", "groups:read".to_owned()),
+        ];
+        form.extend(fields);
+        p.req(Method::POST, &path).form(&form).send()
+    };
+    let r = post(vec![
+        ("resources_mode", "some".into()),
+        ("resource", REPORTS.into()),
+        ("resource", "https://other.example".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r#"id="resources-error" role="alert">"#)
+            && html.contains("other.example is not one of the company"),
+        "{html}"
+    );
+    assert!(html.contains(&format!(r#"name="resource" value="{REPORTS}" checked"#)));
+    assert_eq!(
+        app.admin
+            .credential(&stored.client_id)
+            .await
+            .unwrap()
+            .access
+            .resources,
+        Some(Resources::parse(&[BILLING]).unwrap()),
+        "refused: unchanged"
+    );
+    let r = post(vec![("resources_mode", "all".into())]).await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.admin
+            .credential(&stored.client_id)
+            .await
+            .unwrap()
+            .access
+            .resources,
+        None
+    );
+}

@@ -63,6 +63,8 @@ struct Draft {
     scopes: Vec<String>,
     expires_at: String,
     allowed_ips: String,
+    /// `None`: all of the company's resources; else those ticked.
+    resources: Option<Vec<String>>,
 }
 
 impl Draft {
@@ -72,7 +74,45 @@ impl Draft {
             scopes: form.all("scope").into_iter().map(str::to_owned).collect(),
             expires_at: form.get("expires_at").unwrap_or("").to_owned(),
             allowed_ips: form.get("allowed_ips").unwrap_or("").to_owned(),
+            resources: (form.get("resources_mode") == Some("some")).then(|| {
+                form.all("resource")
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            }),
         }
+    }
+}
+
+/// One of the company's resources (RFC 8707 audiences) in the form, ticked or not.
+struct ResourceChoice {
+    uri: String,
+    ticked: bool,
+}
+
+/// The company's resources as the form offers them: ticked as `chosen` says (`None`: all).
+fn resource_choices(
+    company: &tollgate_core::audience::Resources,
+    chosen: Option<&[String]>,
+) -> Vec<ResourceChoice> {
+    company
+        .iter()
+        .map(|r| ResourceChoice {
+            uri: r.to_string(),
+            ticked: chosen.is_none_or(|c| c.iter().any(|x| x == r.as_str())),
+        })
+        .collect()
+}
+
+/// The form's resources: `None` when it has no such field (not the panel's own form, or a company
+/// without resources), `Some(None)` for all of the company's, else those ticked.
+fn form_resources(
+    form: &Form,
+) -> Result<Option<Option<tollgate_core::audience::Resources>>, AdminApiError> {
+    match form.get("resources_mode") {
+        None => Ok(None),
+        Some("all") => Ok(Some(None)),
+        Some(_) => api::resources(&form.all("resource")).map(|r| Some(Some(r))),
     }
 }
 
@@ -138,6 +178,9 @@ struct CredentialsPage {
     /// The create form's expiry and allowlist, as the refused form had them.
     expires_at: String,
     allowed_ips: String,
+    /// The company's resources, and whether the form says "all of them".
+    resource_choices: Vec<ResourceChoice>,
+    resources_all: bool,
     count: usize,
     max: u32,
     at_limit: bool,
@@ -216,6 +259,7 @@ async fn credentials_page(
         scopes: Vec::new(),
         expires_at: String::new(),
         allowed_ips: String::new(),
+        resources: None,
     });
     html(
         status,
@@ -232,6 +276,8 @@ async fn credentials_page(
             label: draft.label,
             expires_at: draft.expires_at,
             allowed_ips: draft.allowed_ips,
+            resource_choices: resource_choices(&company.resources, draft.resources.as_deref()),
+            resources_all: draft.resources.is_none(),
             count,
             max: company.max_credentials,
             at_limit: count >= company.max_credentials as usize,
@@ -286,8 +332,7 @@ pub(super) async fn create(
         let access = CredentialAccess {
             expires_at: form_expiry(&form)?,
             allowed_ips: form_allowlist(&form)?,
-            // The panel does not limit resources yet: all of the company's.
-            resources: None,
+            resources: form_resources(&form)?.flatten(),
         };
         ops::create(
             &state,
@@ -354,6 +399,8 @@ struct EditPage {
     dormant: Vec<String>,
     expires_at: String,
     allowed_ips: String,
+    resource_choices: Vec<ResourceChoice>,
+    resources_all: bool,
     error: Option<FormError>,
     nonce: String,
     /// The last 30 days' usage (chart and numbers).
@@ -378,14 +425,22 @@ async fn edit_view(
         Err(e) => return error_page(&e, "/admin/credentials"),
     };
     // A refused form is shown as it was sent; else the credential as stored.
-    let (label, ticked, expires_at, allowed_ips) = match draft {
-        Some(d) => (d.label, d.scopes, d.expires_at, d.allowed_ips),
+    let (label, ticked, expires_at, allowed_ips, resources) = match draft {
+        Some(d) => (d.label, d.scopes, d.expires_at, d.allowed_ips, d.resources),
         None => (
             c.label.clone(),
             c.scopes.iter().map(|s| s.to_string()).collect(),
             expiry_input(c.access.expires_at),
             allowlist_input(&c.access.allowed_ips),
+            c.access
+                .resources
+                .as_ref()
+                .map(|l| l.iter().map(|r| r.to_string()).collect()),
         ),
+    };
+    let company_resources = match state.admin.company(&c.company_id).await {
+        Ok(company) => company.resources,
+        Err(e) => return error_page(&e.into(), "/admin/credentials"),
     };
     let now = state.accounts.now();
     let (usage, uses) = match crate::admin::usage::usage_of(state, &c.client_id).await {
@@ -431,6 +486,8 @@ async fn edit_view(
                 .collect(),
             expires_at,
             allowed_ips,
+            resource_choices: resource_choices(&company_resources, resources.as_deref()),
+            resources_all: resources.is_none(),
             error,
             nonce: new_nonce(),
             usage,
@@ -467,7 +524,7 @@ pub(super) async fn update(
                 .get("allowed_ips")
                 .map(|_| form_allowlist(&form))
                 .transpose()?,
-            resources: None,
+            resources: form_resources(&form)?,
         };
         ops::update(&state, &admin.actor, &id, changes).await
     }

@@ -121,6 +121,7 @@ impl FormError {
             AdminApiError::UnknownScope(_) | AdminApiError::ScopeNotAllowed(_) => "scopes",
             AdminApiError::EmailTaken => "email",
             AdminApiError::InvalidInput(m) => [
+                "resources",
                 "expires_at",
                 "allowed_ips",
                 "label",
