@@ -40,18 +40,34 @@ async fn setup() -> (TestApp, Cred) {
     );
     let app = helpers::spawn_with(|s: &mut Settings| s.gateway = routes).await;
     let cred = app.credential("groups:read").await;
+    list_resources(&app, &cred, &[BILLING, REPORTS]).await;
+    (app, cred)
+}
+
+/// The credential limited to `resources` of its company's (`None`: all of them).
+async fn limit_credential(app: &TestApp, cred: &Cred, resources: Option<&[&str]>) {
+    let changes = CredentialChanges {
+        resources: Some(resources.map(|r| Resources::parse(r).unwrap())),
+        ..Default::default()
+    };
     app.admin
-        .update_company(
-            &cred.company,
-            CompanyChanges {
-                resources: Some(Resources::parse(&[BILLING, REPORTS]).unwrap()),
-                ..Default::default()
-            },
-        )
+        .update_credential(&client_id(cred), changes)
         .await
         .unwrap();
     app.sync().await;
-    (app, cred)
+}
+
+/// The resources `cred`'s company lists, set by the operator.
+async fn list_resources(app: &TestApp, cred: &Cred, resources: &[&str]) {
+    let changes = CompanyChanges {
+        resources: Some(Resources::parse(resources).unwrap()),
+        ..Default::default()
+    };
+    app.admin
+        .update_company(&cred.company, changes)
+        .await
+        .unwrap();
+    app.sync().await;
 }
 
 /// A JSON token request for `cred` with `resource` as given (a string or an array).
@@ -223,17 +239,7 @@ async fn a_resource_the_credential_may_not_use_is_invalid_target() {
 
     // Limited to reports, the credential may not ask for billing any more (the default audience
     // stays allowed).
-    app.admin
-        .update_credential(
-            &client_id(&cred),
-            CredentialChanges {
-                resources: Some(Some(Resources::parse(&[REPORTS]).unwrap())),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    app.sync().await;
+    limit_credential(&app, &cred, Some(&[REPORTS])).await;
     let (status, body, _) = error_of(token_for(&app, &cred, Some(json!(BILLING))).await).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_target");
@@ -259,49 +265,19 @@ async fn a_resource_no_longer_listed_is_refused_at_once() {
     );
 
     // The credential limited to reports: its billing token stops at once.
-    app.admin
-        .update_credential(
-            &client_id(&cred),
-            CredentialChanges {
-                resources: Some(Some(Resources::parse(&[REPORTS]).unwrap())),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    app.sync().await;
+    limit_credential(&app, &cred, Some(&[REPORTS])).await;
     let (status, www) = get(&app, "/api/v2/invoices/1", &billing).await;
     assert_eq!(status, 401);
     assert!(www.contains(NOT_FOR_IT), "{www}");
 
     // Back to all of the company's: it serves again; then the company drops billing.
-    app.admin
-        .update_credential(
-            &client_id(&cred),
-            CredentialChanges {
-                resources: Some(None),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    app.sync().await;
+    limit_credential(&app, &cred, None).await;
     assert_eq!(
         app.api_status(Method::GET, "/api/v2/invoices/1", &billing)
             .await,
         200
     );
-    app.admin
-        .update_company(
-            &cred.company,
-            CompanyChanges {
-                resources: Some(Resources::parse(&[REPORTS]).unwrap()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    app.sync().await;
+    list_resources(&app, &cred, &[REPORTS]).await;
     assert_eq!(get(&app, "/api/v2/invoices/1", &billing).await.0, 401);
     let (status, body, _) = error_of(token_for(&app, &cred, Some(json!(BILLING))).await).await;
     assert_eq!(
