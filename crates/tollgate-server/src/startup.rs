@@ -410,14 +410,16 @@ fn router(state: AppState, mounted: &[Mounted], max_body: usize, body_timeout: D
     mounted
         .iter()
         .fold(own, |r, m| r.merge(m.routes.clone()))
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            body_timeout,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            metrics,
-            logging::log_request,
-        ))
+        // One layer around each route, not three: each `Router::layer` boxes the route once more,
+        // and each boxed route is cloned on every request (issue 15's profile).
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(logging::RequestLogLayer::new(metrics))
+                .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                    body_timeout,
+                ))
+                .layer(DefaultBodyLimit::max(max_body)),
+        )
 }
 
 /// Keeps the directory in step with the store, writes last-used times and the audit entries of
