@@ -125,7 +125,10 @@ where
             return Poll::Ready(Ok(resp));
         };
         let status = resp.status().as_u16();
-        let route = done.route.as_ref().map_or("(unmatched)", MatchedPath::as_str);
+        let route = done
+            .route
+            .as_ref()
+            .map_or("(unmatched)", MatchedPath::as_str);
         let elapsed = done.start.elapsed();
         done.metrics.request(route, status, elapsed.as_secs_f64());
         let latency_us = elapsed.as_micros() as u64;
@@ -219,10 +222,16 @@ mod tests {
         let (boot, n) = a.split_once('-').unwrap();
         assert_eq!(boot.len(), 8, "{a}");
         assert!(boot.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
-        assert!(!n.is_empty() && n.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
+        assert!(
+            !n.is_empty() && n.bytes().all(|c| c.is_ascii_hexdigit()),
+            "{a}"
+        );
         assert!(!n.starts_with('0'), "{a}");
         let next = u64::from_str_radix(n, 16).unwrap() + 1;
-        assert!(b.starts_with(boot) && b.ends_with(&format!("-{next:x}")), "{a} {b}");
+        assert!(
+            b.starts_with(boot) && b.ends_with(&format!("-{next:x}")),
+            "{a} {b}"
+        );
     }
 
     #[test]
