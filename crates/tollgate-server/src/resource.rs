@@ -192,13 +192,7 @@ impl ResourceGuard {
         version: bool,
         scopes: impl FnOnce(&Access) -> Result<(), ApiError>,
     ) -> Result<Access, ApiError> {
-        let access = self.authorize(headers).await?;
-        if !access.serves(audience) {
-            return Err(ApiError::InvalidToken {
-                description: "the access token is not meant for this resource",
-                token_sent: true,
-            });
-        }
+        let access = self.authorize(headers, audience).await?;
         if let Some(limits) = &self.budgets
             && let Err(refused) = limits.api_budget(method, &access.company_id()).await
         {
@@ -213,22 +207,32 @@ impl ResourceGuard {
         Ok(access)
     }
 
-    /// The bearer token of `headers`, authorized (401 otherwise).
-    async fn authorize(&self, headers: &HeaderMap) -> Result<Access, ApiError> {
+    /// The bearer token of `headers`, authorized and meant for `audience` (`None`: the default
+    /// one); 401 otherwise.
+    async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        audience: Option<&str>,
+    ) -> Result<Access, ApiError> {
+        use tollgate_core::authority::TokenRejection;
         let token = bearer_token(headers)?;
         match &self.store {
             Some(store) => self.authority.authorize_or_catch_up(&**store, token).await,
             None => self.authority.authorize(token),
         }
+        .and_then(|access| {
+            if access.serves(audience) {
+                Ok(access)
+            } else {
+                Err(TokenRejection::WrongAudience)
+            }
+        })
         .map_err(|e| ApiError::InvalidToken {
             description: match e {
-                tollgate_core::authority::TokenRejection::Malformed => {
-                    "the access token is malformed"
-                }
-                tollgate_core::authority::TokenRejection::Expired => "the access token has expired",
-                tollgate_core::authority::TokenRejection::Revoked => {
-                    "the access token has been revoked"
-                }
+                TokenRejection::Malformed => "the access token is malformed",
+                TokenRejection::Expired => "the access token has expired",
+                TokenRejection::Revoked => "the access token has been revoked",
+                TokenRejection::WrongAudience => "the access token is not meant for this resource",
                 _ => "the access token is invalid",
             },
             token_sent: true,
