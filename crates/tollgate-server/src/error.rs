@@ -90,9 +90,7 @@ impl From<IssueError> for TokenError {
             IssueError::InvalidScope(missing) => {
                 Self::InvalidScope(format!("the credential does not hold: {missing}"))
             }
-            IssueError::InvalidTarget(resource) => Self::InvalidTarget(format!(
-                "the credential may not ask for the resource {resource}"
-            )),
+            e @ IssueError::InvalidTarget(_) => Self::InvalidTarget(e.to_string()),
             other => {
                 tracing::error!(error = %other, "token issue failed");
                 Self::Internal

@@ -11,7 +11,7 @@ use tollgate_core::admin::{CompanyChanges, CredentialChanges};
 use tollgate_core::audience::Resources;
 use tollgate_server::Settings;
 
-use crate::helpers::{self, Cred, TestApp, VERSION_HEADER, client_id, error_of};
+use crate::helpers::{self, Cred, TestApp, client_id, error_of};
 
 const BILLING: &str = "https://billing.example";
 const REPORTS: &str = "urn:example:reports";
@@ -143,17 +143,9 @@ async fn a_token_is_for_the_resources_it_asked_for_and_no_other() {
         401
     );
     // /auth/verify asks the same of the route.
-    let verify = |token: &str| {
-        app.client
-            .get(format!("{}/auth/verify", app.base))
-            .header(VERSION_HEADER, "v2.0")
-            .header("x-original-method", "GET")
-            .header("x-original-uri", "/api/v2/invoices/7")
-            .bearer_auth(token.to_owned())
-            .send()
-    };
-    assert_eq!(verify(&billing).await.unwrap().status(), 200);
-    assert_eq!(verify(&plain).await.unwrap().status(), 401);
+    let verify = |token| crate::gateway::verify_get(&app, "/api/v2/invoices/7", token);
+    assert_eq!(verify(&billing).await.status(), 200);
+    assert_eq!(verify(&plain).await.status(), 401);
 
     // Several, as a JSON array or a repeated form parameter: `aud` is an array, each serves.
     let both = token_ok(&app, &cred, Some(json!([BILLING, app.base]))).await;

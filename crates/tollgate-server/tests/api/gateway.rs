@@ -119,6 +119,20 @@ async fn answer(mut req: Request<Body>) -> Response {
     resp
 }
 
+/// `/auth/verify` as nginx's `auth_request` asks it: a `GET` of `uri` with `token` and the
+/// version header.
+pub async fn verify_get(app: &TestApp, uri: &str, token: &str) -> reqwest::Response {
+    app.client
+        .get(format!("{}/auth/verify", app.base))
+        .header(VERSION_HEADER, "v2.0")
+        .header("x-original-method", "GET")
+        .header("x-original-uri", uri)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The `[gateway]` of `toml_text`, with `UP` replaced by the upstream's address.
 pub fn routes(toml_text: &str, up: SocketAddr) -> GatewaySettings {
     toml::from_str(&toml_text.replace("UP", &up.to_string())).unwrap()
@@ -346,14 +360,7 @@ async fn every_refusal_of_the_built_in_api_holds_through_the_gateway() {
     assert_eq!(echo(&app, "/api/v2/users/1", &token).await["method"], "GET");
 
     // Revoked (RFC 7009): refused at once.
-    let r = app
-        .client
-        .post(format!("{}/api/v2/oauth2/revoke", app.base))
-        .basic_auth(&cred.client_id, Some(&cred.secret))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = app.revoke(&cred, &token).await;
     assert_eq!(r.status(), 200);
     let (status, body, _) = error_of(
         app.api(Method::GET, "/api/v2/users/1", &token)

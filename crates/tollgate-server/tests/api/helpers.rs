@@ -248,6 +248,17 @@ impl TestApp {
             .expect("introspection JSON")
     }
 
+    /// RFC 7009 revocation of `token` by `caller` (HTTP Basic): the response.
+    pub async fn revoke(&self, caller: &Cred, token: &str) -> Response {
+        self.client
+            .post(format!("{}/api/v2/oauth2/revoke", self.base))
+            .basic_auth(&caller.client_id, Some(&caller.secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("revoke")
+    }
+
     pub async fn metrics_text(&self) -> String {
         self.client
             .get(format!("{}/metrics", self.base))

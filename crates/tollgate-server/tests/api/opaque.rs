@@ -14,7 +14,7 @@ use tollgate_core::authority::TokenFormat;
 use tollgate_core::clock::{Clock, ManualClock, SystemClock};
 use tollgate_proto::SigningAlg;
 
-use crate::helpers::{self, Backend, Cred, TestApp, TestDb, VERSION_HEADER, client_id, error_of};
+use crate::helpers::{self, Backend, Cred, TestApp, TestDb, client_id, error_of};
 
 async fn opaque_app() -> TestApp {
     helpers::spawn_with(|s| s.token_format = TokenFormat::Opaque).await
@@ -103,14 +103,7 @@ async fn an_opaque_token_works_like_a_jwt_and_shows_nothing_of_its_claims() {
     assert!(www.contains("the access token is malformed"), "{www}");
 
     // Revoked by its client (RFC 7009): refused at once, inactive, never answered again.
-    let r = app
-        .client
-        .post(format!("{}/api/v2/oauth2/revoke", app.base))
-        .basic_auth(&cred.client_id, Some(&cred.secret))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = app.revoke(&cred, &token).await;
     assert_eq!(r.status(), 200);
     let (status, www) = refusal(&app, Method::GET, &token).await;
     assert_eq!(status, 401);
@@ -243,19 +236,10 @@ async fn the_gateway_and_forward_auth_accept_opaque_tokens() {
     assert_eq!(v["headers"]["x-tollgate-scopes"], "users:read");
     assert!(v["headers"].get("authorization").is_none());
 
-    let verify = |token: &str| {
-        app.client
-            .get(format!("{}/auth/verify", app.base))
-            .header(VERSION_HEADER, "v2.0")
-            .header("x-original-method", "GET")
-            .header("x-original-uri", "/api/v2/users/7")
-            .bearer_auth(token)
-            .send()
-    };
-    let r = verify(&token).await.unwrap();
+    let r = crate::gateway::verify_get(&app, "/api/v2/users/7", &token).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-tollgate-client-id"], cred.client_id.as_str());
-    let r = verify(&tampered(&token)).await.unwrap();
+    let r = crate::gateway::verify_get(&app, "/api/v2/users/7", &tampered(&token)).await;
     assert_eq!(r.status(), 401);
     let www = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(www.contains("invalid_token"), "{www}");

@@ -130,14 +130,7 @@ async fn revocation_an_edit_a_narrowed_ceiling_or_a_new_key_end_reuse_at_once() 
 
     // Revoked by the client itself (RFC 7009).
     let (t1, _, _) = grant(&app, &cred, None).await;
-    let r = app
-        .client
-        .post(format!("{}/api/v2/oauth2/revoke", app.base))
-        .basic_auth(&cred.client_id, Some(&cred.secret))
-        .form(&[("token", t1.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = app.revoke(&cred, &t1).await;
     assert_eq!(r.status(), 200);
     let (t2, _, _) = grant(&app, &cred, None).await;
     assert_ne!(t2, t1, "a revoked token is never answered again");
