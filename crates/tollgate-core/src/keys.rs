@@ -265,7 +265,7 @@ struct Verifier {
 pub struct KeyRing {
     current: Arc<SigningKey>,
     verifiers: HashMap<String, Verifier>,
-    /// The opaque-token keys of every published key.
+    /// The opaque-token keys of the published keys but the current one (which holds its own).
     opaque: Vec<OpaqueKey>,
     public: Vec<PublicKey>,
     /// The earliest `publish_until` among published keys: the ring must be rebuilt then.
@@ -331,7 +331,9 @@ impl KeyRing {
             }
             .map_err(|_| bad())?;
             verifiers.insert(r.kid.clone(), Verifier { alg, key });
-            opaque.push(OpaqueKey::derive(&r.kid, &r.private_pkcs8)?);
+            if r.kid != current_rec.kid {
+                opaque.push(OpaqueKey::derive(&r.kid, &r.private_pkcs8)?);
+            }
             let mut jwk = params;
             if let Some(m) = jwk.as_object_mut() {
                 m.insert("kid".into(), Value::String(r.kid.clone()));
@@ -372,7 +374,10 @@ impl KeyRing {
 
     /// The claims JSON inside an opaque token sealed under any published key.
     pub fn open_opaque(&self, token: &str) -> Result<Vec<u8>, opaque::OpenError> {
-        opaque::open(token, &self.opaque)
+        opaque::open(
+            token,
+            std::iter::once(&self.current.opaque).chain(&self.opaque),
+        )
     }
 
     /// The published public keys (the JWKS).
