@@ -7,10 +7,27 @@ use tollgate_core::allowlist::IpAllowlist;
 use tollgate_core::audience::Resources;
 use tollgate_core::model::{ChangeKind, CredentialAccess};
 
-use crate::helpers::{Backend, T0, env, ss};
+use crate::helpers::{Backend, Env, T0, env, ss};
 
 fn office() -> IpAllowlist {
     IpAllowlist::parse(&["203.0.113.0/24", "2001:db8::/32"]).unwrap()
+}
+
+/// Applies `changes` to credential `id`: whether that wrote a change-feed entry (other nodes must
+/// hear of it).
+async fn is_a_feed_entry(
+    e: &Env,
+    id: &tollgate_core::ids::ClientId,
+    changes: CredentialChanges,
+) -> bool {
+    let seq = e.store.last_change_seq().await.unwrap();
+    e.admin.update_credential(id, changes).await.unwrap();
+    !e.store
+        .changes_since(seq, 10)
+        .await
+        .unwrap()
+        .unwrap()
+        .is_empty()
 }
 
 fn billing() -> Resources {
@@ -86,9 +103,9 @@ async fn access_is_stored_and_read_back_everywhere(b: Backend) {
             .any(|ch| ch.kind == ChangeKind::Credential && ch.key == id.as_str()),
         "{changes:?}"
     );
-    let seq = e.store.last_change_seq().await.unwrap();
-    e.admin
-        .update_credential(
+    assert!(
+        is_a_feed_entry(
+            &e,
             &id,
             CredentialChanges {
                 allowed_ips: Some(IpAllowlist::default()),
@@ -96,14 +113,6 @@ async fn access_is_stored_and_read_back_everywhere(b: Backend) {
             },
         )
         .await
-        .unwrap();
-    assert!(
-        !e.store
-            .changes_since(seq, 10)
-            .await
-            .unwrap()
-            .unwrap()
-            .is_empty()
     );
     // Resources: only the company's, and back to all of them.
     let r = e
@@ -125,24 +134,16 @@ async fn access_is_stored_and_read_back_everywhere(b: Backend) {
         Some(billing()),
         "a refused change changes nothing"
     );
-    let seq = e.store.last_change_seq().await.unwrap();
-    e.admin
-        .update_credential(
+    assert!(
+        is_a_feed_entry(
+            &e,
             &id,
             CredentialChanges {
                 resources: Some(None),
                 ..Default::default()
             },
         )
-        .await
-        .unwrap();
-    assert!(
-        !e.store
-            .changes_since(seq, 10)
-            .await
-            .unwrap()
-            .unwrap()
-            .is_empty(),
+        .await,
         "a change of resources is a change-feed entry"
     );
     assert_eq!(
